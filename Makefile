@@ -1,0 +1,55 @@
+# The front door. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Debian packages the build, the tests and the benchmarks need.
+APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev nats-server wrk hey nginx-light procps
+SWIFT ?= swift
+SWIFT_FLAGS ?=
+RELEASE_FLAGS := -c release
+
+.PHONY: help deps build release test tsan bench bench-micro compare report run format lint clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: ## Install the missing Debian packages (idempotent; apt-get update only when something is missing)
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all present"; fi
+
+build: deps ## Debug build of every target
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+release: deps ## Release build of the executables
+	$(SWIFT) build $(RELEASE_FLAGS) $(SWIFT_FLAGS)
+
+test: deps ## Run every test (real sockets, a real nats-server) — what CI runs
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+
+tsan: deps ## Run the concurrency tests under the thread sanitizer
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'RuntimeTests' $(SWIFT_FLAGS)
+
+bench: deps ## Run the benchmark suite (release): micro benchmarks now; load scenarios when present
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else $(MAKE) bench-micro; fi
+
+bench-micro: deps ## Run the package-benchmark suites only
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
+
+run: release ## Run counter-service with its defaults (7 nodes, 64 shards, HTTP :8181, metrics :2121)
+	.build/release/counter-service
+
+format: ## Format the sources with swift format
+	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/Benchmarks Package.swift
+
+lint: ## Lint the sources with swift format
+	$(SWIFT) format lint --recursive Sources Tests Benchmarks/Benchmarks Package.swift
+
+clean: ## Remove build folders
+	rm -rf .build .build-* Benchmarks/.build

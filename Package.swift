@@ -1,0 +1,112 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "swift-clstr",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "RuntimeNATS", targets: ["RuntimeNATS"]),
+        .library(name: "HTTPFront", targets: ["HTTPFront"]),
+        .library(name: "LoadGenCore", targets: ["LoadGenCore"]),
+        .executable(name: "counter-service", targets: ["CounterService"]),
+        .executable(name: "loadgen", targets: ["LoadGen"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // C libraries from Debian, each wrapped by exactly one Swift target.
+        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
+        .systemLibrary(name: "CBlake2", pkgConfig: "libb2", providers: [.apt(["libb2-dev"])]),
+        .systemLibrary(name: "CNATS", pkgConfig: "libnats", providers: [.apt(["libnats-dev"])]),
+
+        // The runtime core: actors, cluster routing, in-memory transport, metrics. Opens no sockets.
+        .target(
+            name: "Runtime",
+            dependencies: [
+                "CJemalloc", "CBlake2",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // NATS transport over libnats.
+        .target(
+            name: "RuntimeNATS",
+            dependencies: [
+                "Runtime", "CNATS",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // HTTP/1.1 serving on SwiftNIO shared by the example services.
+        .target(
+            name: "HTTPFront",
+            dependencies: [
+                "Runtime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CounterService",
+            dependencies: [
+                "Runtime", "RuntimeNATS", "HTTPFront",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // Load generation engine, reports and results: a library so that all of it is testable.
+        .target(
+            name: "LoadGenCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "LoadGen",
+            dependencies: [
+                "LoadGenCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // Helpers the tests share: free ports, a real nats-server child process, subprocesses.
+        .target(
+            name: "TestKit",
+            dependencies: [],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestKit"], swiftSettings: strict),
+        .testTarget(name: "RuntimeNATSTests", dependencies: ["RuntimeNATS", "Runtime", "TestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "HTTPFrontTests",
+            dependencies: [
+                "HTTPFront", "Runtime", "TestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),
+        .testTarget(name: "LoadGenCoreTests", dependencies: ["LoadGenCore", "TestKit"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,57 @@
+/// The error an actor request ends with when it gets no reply value.
+///
+/// The ``Code`` says which failure it was; codes survive a trip across a transport (only the code and the
+/// message travel; ``underlying`` stays in the process that raised it).
+public struct ActorError: Error, Sendable, CustomStringConvertible {
+    /// The kind of failure.
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The mailbox had no room and the caller asked to fail at once.
+        public static let mailboxFull = Code(rawValue: "mailbox_full")
+        /// The actor was stopped (or passivated) before it handled the message.
+        public static let stopped = Code(rawValue: "actor_stopped")
+        /// The request's deadline passed before it was handled or answered.
+        public static let deadlineExceeded = Code(rawValue: "deadline_exceeded")
+        /// The actor has no handler for the message's type.
+        public static let noHandler = Code(rawValue: "no_handler")
+        /// The handler threw; the message says what it threw.
+        public static let handlerFailed = Code(rawValue: "handler_failed")
+        /// The reply value did not have the type the requester expected.
+        public static let replyTypeMismatch = Code(rawValue: "reply_type_mismatch")
+    }
+
+    public var code: Code
+    public var message: String
+    /// The error the handler threw, when it was thrown in this process.
+    public var underlying: (any Error)?
+
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// An error a handler can throw to choose the code and message its requester sees.
+///
+/// Any other thrown error reaches the requester as ``ActorError/Code/handlerFailed`` with the error's
+/// description as the message.
+public protocol CodedError: Error, Sendable {
+    var code: String { get }
+    var message: String { get }
+}
+
+extension ActorError {
+    static func from(handlerError error: any Error) -> ActorError {
+        if let actorError = error as? ActorError { return actorError }
+        if let coded = error as? any CodedError {
+            return ActorError(Code(rawValue: coded.code), coded.message, underlying: error)
+        }
+        return ActorError(.handlerFailed, String(describing: error), underlying: error)
+    }
+}

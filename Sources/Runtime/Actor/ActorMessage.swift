@@ -1,0 +1,47 @@
+/// A message an actor can handle, with the type of its reply.
+///
+/// Messages are passed by value and never serialized inside a process. A message sent with `tell` has its
+/// reply discarded; use `Void` as the reply for commands that answer nothing.
+public protocol ActorMessage: Sendable {
+    associatedtype Reply: Sendable = Void
+}
+
+/// Where an actor's reply goes: a long-lived object that receives many replies, told apart by `context`.
+///
+/// Reusing one receiver for many requests (a connection, a client, a benchmark loop) is what keeps the reply
+/// path free of allocation. `deliver` runs on the thread that ran the actor's turn; it must not block.
+public protocol ReplyHandler: AnyObject, Sendable {
+    /// Receives one reply.
+    /// - Parameters:
+    ///   - reply: the handler's reply value, or the error the request ended with.
+    ///   - context: the value the requester passed with the request.
+    func deliver(_ reply: ActorReply, context: UInt64)
+}
+
+/// The outcome of one request: the reply value (as the requester's `Reply` type, boxed) or an error.
+public enum ActorReply: Sendable {
+    case success(any Sendable)
+    case failure(ActorError)
+
+    /// The reply as the type the requester expects.
+    @inlinable
+    public func get<Reply: Sendable>(as type: Reply.Type = Reply.self) -> Result<Reply, ActorError> {
+        switch self {
+        case .success(let value):
+            guard let typed = value as? Reply else {
+                return .failure(ActorError(.replyTypeMismatch, "expected \(Reply.self), got \(Swift.type(of: value))"))
+            }
+            return .success(typed)
+        case .failure(let error):
+            return .failure(error)
+        }
+    }
+}
+
+/// What happens when a mailbox is full.
+public enum OverflowPolicy: Sendable {
+    /// Fail the send at once with ``ActorError/Code/mailboxFull``.
+    case fail
+    /// Wait (spinning, then yielding, then sleeping briefly) until there is room or the deadline passes.
+    case wait
+}

@@ -1,0 +1,280 @@
+import Synchronization
+
+/// Configuration of one actor.
+public struct ActorOptions: Sendable {
+    /// Mailbox slots (rounded up to a power of two), allocated once when the actor starts.
+    public var mailboxCapacity: Int = 1024
+    /// What a send does when the mailbox is full.
+    public var overflow: OverflowPolicy = .wait
+    /// The most messages handled in one turn before the actor yields its thread to others.
+    public var throughput: Int = 64
+    /// The executor hint that keeps this actor on one thread (for example its shard); -1 spreads round-robin.
+    public var affinity: Int = -1
+
+    public init() {}
+}
+
+/// One message in a mailbox: the message, where its reply goes, and its deadline.
+@usableFromInline
+struct Envelope: Sendable {
+    @usableFromInline var message: any Sendable
+    @usableFromInline var replyTo: (any ReplyHandler)?
+    @usableFromInline var context: UInt64
+    /// Monotonic nanoseconds; 0 means none.
+    @usableFromInline var deadline: UInt64
+
+    @inlinable
+    init(message: any Sendable, replyTo: (any ReplyHandler)?, context: UInt64, deadline: UInt64) {
+        self.message = message
+        self.replyTo = replyTo
+        self.context = context
+        self.deadline = deadline
+    }
+}
+
+/// An actor: a state, typed handlers, and a lock-free mailbox whose messages are handled one at a time.
+///
+/// ## State word
+/// `phase` (bits 0–1) and `stop` (bit 2):
+/// - `idle` (0): no turn queued or running. A producer that finds the actor idle after enqueueing moves it to
+///   `scheduled` with a compare-and-swap and hands it to the executor; only that producer does.
+/// - `scheduled` (1): handed to the executor, turn not started.
+/// - `running` (2): a turn is handling messages. The turn goes `scheduled → running` at its start and
+///   `running → idle` at its end, then checks the mailbox again and reschedules itself if a message arrived.
+/// - `stop` (4): set once by ``stop()`` and never cleared. Sends fail with ``ActorError/Code/stopped``; the next
+///   turn fails every queued request with that error and runs `onStop`.
+///
+/// Because only the producer that wins `idle → scheduled` schedules a turn, at most one turn exists at a time and
+/// the state is touched by one thread at a time. The producer publishes its message with a sequentially consistent
+/// store and then reads the state word; the turn writes `idle` and then reads the mailbox, both sequentially
+/// consistent: one of the two always sees the other, so no message is left without a turn.
+public final class ActorRef<State>: ActorJob, @unchecked Sendable {
+    // @unchecked Sendable: `state` and `stopHandled` are touched only inside a turn, and turns are serialized by the
+    // state word (see above); everything else is immutable or atomic.
+
+    @usableFromInline static var idle: Int { 0 }
+    @usableFromInline static var scheduled: Int { 1 }
+    @usableFromInline static var running: Int { 2 }
+    @usableFromInline static var phaseMask: Int { 3 }
+    @usableFromInline static var stopBit: Int { 4 }
+
+    @usableFromInline let mailbox: MPSCRing<Envelope>
+    @usableFromInline let executor: any ActorExecutor
+    @usableFromInline let word = Atomic<Int>(0)
+    @usableFromInline let options: ActorOptions
+    @usableFromInline let metrics: ActorMetrics?
+    let behavior: ActorBehavior<State>
+    var state: State
+    private var stopHandled = false
+    private let lastTurnEnd = Atomic<UInt64>(0)
+
+    /// Creates an actor; it is ready at once and runs only when it has messages.
+    /// - Parameters:
+    ///   - state: the initial state.
+    ///   - behavior: the handlers.
+    ///   - executor: where its turns run.
+    ///   - options: mailbox size, overflow policy, throughput, affinity.
+    ///   - metrics: optional hooks (lock-free counters).
+    public init(
+        state: State,
+        behavior: ActorBehavior<State>,
+        executor: any ActorExecutor,
+        options: ActorOptions = ActorOptions(),
+        metrics: ActorMetrics? = nil
+    ) {
+        self.state = state
+        self.behavior = behavior
+        self.executor = executor
+        self.options = options
+        self.metrics = metrics
+        self.mailbox = MPSCRing(minimumCapacity: options.mailboxCapacity)
+        lastTurnEnd.store(MonotonicClock.now(), ordering: .relaxed)
+    }
+
+    // MARK: Sending
+
+    /// Sends a message whose reply is discarded.
+    /// - Throws: ``ActorError`` with `mailboxFull` (policy `.fail`), `stopped`, or `deadlineExceeded` (policy
+    ///   `.wait` past `deadline`).
+    @inlinable
+    public func tell<M: ActorMessage>(_ message: M, deadline: UInt64 = 0) throws(ActorError) {
+        if let error = send(Envelope(message: message, replyTo: nil, context: 0, deadline: deadline)) {
+            throw error
+        }
+    }
+
+    /// Sends a request; the reply (or the error it ends with) goes to `replyTo` with `context`.
+    ///
+    /// A request that cannot be enqueued is answered at once, on the caller's thread. A request whose deadline
+    /// has passed when its turn comes is answered with `deadlineExceeded` without running the handler.
+    /// - Parameters:
+    ///   - message: the request.
+    ///   - replyTo: the receiver of the reply.
+    ///   - context: passed back with the reply.
+    ///   - deadline: monotonic nanoseconds (``MonotonicClock``); 0 for none.
+    @inlinable
+    public func request<M: ActorMessage>(
+        _ message: M, replyTo: any ReplyHandler, context: UInt64 = 0, deadline: UInt64 = 0
+    ) {
+        if let error = send(Envelope(message: message, replyTo: replyTo, context: context, deadline: deadline)) {
+            replyTo.deliver(.failure(error), context: context)
+        }
+    }
+
+    /// Sends an untyped message (the cluster layer's entry point); same contract as the typed `request`.
+    @inlinable
+    public func requestUntyped(
+        _ message: any Sendable, replyTo: (any ReplyHandler)?, context: UInt64 = 0, deadline: UInt64 = 0
+    ) {
+        if let error = send(Envelope(message: message, replyTo: replyTo, context: context, deadline: deadline)) {
+            replyTo?.deliver(.failure(error), context: context)
+        }
+    }
+
+    /// Enqueues and schedules; returns the error when the envelope could not be enqueued.
+    @inlinable
+    func send(_ envelope: Envelope) -> ActorError? {
+        if word.load(ordering: .relaxed) & Self.stopBit != 0 {
+            return ActorError(.stopped, "actor stopped")
+        }
+        if !mailbox.enqueue(envelope) {
+            if let error = waitAndEnqueue(envelope) { return error }
+        }
+        scheduleIfIdle()
+        return nil
+    }
+
+    @usableFromInline
+    func waitAndEnqueue(_ envelope: Envelope) -> ActorError? {
+        if options.overflow == .fail {
+            metrics?.mailboxFull()
+            return ActorError(.mailboxFull, "mailbox full (\(mailbox.capacity) messages)")
+        }
+        var attempt = 0
+        while true {
+            if word.load(ordering: .relaxed) & Self.stopBit != 0 {
+                return ActorError(.stopped, "actor stopped")
+            }
+            if envelope.deadline != 0 && MonotonicClock.now() >= envelope.deadline {
+                return ActorError(.deadlineExceeded, "deadline passed while waiting for mailbox room")
+            }
+            if mailbox.enqueue(envelope) { return nil }
+            attempt += 1
+            backoff(attempt)
+        }
+    }
+
+    /// Moves `idle → scheduled` and hands the actor to its executor, if it was idle.
+    @inlinable
+    func scheduleIfIdle() {
+        // Sequentially consistent: the second half of the handshake with the turn's end (see the type's docs).
+        var current = word.load(ordering: .sequentiallyConsistent)
+        while current & Self.phaseMask == Self.idle {
+            let (exchanged, observed) = word.compareExchange(
+                expected: current, desired: current | Self.scheduled, ordering: .sequentiallyConsistent)
+            if exchanged {
+                executor.execute(self, affinity: options.affinity)
+                return
+            }
+            current = observed
+        }
+    }
+
+    // MARK: Lifecycle
+
+    /// Stops the actor: later sends fail with `stopped`, queued requests are answered with `stopped`, and the
+    /// behavior's `onStop` runs once, on the actor's next turn. Idempotent.
+    public func stop() {
+        let previous = word.bitwiseOr(Self.stopBit, ordering: .sequentiallyConsistent).oldValue
+        if previous & Self.stopBit == 0 {
+            scheduleIfIdle()
+        }
+    }
+
+    /// Whether ``stop()`` was called.
+    public var isStopped: Bool { word.load(ordering: .relaxed) & Self.stopBit != 0 }
+
+    /// Whether the actor is idle with an empty mailbox (a racy snapshot, for passivation).
+    var isQuiescent: Bool {
+        word.load(ordering: .sequentiallyConsistent) & Self.phaseMask == Self.idle && mailbox.approximateCount == 0
+    }
+
+    /// Monotonic nanoseconds at the end of the last turn (or at creation).
+    var lastActivity: UInt64 { lastTurnEnd.load(ordering: .relaxed) }
+
+    /// An approximate number of queued messages.
+    public var mailboxDepth: Int { mailbox.approximateCount }
+
+    // MARK: Turn
+
+    public func runTurn() {
+        // scheduled → running; the stop bit is preserved by the addition.
+        let entry = word.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
+        if entry & Self.stopBit != 0 {
+            drainStopped()
+        } else {
+            var handled = 0
+            while handled < options.throughput, let envelope = mailbox.dequeue() {
+                handle(envelope)
+                handled += 1
+            }
+            metrics?.turnCompleted(messages: handled, depthAfter: mailbox.approximateCount)
+            lastTurnEnd.store(MonotonicClock.now(), ordering: .relaxed)
+        }
+        // running → idle, then look again: a producer that saw us running relied on this check.
+        word.wrappingSubtract(2, ordering: .sequentiallyConsistent)
+        if mailbox.hasPublishedElement || (word.load(ordering: .relaxed) & Self.stopBit != 0 && !stopHandled) {
+            scheduleIfIdle()
+        }
+    }
+
+    @inline(__always)
+    private func handle(_ envelope: Envelope) {
+        if envelope.deadline != 0 && MonotonicClock.now() >= envelope.deadline {
+            metrics?.messageExpired()
+            envelope.replyTo?.deliver(
+                .failure(ActorError(.deadlineExceeded, "deadline passed before the actor handled the message")),
+                context: envelope.context)
+            return
+        }
+        let start = metrics != nil ? MonotonicClock.now() : 0
+        let reply: ActorReply
+        do {
+            reply = .success(try behavior.handle(envelope.message, state: &state))
+        } catch {
+            reply = .failure(ActorError.from(handlerError: error))
+        }
+        if let metrics {
+            if case .failure = reply { metrics.messageFailed() }
+            metrics.messageHandled(nanoseconds: MonotonicClock.now() &- start)
+        }
+        envelope.replyTo?.deliver(reply, context: envelope.context)
+    }
+
+    private func drainStopped() {
+        while let envelope = mailbox.dequeue() {
+            envelope.replyTo?.deliver(.failure(ActorError(.stopped, "actor stopped")), context: envelope.context)
+        }
+        if !stopHandled {
+            stopHandled = true
+            behavior.onStop?(&state)
+        }
+    }
+}
+
+@usableFromInline
+func backoff(_ attempt: Int) {
+    if attempt < 32 { return }
+    if attempt < 64 {
+        sched_yield()
+        return
+    }
+    var pause = timespec(tv_sec: 0, tv_nsec: 50_000)
+    nanosleep(&pause, nil)
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,191 @@
+import Synchronization
+
+/// Configuration of an ``ActorRegistry``.
+public struct ActorRegistryOptions: Sendable {
+    /// Options of every actor the registry spawns (the affinity is overridden by the registry's affinity function).
+    public var actor = ActorOptions()
+    /// Lock stripes of the key table; a power of two spreads keys evenly.
+    public var stripes: Int = 64
+    /// Actors idle (no turn, empty mailbox) longer than this are stopped and removed; `nil` keeps them forever.
+    public var idleTimeout: Duration? = nil
+    /// How often the background sweeper looks for idle actors (when `idleTimeout` is set).
+    public var sweepInterval: Duration = .seconds(1)
+
+    public init() {}
+}
+
+/// One actor per key, spawned on first use, passivated when idle.
+///
+/// Exactly one actor exists per key at a time, also when the first messages for a key race: lookup, creation and
+/// enqueue happen under the key's lock stripe (a short critical section: a dictionary lookup and one ring slot
+/// claim), and passivation removes an actor under the same stripe only when it is idle with an empty mailbox. So
+/// a message sent through the registry is never stranded in a passivated actor: it reaches a live one, or it
+/// makes the old one non-idle and keeps it alive.
+///
+/// Send through the registry (``request(_:to:replyTo:context:deadline:)``, ``tell(_:to:)``); a reference from
+/// ``actor(for:)`` may be passivated later, after which sends through it fail with `stopped`.
+public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
+    public typealias Factory = @Sendable (Key) -> (state: State, behavior: ActorBehavior<State>)
+
+    private let stripes: [Stripe<Key, ActorRef<State>>]
+    private let stripeMask: Int
+    private let executor: any ActorExecutor
+    private let options: ActorRegistryOptions
+    private let factory: Factory
+    private let affinity: @Sendable (Key) -> Int
+    /// The metrics every actor of this registry reports into.
+    public let metrics: ActorMetrics
+    private let sweeper: Mutex<BackgroundTicker?> = Mutex(nil)
+    private let closed = Atomic<Bool>(false)
+
+    /// Creates a registry.
+    /// - Parameters:
+    ///   - executor: where the actors' turns run.
+    ///   - options: actor options, stripes, passivation.
+    ///   - metrics: where the actors report; a fresh ``ActorMetrics`` by default.
+    ///   - affinity: the executor hint for a key's actor (for example its shard); round-robin by default.
+    ///   - factory: the initial state and behavior of a key's actor.
+    public init(
+        executor: any ActorExecutor,
+        options: ActorRegistryOptions = ActorRegistryOptions(),
+        metrics: ActorMetrics = ActorMetrics(),
+        affinity: @escaping @Sendable (Key) -> Int = { _ in -1 },
+        factory: @escaping Factory
+    ) {
+        var count = 1
+        while count < max(1, options.stripes) { count <<= 1 }
+        self.stripes = (0..<count).map { _ in Stripe() }
+        self.stripeMask = count - 1
+        self.executor = executor
+        self.options = options
+        self.metrics = metrics
+        self.affinity = affinity
+        self.factory = factory
+        if let idle = options.idleTimeout {
+            let ticker = BackgroundTicker(interval: options.sweepInterval, name: "actor-sweeper") { [weak self] in
+                _ = self?.passivateIdle(olderThan: idle)
+            }
+            sweeper.withLock { $0 = ticker }
+        }
+    }
+
+    deinit {
+        sweeper.withLock { $0?.stop() }
+    }
+
+    @inline(__always)
+    private func stripe(for key: Key) -> Int { key.hashValue & stripeMask }
+
+    /// The live actor of `key`, spawned if there is none.
+    public func actor(for key: Key) -> ActorRef<State> {
+        stripes[stripe(for: key)].table.withLock { table in lookupOrSpawn(key, in: &table) }
+    }
+
+    private func lookupOrSpawn(_ key: Key, in table: inout [Key: ActorRef<State>]) -> ActorRef<State> {
+        if let existing = table[key] { return existing }
+        let (state, behavior) = factory(key)
+        var actorOptions = options.actor
+        actorOptions.affinity = affinity(key)
+        let actor = ActorRef(
+            state: state, behavior: behavior, executor: executor, options: actorOptions, metrics: metrics)
+        table[key] = actor
+        metrics.actorsAlive.wrappingAdd(1, ordering: .relaxed)
+        return actor
+    }
+
+    /// Sends a request to the actor of `key`; the reply (or error) goes to `replyTo`.
+    @inlinable
+    public func request<M: ActorMessage>(
+        _ message: M, to key: Key, replyTo: any ReplyHandler, context: UInt64 = 0, deadline: UInt64 = 0
+    ) {
+        if let error = route(Envelope(message: message, replyTo: replyTo, context: context, deadline: deadline), to: key) {
+            replyTo.deliver(.failure(error), context: context)
+        }
+    }
+
+    /// Sends an untyped request (the cluster layer's entry point).
+    @inlinable
+    public func requestUntyped(
+        _ message: any Sendable, to key: Key, replyTo: (any ReplyHandler)?, context: UInt64 = 0, deadline: UInt64 = 0
+    ) {
+        if let error = route(Envelope(message: message, replyTo: replyTo, context: context, deadline: deadline), to: key) {
+            replyTo?.deliver(.failure(error), context: context)
+        }
+    }
+
+    /// Sends a message whose reply is discarded.
+    public func tell<M: ActorMessage>(_ message: M, to key: Key) throws(ActorError) {
+        if let error = route(Envelope(message: message, replyTo: nil, context: 0, deadline: 0), to: key) {
+            throw error
+        }
+    }
+
+    @usableFromInline
+    func route(_ envelope: Envelope, to key: Key) -> ActorError? {
+        if closed.load(ordering: .relaxed) {
+            return ActorError(.stopped, "actor registry shut down")
+        }
+        let (actor, enqueued) = stripes[stripe(for: key)].table.withLock { table in
+            let actor = lookupOrSpawn(key, in: &table)
+            return (actor, !actor.isStopped && actor.mailbox.enqueue(envelope))
+        }
+        if !enqueued {
+            // Full (a full mailbox is never passivated, so waiting outside the lock is safe) or stopped.
+            if let error = actor.send(envelope) { return error }
+            return nil
+        }
+        actor.scheduleIfIdle()
+        return nil
+    }
+
+    /// Stops and removes the actors idle longer than `olderThan`.
+    /// - Returns: how many were passivated.
+    @discardableResult
+    public func passivateIdle(olderThan idle: Duration, now: UInt64 = MonotonicClock.now()) -> Int {
+        let (seconds, attoseconds) = idle.components
+        let threshold = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
+        var passivated = 0
+        for stripe in stripes {
+            let victims: [ActorRef<State>] = stripe.table.withLock { table in
+                var victims: [ActorRef<State>] = []
+                for (key, actor) in table where actor.isQuiescent && now &- min(now, actor.lastActivity) >= threshold {
+                    table[key] = nil
+                    victims.append(actor)
+                }
+                return victims
+            }
+            for actor in victims { actor.stop() }
+            passivated += victims.count
+        }
+        if passivated > 0 {
+            metrics.actorsAlive.wrappingSubtract(passivated, ordering: .relaxed)
+            metrics.passivations.wrappingAdd(passivated, ordering: .relaxed)
+        }
+        return passivated
+    }
+
+    /// The number of live actors.
+    public var count: Int { stripes.reduce(0) { total, stripe in total + stripe.table.withLock { $0.count } } }
+
+    /// Stops every actor (queued requests are answered with `stopped`) and refuses later sends.
+    public func shutdown() {
+        closed.store(true, ordering: .sequentiallyConsistent)
+        sweeper.withLock {
+            $0?.stop()
+            $0 = nil
+        }
+        for stripe in stripes {
+            let actors = stripe.table.withLock { table in
+                defer { table.removeAll() }
+                return Array(table.values)
+            }
+            for actor in actors { actor.stop() }
+            metrics.actorsAlive.wrappingSubtract(actors.count, ordering: .relaxed)
+        }
+    }
+}
+
+/// One lock stripe of a key table.
+final class Stripe<Key: Hashable, Value>: Sendable where Value: Sendable {
+    let table = Mutex<[Key: Value]>([:])
+}

@@ -1,0 +1,76 @@
+import Synchronization
+
+/// A histogram with fixed bucket bounds whose buckets are relaxed atomics: recording takes no lock.
+///
+/// Rendered in the Prometheus text format by ``PrometheusText``.
+public final class AtomicHistogram: Sendable {
+    /// Upper bounds in nanoseconds, ascending; the last bucket (+Inf) is implicit.
+    public let boundsNanoseconds: [UInt64]
+    @usableFromInline let buckets: UnsafeAtomicArray
+    @usableFromInline let sumNanoseconds = Atomic<UInt64>(0)
+    @usableFromInline let total = Atomic<Int>(0)
+
+    /// Default latency bounds: 1 µs … 10 s.
+    public static let latencyBounds: [Double] = [
+        0.000_001, 0.000_002_5, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5,
+        0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    ]
+
+    /// - Parameter bounds: bucket upper bounds in seconds, ascending.
+    public init(bounds: [Double]) {
+        self.boundsNanoseconds = bounds.map { UInt64($0 * 1e9) }
+        self.buckets = UnsafeAtomicArray(count: bounds.count + 1)
+    }
+
+    /// Records one observation.
+    @inlinable
+    public func record(nanoseconds: UInt64) {
+        var index = 0
+        let bounds = boundsNanoseconds
+        while index < bounds.count && nanoseconds > bounds[index] { index += 1 }
+        // Relaxed: counts need no ordering with anything else.
+        buckets.add(index, 1)
+        sumNanoseconds.wrappingAdd(nanoseconds, ordering: .relaxed)
+        total.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// A consistent-enough snapshot: cumulative counts per bound (+Inf last), the sum in seconds, the count.
+    public func snapshot() -> (cumulative: [Int], sumSeconds: Double, count: Int) {
+        var cumulative: [Int] = []
+        cumulative.reserveCapacity(boundsNanoseconds.count + 1)
+        var running = 0
+        for index in 0...boundsNanoseconds.count {
+            running += buckets.load(index)
+            cumulative.append(running)
+        }
+        return (cumulative, Double(sumNanoseconds.load(ordering: .relaxed)) / 1e9, running)
+    }
+}
+
+/// A fixed-size array of atomic integers, allocated once.
+@usableFromInline
+final class UnsafeAtomicArray: @unchecked Sendable {
+    // @unchecked Sendable: every element is an Atomic, accessed only through atomic operations.
+    @usableFromInline let storage: UnsafeMutablePointer<Atomic<Int>>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        storage = .allocate(capacity: count)
+        for index in 0..<count { (storage + index).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        storage.deinitialize(count: count)
+        storage.deallocate()
+    }
+
+    @inlinable
+    func add(_ index: Int, _ value: Int) {
+        storage[index].wrappingAdd(value, ordering: .relaxed)
+    }
+
+    func load(_ index: Int) -> Int {
+        storage[index].load(ordering: .relaxed)
+    }
+}
