@@ -46,6 +46,6 @@ public struct ActorBehavior<State>: Sendable {
         if let fallback {
             return try fallback(&state, message)
         }
-        throw ActorError(.noHandler, "no handler for \(type(of: message))")
+        throw RequestError(.noHandler, "no handler for \(type(of: message))")
     }
 }

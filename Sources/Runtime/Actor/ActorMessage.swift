@@ -15,21 +15,21 @@ public protocol ReplyHandler: AnyObject, Sendable {
     /// - Parameters:
     ///   - reply: the handler's reply value, or the error the request ended with.
     ///   - context: the value the requester passed with the request.
-    func deliver(_ reply: ActorReply, context: UInt64)
+    func deliver(_ reply: Outcome, context: UInt64)
 }
 
 /// The outcome of one request: the reply value (as the requester's `Reply` type, boxed) or an error.
-public enum ActorReply: Sendable {
+public enum Outcome: Sendable {
     case success(any Sendable)
-    case failure(ActorError)
+    case failure(RequestError)
 
     /// The reply as the type the requester expects.
     @inlinable
-    public func get<Reply: Sendable>(as type: Reply.Type = Reply.self) -> Result<Reply, ActorError> {
+    public func get<Reply: Sendable>(as type: Reply.Type = Reply.self) -> Result<Reply, RequestError> {
         switch self {
         case .success(let value):
             guard let typed = value as? Reply else {
-                return .failure(ActorError(.replyTypeMismatch, "expected \(Reply.self), got \(Swift.type(of: value))"))
+                return .failure(RequestError(.replyTypeMismatch, "expected \(Reply.self), got \(Swift.type(of: value))"))
             }
             return .success(typed)
         case .failure(let error):
@@ -40,7 +40,7 @@ public enum ActorReply: Sendable {
 
 /// What happens when a mailbox is full.
 public enum OverflowPolicy: Sendable {
-    /// Fail the send at once with ``ActorError/Code/mailboxFull``.
+    /// Fail the send at once with ``RequestError/Code/mailboxFull``.
     case fail
     /// Wait (spinning, then yielding, then sleeping briefly) until there is room or the deadline passes.
     case wait

@@ -41,7 +41,7 @@ struct Envelope: Sendable {
 /// - `scheduled` (1): handed to the executor, turn not started.
 /// - `running` (2): a turn is handling messages. The turn goes `scheduled → running` at its start and
 ///   `running → idle` at its end, then checks the mailbox again and reschedules itself if a message arrived.
-/// - `stop` (4): set once by ``stop()`` and never cleared. Sends fail with ``ActorError/Code/stopped``; the next
+/// - `stop` (4): set once by ``stop()`` and never cleared. Sends fail with ``RequestError/Code/stopped``; the next
 ///   turn fails every queued request with that error and runs `onStop`.
 ///
 /// Because only the producer that wins `idle → scheduled` schedules a turn, at most one turn exists at a time and
@@ -94,10 +94,10 @@ public final class ActorRef<State>: ActorJob, @unchecked Sendable {
     // MARK: Sending
 
     /// Sends a message whose reply is discarded.
-    /// - Throws: ``ActorError`` with `mailboxFull` (policy `.fail`), `stopped`, or `deadlineExceeded` (policy
+    /// - Throws: ``RequestError`` with `mailboxFull` (policy `.fail`), `stopped`, or `deadlineExceeded` (policy
     ///   `.wait` past `deadline`).
     @inlinable
-    public func tell<M: ActorMessage>(_ message: M, deadline: UInt64 = 0) throws(ActorError) {
+    public func tell<M: ActorMessage>(_ message: M, deadline: UInt64 = 0) throws(RequestError) {
         if let error = send(Envelope(message: message, replyTo: nil, context: 0, deadline: deadline)) {
             throw error
         }
@@ -133,9 +133,9 @@ public final class ActorRef<State>: ActorJob, @unchecked Sendable {
 
     /// Enqueues and schedules; returns the error when the envelope could not be enqueued.
     @inlinable
-    func send(_ envelope: Envelope) -> ActorError? {
+    func send(_ envelope: Envelope) -> RequestError? {
         if word.load(ordering: .relaxed) & Self.stopBit != 0 {
-            return ActorError(.stopped, "actor stopped")
+            return RequestError(.stopped, "actor stopped")
         }
         if !mailbox.enqueue(envelope) {
             if let error = waitAndEnqueue(envelope) { return error }
@@ -145,18 +145,18 @@ public final class ActorRef<State>: ActorJob, @unchecked Sendable {
     }
 
     @usableFromInline
-    func waitAndEnqueue(_ envelope: Envelope) -> ActorError? {
+    func waitAndEnqueue(_ envelope: Envelope) -> RequestError? {
         if options.overflow == .fail {
             metrics?.mailboxFull()
-            return ActorError(.mailboxFull, "mailbox full (\(mailbox.capacity) messages)")
+            return RequestError(.mailboxFull, "mailbox full (\(mailbox.capacity) messages)")
         }
         var attempt = 0
         while true {
             if word.load(ordering: .relaxed) & Self.stopBit != 0 {
-                return ActorError(.stopped, "actor stopped")
+                return RequestError(.stopped, "actor stopped")
             }
             if envelope.deadline != 0 && MonotonicClock.now() >= envelope.deadline {
-                return ActorError(.deadlineExceeded, "deadline passed while waiting for mailbox room")
+                return RequestError(.deadlineExceeded, "deadline passed while waiting for mailbox room")
             }
             if mailbox.enqueue(envelope) { return nil }
             attempt += 1
@@ -233,16 +233,16 @@ public final class ActorRef<State>: ActorJob, @unchecked Sendable {
         if envelope.deadline != 0 && MonotonicClock.now() >= envelope.deadline {
             metrics?.messageExpired()
             envelope.replyTo?.deliver(
-                .failure(ActorError(.deadlineExceeded, "deadline passed before the actor handled the message")),
+                .failure(RequestError(.deadlineExceeded, "deadline passed before the actor handled the message")),
                 context: envelope.context)
             return
         }
         let start = metrics != nil ? MonotonicClock.now() : 0
-        let reply: ActorReply
+        let reply: Outcome
         do {
             reply = .success(try behavior.handle(envelope.message, state: &state))
         } catch {
-            reply = .failure(ActorError.from(handlerError: error))
+            reply = .failure(RequestError.from(handlerError: error))
         }
         if let metrics {
             if case .failure = reply { metrics.messageFailed() }
@@ -253,7 +253,7 @@ public final class ActorRef<State>: ActorJob, @unchecked Sendable {
 
     private func drainStopped() {
         while let envelope = mailbox.dequeue() {
-            envelope.replyTo?.deliver(.failure(ActorError(.stopped, "actor stopped")), context: envelope.context)
+            envelope.replyTo?.deliver(.failure(RequestError(.stopped, "actor stopped")), context: envelope.context)
         }
         if !stopHandled {
             stopHandled = true

@@ -114,16 +114,16 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     }
 
     /// Sends a message whose reply is discarded.
-    public func tell<M: ActorMessage>(_ message: M, to key: Key) throws(ActorError) {
+    public func tell<M: ActorMessage>(_ message: M, to key: Key) throws(RequestError) {
         if let error = route(Envelope(message: message, replyTo: nil, context: 0, deadline: 0), to: key) {
             throw error
         }
     }
 
     @usableFromInline
-    func route(_ envelope: Envelope, to key: Key) -> ActorError? {
+    func route(_ envelope: Envelope, to key: Key) -> RequestError? {
         if closed.load(ordering: .relaxed) {
-            return ActorError(.stopped, "actor registry shut down")
+            return RequestError(.stopped, "actor registry shut down")
         }
         let (actor, enqueued) = stripes[stripe(for: key)].table.withLock { table in
             let actor = lookupOrSpawn(key, in: &table)

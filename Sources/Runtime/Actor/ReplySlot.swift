@@ -7,7 +7,7 @@ import Synchronization
 public final class ReplySlot: ReplyHandler, @unchecked Sendable {
     // @unchecked Sendable: `reply` is written by the delivering thread before the releasing store of `ready` and
     // read by the waiter after an acquiring load of it; one request is outstanding at a time.
-    private var reply: ActorReply?
+    private var reply: Outcome?
     private var replyContext: UInt64 = 0
     private let ready = Atomic<Bool>(false)
     private let waiting = Atomic<Bool>(false)
@@ -15,7 +15,7 @@ public final class ReplySlot: ReplyHandler, @unchecked Sendable {
 
     public init() {}
 
-    public func deliver(_ reply: ActorReply, context: UInt64) {
+    public func deliver(_ reply: Outcome, context: UInt64) {
         self.reply = reply
         self.replyContext = context
         // Sequentially consistent: pairs with the waiter's store of `waiting` before its last check of `ready`.
@@ -29,7 +29,7 @@ public final class ReplySlot: ReplyHandler, @unchecked Sendable {
     public var hasReply: Bool { ready.load(ordering: .acquiring) }
 
     /// Blocks until the reply arrives, then returns it and resets the slot.
-    public func wait() -> (reply: ActorReply, context: UInt64) {
+    public func wait() -> (reply: Outcome, context: UInt64) {
         var spins = 0
         while !ready.load(ordering: .acquiring) {
             spins += 1

@@ -1,8 +1,8 @@
-/// The error an actor request ends with when it gets no reply value.
+/// The error a request ends with when it gets no reply value: from an actor, a node, or a transport.
 ///
 /// The ``Code`` says which failure it was; codes survive a trip across a transport (only the code and the
 /// message travel; ``underlying`` stays in the process that raised it).
-public struct ActorError: Error, Sendable, CustomStringConvertible {
+public struct RequestError: Error, Sendable, CustomStringConvertible {
     /// The kind of failure.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
         public var rawValue: String
@@ -21,6 +21,16 @@ public struct ActorError: Error, Sendable, CustomStringConvertible {
         public static let handlerFailed = Code(rawValue: "handler_failed")
         /// The reply value did not have the type the requester expected.
         public static let replyTypeMismatch = Code(rawValue: "reply_type_mismatch")
+        /// No node serves the request's shard (nothing subscribed, or no responders on NATS).
+        public static let noResponder = Code(rawValue: "no_responder")
+        /// The transport was closed by this process.
+        public static let transportClosed = Code(rawValue: "transport_closed")
+        /// The transport lost its connection (a NATS outage); the request may be retried later.
+        public static let disconnected = Code(rawValue: "disconnected")
+        /// The request or reply could not be encoded or decoded.
+        public static let codec = Code(rawValue: "codec")
+        /// The request was malformed (bad shard, reserved header, missing key).
+        public static let badRequest = Code(rawValue: "bad_request")
     }
 
     public var code: Code
@@ -39,19 +49,19 @@ public struct ActorError: Error, Sendable, CustomStringConvertible {
 
 /// An error a handler can throw to choose the code and message its requester sees.
 ///
-/// Any other thrown error reaches the requester as ``ActorError/Code/handlerFailed`` with the error's
+/// Any other thrown error reaches the requester as ``RequestError/Code/handlerFailed`` with the error's
 /// description as the message.
 public protocol CodedError: Error, Sendable {
     var code: String { get }
     var message: String { get }
 }
 
-extension ActorError {
-    static func from(handlerError error: any Error) -> ActorError {
-        if let actorError = error as? ActorError { return actorError }
+extension RequestError {
+    static func from(handlerError error: any Error) -> RequestError {
+        if let actorError = error as? RequestError { return actorError }
         if let coded = error as? any CodedError {
-            return ActorError(Code(rawValue: coded.code), coded.message, underlying: error)
+            return RequestError(Code(rawValue: coded.code), coded.message, underlying: error)
         }
-        return ActorError(.handlerFailed, String(describing: error), underlying: error)
+        return RequestError(.handlerFailed, String(describing: error), underlying: error)
     }
 }

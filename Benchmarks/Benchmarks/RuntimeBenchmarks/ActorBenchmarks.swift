@@ -1,0 +1,4 @@
+import Benchmark
+import Runtime
+
+func registerActorBenchmarks() {}

@@ -1,0 +1,13 @@
+import Benchmark
+import Runtime
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        // No ARC metrics: they crash without the runtime interposer (see the README).
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        warmupIterations: 2,
+        maxDuration: .seconds(2),
+        maxIterations: 1_000
+    )
+    registerActorBenchmarks()
+}
