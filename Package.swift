@@ -107,6 +107,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),
-        .testTarget(name: "LoadGenCoreTests", dependencies: ["LoadGenCore", "TestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "LoadGenCoreTests", dependencies: ["LoadGenCore", "TestKit"], exclude: ["Fixtures"],
+            swiftSettings: strict),
     ]
 )

@@ -92,6 +92,8 @@ extension BenchRow {
     public var target: String { self["target"] }
     /// Requests per second, when measured.
     public var rps: Double? { number("rps") }
+    /// `PASS`, or `FAILED: ` followed by the reasons.
+    public var status: String { self["status"] }
     /// Whether the run passed (its status is `PASS`).
     public var passed: Bool { self["status"] == "PASS" }
     /// The key grouping repeats of the same measurement: scenario, tool, target.
