@@ -3,12 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the build, the tests and the benchmarks need.
-APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev nats-server wrk hey nginx-light procps
+APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev nats-server wrk hey nginx-light procps curl
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 RELEASE_FLAGS := -c release
 
-.PHONY: help deps build release test tsan bench bench-micro compare report run format lint clean
+.PHONY: help deps build release test tsan bench bench-micro compare report report-check run format lint clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,11 +36,26 @@ test: deps ## Run every test (real sockets, a real nats-server) — what CI runs
 tsan: deps ## Run the concurrency tests under the thread sanitizer
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter 'RuntimeTests' $(SWIFT_FLAGS)
 
-bench: deps ## Run the benchmark suite (release): micro benchmarks now; load scenarios when present
+bench: deps ## Run the benchmark suite (release; QUICK=1 small, SOAK=1 adds the soak); appends results/bench.csv
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else $(MAKE) bench-micro; fi
 
 bench-micro: deps ## Run the package-benchmark suites only
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
+
+compare: ## Compare bench medians with BASE=<commit> (default: previous with results); non-zero on a regression
+	scripts/bench.sh compare "$(BASE)" "$(HEAD)"
+
+report: ## Render results/report.html (self-contained, inline SVG) from results/bench.csv
+	$(SWIFT) build $(RELEASE_FLAGS) --product loadgen $(SWIFT_FLAGS)
+	.build/release/loadgen report html --results results/bench.csv --output results/report.html
+
+report-check: report ## Render the report with headless Chromium to .build/report-check/report.png (installs chromium)
+	@command -v chromium >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
+	mkdir -p .build/report-check
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,3400 \
+	  --screenshot=.build/report-check/report.png "file://$(CURDIR)/results/report.html"
+	@echo "report-check: .build/report-check/report.png"
 
 run: release ## Run counter-service with its defaults (7 nodes, 64 shards, HTTP :8181, metrics :2121)
 	.build/release/counter-service

@@ -1,0 +1,419 @@
+#!/usr/bin/env bash
+# The driver of `make bench` (and of `make compare`'s micro-benchmark part).
+#
+#   scripts/bench.sh                 run the suite: release build, counter-service on free ports, every scenario
+#                                    3 times with loadgen, the anchors (wrk, hey, a fixed-response nginx), the
+#                                    micro benchmarks; append the rows to results/bench.csv and print the summary
+#   scripts/bench.sh compare [BASE] [HEAD]
+#                                    compare the medians of two commits (default: the previous commit with results
+#                                    and the latest), then the micro benchmarks through package-benchmark baselines
+#
+# Environment: QUICK=1 (small runs, no micro benchmarks: under 3 minutes once built), SOAK=1 (add the 1,000,000
+# request soak), REPEATS (default 3), MICRO=0/1 (default 1, 0 with QUICK), RESULTS (default results/bench.csv),
+# KEEP_RUN=1 (keep the run folder with every tool's output), SWIFT (default swift).
+#
+# Everything the script starts is stopped by PID at the end, also on failure or Ctrl-C. A run that fails (its
+# verification, errors > 0, a non-2xx response, a dead server, a tool's non-zero exit) is marked FAILED in the
+# summary and in the CSV, and the script exits non-zero after finishing the rest.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+SWIFT=${SWIFT:-swift}
+RESULTS=${RESULTS:-results/bench.csv}
+QUICK=${QUICK:-0}
+SOAK=${SOAK:-0}
+REPEATS=${REPEATS:-3}
+if [ "$QUICK" = 1 ]; then MICRO=${MICRO:-0}; else MICRO=${MICRO:-1}; fi
+BIN=$ROOT/.build/release
+LOADGEN=$BIN/loadgen
+SERVICE=$BIN/counter-service
+MICRO_DIR=$ROOT/results/micro
+MICRO_TARGET=RuntimeBenchmarks
+
+log() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------------------------------------------------------------
+# make compare
+# ---------------------------------------------------------------------------------------------------------------------
+if [ "${1:-}" = compare ]; then
+    BASE=${2:-}
+    HEAD_COMMIT=${3:-}
+    "$SWIFT" build -c release --product loadgen >&2 || exit 1
+    args=(report compare --results "$RESULTS")
+    [ -n "$BASE" ] && args+=(--base "$BASE")
+    [ -n "$HEAD_COMMIT" ] && args+=(--head "$HEAD_COMMIT")
+    out=$(mktemp)
+    "$LOADGEN" "${args[@]}" | tee "$out"
+    status=${PIPESTATUS[0]}
+    # The commits the macro comparison chose (its first line: "base X → head Y").
+    read -r _ base_used _ _ head_used <"$out"
+    rm -f "$out"
+    if [ -n "${base_used:-}" ] && [ -f "$MICRO_DIR/${base_used%-dirty}/$MICRO_TARGET.results.json" ] \
+        && [ -f "$MICRO_DIR/${head_used%-dirty}/$MICRO_TARGET.results.json" ]; then
+        log "micro benchmarks: package-benchmark baseline check ${base_used%-dirty} → ${head_used%-dirty}"
+        for commit in "${base_used%-dirty}" "${head_used%-dirty}"; do
+            mkdir -p "Benchmarks/.benchmarkBaselines/$MICRO_TARGET/$commit"
+            cp "$MICRO_DIR/$commit/$MICRO_TARGET.results.json" \
+                "Benchmarks/.benchmarkBaselines/$MICRO_TARGET/$commit/results.json"
+        done
+        (cd Benchmarks && "$SWIFT" package --allow-writing-to-package-directory benchmark baseline compare \
+            "${base_used%-dirty}" "${head_used%-dirty}" --no-progress) || true
+        (cd Benchmarks && "$SWIFT" package --allow-writing-to-package-directory benchmark baseline check \
+            "${base_used%-dirty}" "${head_used%-dirty}" --no-progress) || status=1
+    else
+        log "micro benchmarks: no package-benchmark export for both commits under results/micro/ — skipped"
+    fi
+    exit $status
+fi
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Sizes
+# ---------------------------------------------------------------------------------------------------------------------
+CONNECTIONS=200
+if [ "$QUICK" = 1 ]; then
+    N=10000; NATS_N=5000; WRK_SECONDS=2; RATE_SECONDS=3; SOAK_N=200000
+else
+    N=100000; NATS_N=100000; WRK_SECONDS=5; RATE_SECONDS=8; SOAK_N=1000000
+fi
+SPREAD_IDS=10000
+RUN_TIMEOUT=${RUN_TIMEOUT:-300}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Processes: everything started here is recorded and stopped by PID on exit.
+# ---------------------------------------------------------------------------------------------------------------------
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/clstr-bench.XXXXXX")
+STARTED=()
+NGINX_HANDLE=""
+
+stop_pid() { # pid: SIGTERM, wait up to 10 s, then SIGKILL
+    local pid=$1
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+        sleep 0.1
+    done
+    log "pid $pid did not stop in 10 s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
+cleanup() {
+    local pid
+    for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
+    if [ -n "$NGINX_HANDLE" ]; then stop_nginx; fi
+    if [ "${KEEP_RUN:-0}" = 1 ]; then log "run folder kept: $RUN"; else rm -rf "$RUN"; fi
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# A free loopback TCP port: not listed in /proc/net/tcp{,6} (in any state) and not handed out before in this run.
+TAKEN=" "
+free_port() {
+    local used port
+    used=" $(for f in /proc/net/tcp /proc/net/tcp6; do [ -r "$f" ] && tail -n +2 "$f"; done \
+        | while read -r _ address _; do echo $((16#${address##*:})); done | sort -u | tr '\n' ' ') "
+    for _ in $(seq 1 500); do
+        port=$((20000 + RANDOM % 40000))
+        if [[ $used != *" $port "* && $TAKEN != *" $port "* ]]; then
+            TAKEN+="$port "
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Waits until an HTTP server answers (any status) at a URL, while the process lives; bounded.
+wait_http() { # url pid seconds
+    local url=$1 pid=$2 deadline=$((SECONDS + $3))
+    while [ $SECONDS -lt $deadline ]; do
+        kill -0 "$pid" 2>/dev/null || return 1
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+SVC_PID=""
+SVC_URL=""
+METRICS_URL=""
+SVC_ARGS=()
+start_service() { # extra counter-service arguments…
+    SVC_ARGS=("$@")
+    local http metrics
+    http=$(free_port) && metrics=$(free_port) || { log "no free port"; return 1; }
+    "$SERVICE" --http-port "$http" --metrics-port "$metrics" "$@" >>"$RUN/counter-service.log" 2>&1 &
+    SVC_PID=$!
+    STARTED+=("$SVC_PID")
+    SVC_URL="http://127.0.0.1:$http"
+    METRICS_URL="http://127.0.0.1:$metrics/metrics"
+    if ! wait_http "$SVC_URL/counter/bench-ready" "$SVC_PID" 60 || ! wait_http "$METRICS_URL" "$SVC_PID" 10; then
+        log "counter-service $* did not come up (log: $RUN/counter-service.log)"
+        tail -20 "$RUN/counter-service.log" >&2
+        return 1
+    fi
+    log "counter-service $* up: pid $SVC_PID, $SVC_URL, metrics $METRICS_URL"
+}
+
+stop_service() {
+    [ -n "$SVC_PID" ] && stop_pid "$SVC_PID"
+    SVC_PID=""
+}
+
+# After a run: is the service alive (ALIVE=1)? If not (ALIVE=0), restart it with the same arguments so that the
+# rest can run. Sets a variable rather than printing: a command substitution would run it in a subshell, and the
+# restarted PID would be lost to the cleanup.
+ALIVE=1
+check_service() {
+    if [ -n "$SVC_PID" ] && kill -0 "$SVC_PID" 2>/dev/null; then ALIVE=1; return; fi
+    ALIVE=0
+    log "counter-service died (log: $RUN/counter-service.log); restarting for the remaining runs"
+    tail -20 "$RUN/counter-service.log" >&2
+    start_service "${SVC_ARGS[@]}" || true
+}
+
+NGINX_URL=""
+NGINX_PID=""
+start_nginx() {
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { log "nginx not installed: no nginx anchor"; return 1; }
+    local port
+    port=$(free_port) || return 1
+    if [ -x scripts/nginx-fixed.sh ]; then
+        # loadgen's helper: fixed-response nginx in a temp dir; prints its PID; `stop` stops it.
+        NGINX_PID=$(scripts/nginx-fixed.sh "$port" 2>>"$RUN/nginx.log" | tail -1)
+        NGINX_HANDLE=helper
+    else
+        local dir="$RUN/nginx"
+        mkdir -p "$dir/logs"
+        cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$port;
+        location / { default_type application/json; return 200 '{"name":"hot","value":1}'; }
+    }
+}
+EOF
+        local nginx_bin
+        nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+        "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" >>"$RUN/nginx.log" 2>&1 &
+        NGINX_PID=$!
+        STARTED+=("$NGINX_PID")
+        NGINX_HANDLE=inline
+    fi
+    NGINX_URL="http://127.0.0.1:$port"
+    if [ -z "$NGINX_PID" ] || ! wait_http "$NGINX_URL/" "$NGINX_PID" 10; then
+        log "nginx did not come up (log: $RUN/nginx.log)"
+        return 1
+    fi
+    log "nginx (fixed response) up: pid $NGINX_PID, $NGINX_URL"
+}
+
+stop_nginx() {
+    if [ "$NGINX_HANDLE" = helper ]; then
+        scripts/nginx-fixed.sh stop "$NGINX_PID" >/dev/null 2>&1 || stop_pid "$NGINX_PID"
+    elif [ -n "$NGINX_PID" ]; then
+        stop_pid "$NGINX_PID"
+    fi
+    NGINX_HANDLE=""
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Runs: each one appends a line to the manifest that `loadgen report ingest` turns into a judged row.
+# ---------------------------------------------------------------------------------------------------------------------
+MANIFEST=$RUN/manifest.tsv
+printf 'kind\tscenario\ttool\ttarget\texit_code\tserver_alive\tfile\tn\tc\trate\tmethod\turl_path\tbody_bytes\tverify\theap_before\theap_after\trss_before\trss_after\n' >"$MANIFEST"
+RUNNO=0
+
+manifest() { # kind scenario tool target exit alive file n rate method path verify
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t0\t%s\t\t\t\t\n' \
+        "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$CONNECTIONS" "$9" "${10}" "${11}" "${12}" >>"$MANIFEST"
+}
+
+counter_value() { # id → the counter's value, or nothing
+    curl -s --max-time 5 "$SVC_URL/counter/$1" | grep -oE '"(value|count)"[[:space:]]*:[[:space:]]*[0-9]+' \
+        | grep -oE '[0-9]+$' | head -1
+}
+
+# loadgen against a target. Arguments: scenario target(counter-service|nginx) method path n [loadgen args…]
+run_loadgen() {
+    local scenario=$1 target=$2 method=$3 path=$4 n=$5
+    shift 5
+    RUNNO=$((RUNNO + 1))
+    local file="r$RUNNO-$scenario-loadgen-$target.csv" base rate="" args=()
+    if [ "$target" = nginx ]; then base=$NGINX_URL; else
+        base=$SVC_URL
+        args+=(--metrics-url "$METRICS_URL")
+        [ "$method" = POST ] && args+=(--verify-counter)
+    fi
+    for ((k = 1; k <= $#; k++)); do [ "${!k}" = --rate ] && { local next=$((k + 1)); rate=${!next}; }; done
+    log "run $RUNNO: $scenario · loadgen → $target · $method $path · n=$n c=$CONNECTIONS ${rate:+rate=$rate}"
+    timeout --kill-after=10 "$RUN_TIMEOUT" "$LOADGEN" -n "$n" -c "$CONNECTIONS" -m "$method" "${args[@]}" "$@" \
+        --fail-on-errors --results "$RUN/$file" --scenario "$scenario" "$base$path" >"$RUN/r$RUNNO.log" 2>&1
+    local rc=$? alive=1
+    if [ "$target" = counter-service ]; then check_service; alive=$ALIVE; fi
+    [ $rc -ne 0 ] && { log "  exit $rc:"; tail -5 "$RUN/r$RUNNO.log" >&2; }
+    manifest loadgen "$scenario" loadgen "$target" "$rc" "$alive" "$file" "$n" "$rate" "$method" "$path" ""
+}
+
+# wrk against a target for WRK_SECONDS. Arguments: scenario target id
+run_wrk() {
+    local scenario=$1 target=$2 id=$3 base path="/counter/$3/increment" verify=""
+    RUNNO=$((RUNNO + 1))
+    local file="r$RUNNO-$scenario-wrk-$target.txt"
+    if [ "$target" = nginx ]; then base=$NGINX_URL; else base=$SVC_URL; fi
+    log "run $RUNNO: $scenario · wrk → $target · POST $path · ${WRK_SECONDS}s c=$CONNECTIONS"
+    WRK_METHOD=POST timeout --kill-after=10 "$RUN_TIMEOUT" wrk -t1 -c"$CONNECTIONS" -d"${WRK_SECONDS}s" \
+        -s "$ROOT/scripts/bench-wrk.lua" "$base$path" >"$RUN/$file" 2>&1
+    local rc=$? alive=1
+    if [ "$target" = counter-service ]; then
+        check_service
+        alive=$ALIVE
+        # wrk does not count the requests still in flight at its cut-off, so the counter may exceed its count by
+        # at most one per connection.
+        local counted value
+        counted=$(grep -oE 'WRK_RESULT requests=[0-9]+' "$RUN/$file" | grep -oE '[0-9]+$')
+        value=$(counter_value "$id")
+        if [ -n "$counted" ] && [ -n "$value" ]; then
+            if [ "$value" -ge "$counted" ] && [ "$value" -le $((counted + CONNECTIONS)) ]; then
+                verify="PASS counter $value for $counted counted"
+            else
+                verify="FAIL counter $value for $counted counted"
+            fi
+        fi
+    fi
+    manifest wrk "$scenario" wrk "$target" "$rc" "$alive" "$file" "" "" POST "$path" "$verify"
+}
+
+# hey against counter-service: n requests. Arguments: scenario id n
+run_hey() {
+    local scenario=$1 id=$2 n=$3 path="/counter/$2/increment" verify=""
+    RUNNO=$((RUNNO + 1))
+    local file="r$RUNNO-$scenario-hey-counter-service.csv"
+    log "run $RUNNO: $scenario · hey → counter-service · POST $path · n=$n c=$CONNECTIONS"
+    timeout --kill-after=10 "$RUN_TIMEOUT" hey -n "$n" -c "$CONNECTIONS" -m POST -o csv "$SVC_URL$path" \
+        >"$RUN/$file" 2>"$RUN/r$RUNNO.log"
+    local rc=$? alive value
+    check_service
+    alive=$ALIVE
+    value=$(counter_value "$id")
+    if [ -n "$value" ]; then
+        if [ "$value" = "$n" ]; then verify="PASS"; else verify="FAIL counter $value expected $n"; fi
+    fi
+    manifest hey "$scenario" hey counter-service "$rc" "$alive" "$file" "$n" "" POST "$path" "$verify"
+}
+
+# The median req/s of a scenario's loadgen rows so far (read by column name from loadgen's results files).
+median_rps() { # scenario
+    local files=("$RUN"/r*-"$1"-loadgen-counter-service.csv)
+    [ -e "${files[0]}" ] || return 1
+    for f in "${files[@]}"; do
+        awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "rps") col = i } NR > 1 && col { v = $col } END { if (v != "") print v }' "$f"
+    done | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The suite
+# ---------------------------------------------------------------------------------------------------------------------
+START_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain -- . ':!results' 2>/dev/null)" ]; then COMMIT="$COMMIT-dirty"; fi
+CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
+CORES=$(nproc 2>/dev/null || echo 0)
+TAG=$(date +%s)-$$
+
+log "commit $COMMIT · $CORES cores · $CPU_MODEL · QUICK=$QUICK SOAK=$SOAK REPEATS=$REPEATS MICRO=$MICRO"
+log "release build of counter-service and loadgen"
+"$SWIFT" build -c release --product counter-service >&2 || exit 1
+"$SWIFT" build -c release --product loadgen >&2 || exit 1
+
+SCRIPT_STATUS=0
+HAVE_WRK=0; command -v wrk >/dev/null && HAVE_WRK=1
+HAVE_HEY=0; command -v hey >/dev/null && HAVE_HEY=1
+HAVE_NGINX=0; start_nginx && HAVE_NGINX=1
+
+if start_service; then
+    # hot-key and its anchors, interleaved per repeat so that drift of the machine hits all alike.
+    for i in $(seq 1 "$REPEATS"); do
+        run_loadgen hot-key counter-service POST "/counter/hot-$TAG-$i/increment" "$N"
+        [ $HAVE_WRK = 1 ] && run_wrk hot-key counter-service "wrk-$TAG-$i"
+        [ $HAVE_HEY = 1 ] && run_hey hot-key "hey-$TAG-$i" "$N"
+        if [ $HAVE_NGINX = 1 ]; then
+            run_loadgen hot-key nginx POST "/counter/hot-$TAG-$i/increment" "$N"
+            [ $HAVE_WRK = 1 ] && run_wrk hot-key nginx "nginx-$TAG-$i"
+        fi
+    done
+    for i in $(seq 1 "$REPEATS"); do
+        run_loadgen spread counter-service POST "/counter/spread-$TAG-$i-{rand:$SPREAD_IDS}/increment" "$N"
+    done
+    for i in $(seq 1 "$REPEATS"); do
+        run_loadgen read counter-service GET "/counter/hot-$TAG-1" "$N"
+    done
+    CAPACITY=$(median_rps hot-key)
+    RATE=$(awk -v c="${CAPACITY:-0}" 'BEGIN { r = int(c / 2); print (r < 100 ? 100 : r) }')
+    RATE_N=$((RATE * RATE_SECONDS))
+    log "capacity (median hot-key req/s) ${CAPACITY:-unknown} → constant rate $RATE req/s for ${RATE_SECONDS}s"
+    for i in $(seq 1 "$REPEATS"); do
+        run_loadgen rate counter-service POST "/counter/rate-$TAG-$i/increment" "$RATE_N" --rate "$RATE"
+    done
+    if [ "$SOAK" = 1 ]; then
+        run_loadgen soak counter-service POST "/counter/soak-$TAG-{rand:$SPREAD_IDS}/increment" "$SOAK_N"
+    fi
+    stop_service
+else
+    SCRIPT_STATUS=1
+    for s in hot-key spread read rate; do
+        manifest loadgen "$s" loadgen counter-service 1 0 missing.csv "$N" "" POST "" ""
+    done
+fi
+
+if start_service --transport nats --nats-server auto; then
+    for i in $(seq 1 "$REPEATS"); do
+        run_loadgen hot-key-nats counter-service POST "/counter/nats-hot-$TAG-$i/increment" "$NATS_N"
+    done
+    for i in $(seq 1 "$REPEATS"); do
+        run_loadgen spread-nats counter-service POST "/counter/nats-spread-$TAG-$i-{rand:$SPREAD_IDS}/increment" "$NATS_N"
+    done
+    stop_service
+else
+    SCRIPT_STATUS=1
+    for s in hot-key-nats spread-nats; do
+        manifest loadgen "$s" loadgen counter-service 1 0 missing.csv "$NATS_N" "" POST "" ""
+    done
+fi
+[ -n "$NGINX_HANDLE" ] && stop_nginx
+
+# Micro benchmarks: a package-benchmark baseline named after the commit, exported to results/micro/<commit>/.
+if [ "$MICRO" = 1 ]; then
+    MICRO_COMMIT=${COMMIT%-dirty}
+    log "micro benchmarks (package-benchmark) → results/micro/$MICRO_COMMIT/"
+    if (cd Benchmarks && "$SWIFT" package --allow-writing-to-package-directory benchmark baseline update \
+        "$MICRO_COMMIT" --no-progress >"$RUN/micro.log" 2>&1); then
+        mkdir -p "$MICRO_DIR/$MICRO_COMMIT"
+        cp "Benchmarks/.benchmarkBaselines/$MICRO_TARGET/$MICRO_COMMIT/results.json" \
+            "$MICRO_DIR/$MICRO_COMMIT/$MICRO_TARGET.results.json"
+        (cd Benchmarks && "$SWIFT" package benchmark baseline read "$MICRO_COMMIT" --format influx --path stdout \
+            --no-progress 2>/dev/null) | grep -v '^Build\|^Building\|^\[' >"$MICRO_DIR/$MICRO_COMMIT/$MICRO_TARGET.influx.csv"
+        grep -E '^[│|]|ns|μs|ms' "$RUN/micro.log" | tail -40 >&2 || true
+    else
+        log "micro benchmarks FAILED (log below)"
+        tail -30 "$RUN/micro.log" >&2
+        SCRIPT_STATUS=1
+    fi
+fi
+
+log "summary (medians of $REPEATS repeats) → $RESULTS"
+"$LOADGEN" report ingest --manifest "$MANIFEST" --results "$RESULTS" --commit "$COMMIT" --time "$START_TIME" \
+    --cores "$CORES" --cpu "$CPU_MODEL" || SCRIPT_STATUS=1
+if [ $SCRIPT_STATUS -ne 0 ]; then log "FAILED: see above"; else log "all runs PASS"; fi
+exit $SCRIPT_STATUS
