@@ -212,6 +212,13 @@ public struct LoadGenCommand: AsyncParsableCommand {
 
     /// Parses the command line and runs it; usage errors are printed hey-style with exit code 1.
     public static func runFromCommandLine() async {
+        // `loadgen report …` (the bench tooling) is dispatched before parsing: the root's positional URL would
+        // otherwise take the word "report". It parses and reports its own errors.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == ReportCommand.configuration.commandName {
+            ReportCommand.main(Array(arguments.dropFirst()))
+            return
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

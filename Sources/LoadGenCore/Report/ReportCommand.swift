@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import LoadGenCore
 
 /// `loadgen report …`: the bench tooling behind `make bench`, `make compare` and `make report`.
 ///
