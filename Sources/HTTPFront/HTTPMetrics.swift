@@ -75,13 +75,14 @@ public final class HTTPMetrics: Sendable {
 }
 
 /// A fixed-size array of atomic counters, allocated once.
-final class AtomicCounterArray: @unchecked Sendable {
+public final class AtomicCounterArray: @unchecked Sendable {
     // @unchecked Sendable: every element is an Atomic, accessed only through atomic operations; the storage is
     // allocated in init and freed in deinit.
     private let storage: UnsafeMutablePointer<Atomic<Int>>
     private let count: Int
 
-    init(count: Int) {
+    /// Creates `count` counters, all zero.
+    public init(count: Int) {
         self.count = count
         storage = .allocate(capacity: count)
         for index in 0..<count { (storage + index).initialize(to: Atomic(0)) }
@@ -92,12 +93,14 @@ final class AtomicCounterArray: @unchecked Sendable {
         storage.deallocate()
     }
 
-    func increment(_ index: Int) {
+    /// Adds one to counter `index`.
+    public func increment(_ index: Int) {
         // Relaxed: a counter needs no ordering with other memory; scrapes read an eventually consistent value.
         storage[index].wrappingAdd(1, ordering: .relaxed)
     }
 
-    func load(_ index: Int) -> Int {
+    /// The value of counter `index`.
+    public func load(_ index: Int) -> Int {
         // Relaxed: see `increment`.
         storage[index].load(ordering: .relaxed)
     }
