@@ -214,7 +214,11 @@ public final class ActorRef<State>: ActorJob, @unchecked Sendable {
             drainStopped()
         } else {
             var handled = 0
-            while handled < options.throughput, let envelope = mailbox.dequeue() {
+            // Relaxed: a stop that lands mid-turn only needs to be noticed eventually; the drain below and the
+            // rescheduling at the end of the turn answer whatever is left.
+            while handled < options.throughput, word.load(ordering: .relaxed) & Self.stopBit == 0,
+                let envelope = mailbox.dequeue()
+            {
                 handle(envelope)
                 handled += 1
             }

@@ -1,0 +1,16 @@
+import ServiceLifecycle
+
+/// A lifecycle service that waits for graceful shutdown, then runs one teardown step.
+///
+/// The counter service starts its parts in order before the ``ServiceGroup`` runs (so their ports can be logged and
+/// failures reported at once); the group then shuts them down in reverse order of its service list: HTTP front
+/// (stop accepting, finish in-flight requests), metrics, nodes, NATS connections, the nats-server child.
+struct ShutdownStep: Service {
+    let name: String
+    let teardown: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await teardown()
+    }
+}
