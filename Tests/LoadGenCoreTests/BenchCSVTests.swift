@@ -117,6 +117,7 @@ struct BenchCSVTests {
 
         let read = rows[6]
         #expect(read.status.hasPrefix("FAILED: no result"))
+        #expect(read.status.contains("no output"))
         #expect(read.status.contains("exit 2"))
         #expect(read["method"] == "GET" && read.scenario == "read")
     }

@@ -115,6 +115,7 @@ public struct BenchRunAssembler: Sendable {
         let kind = entry["kind"] ?? ""
         let expected = Int(entry["n"] ?? "") ?? 0
         do throws(BenchReportError) {
+            if output.isEmpty { throw BenchReportError(.noData, "no output") }
             switch kind {
             case "loadgen":
                 let results = try BenchResults(csv: output)
