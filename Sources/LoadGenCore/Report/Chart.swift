@@ -27,9 +27,10 @@ public struct Chart: Sendable {
         }
     }
 
-    /// The colours given to series in order (colour-blind friendly; Okabe–Ito).
+    /// The colours given to series in order (Okabe–Ito, colour-blind friendly; its yellow replaced by olive,
+    /// which reads on white).
     public static let palette = [
-        "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+        "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#999933", "#000000",
     ]
 
     /// The title above the chart.
@@ -78,13 +79,17 @@ public struct Chart: Sendable {
     ///
     /// - Returns: an `<svg>` element.
     public func svg() -> String {
-        var svg = SVGWriter(width: width, height: height)
-        let left = 70.0
+        let rotateLabels = categories.count > 6 || categories.contains { $0.count > 12 }
+        // Rotated category labels need room below the axis; the canvas grows by what they need.
+        let labelRoom = rotateLabels ? min(Double(categories.map(\.count).max() ?? 0) * 3.2, 90) : 0
+        let canvasHeight = height + labelRoom
+        var svg = SVGWriter(width: width, height: canvasHeight)
+        let left = 90.0
         let right = 190.0
         let top = 34.0
-        let bottom = 64.0
+        let bottom = 64.0 + labelRoom
         let plotWidth = width - left - right
-        let plotHeight = height - top - bottom
+        let plotHeight = canvasHeight - top - bottom
         svg.text(title, x: left, y: 20, size: 14, fill: "#111", bold: true)
 
         var values = series.flatMap { $0.values.compactMap { $0 } }
@@ -98,7 +103,7 @@ public struct Chart: Sendable {
         }
         svg.line(x1: left, y1: top, x2: left, y2: top + plotHeight, stroke: "#888")
         svg.line(x1: left, y1: top + plotHeight, x2: left + plotWidth, y2: top + plotHeight, stroke: "#888")
-        svg.text(yLabel, x: 16, y: top + plotHeight / 2, anchor: .middle, size: 11, fill: "#333", rotate: -90)
+        svg.text(yLabel, x: 30, y: top + plotHeight / 2, anchor: .middle, size: 11, fill: "#333", rotate: -90)
         if let reference {
             svg.line(
                 x1: left, y1: y(reference), x2: left + plotWidth, y2: y(reference), stroke: "#999", width: 1,
@@ -107,7 +112,6 @@ public struct Chart: Sendable {
 
         let slot = categories.isEmpty ? plotWidth : plotWidth / Double(categories.count)
         func centre(_ index: Int) -> Double { left + slot * (Double(index) + 0.5) }
-        let rotateLabels = categories.count > 6 || categories.contains { $0.count > 12 }
         for (index, label) in categories.enumerated() {
             if rotateLabels {
                 svg.text(label, x: centre(index), y: top + plotHeight + 14, anchor: .end, size: 10, rotate: -30)

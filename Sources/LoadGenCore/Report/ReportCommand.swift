@@ -64,7 +64,8 @@ extension ReportCommand {
     /// `loadgen report compare`.
     public struct Compare: ParsableCommand {
         public static let configuration = CommandConfiguration(
-            abstract: "Compare the medians of two commits; exit 1 on a regression beyond the noise band.")
+            abstract: "Compare the medians of two commits; exit 1 on a regression beyond the noise band.",
+        discussion: "Exit status: 0 no regression, 1 a regression (or a failed run in the head), 2 nothing to compare.")
 
         @Option(help: "The results file.")
         var results: String = "results/bench.csv"
@@ -84,9 +85,16 @@ extension ReportCommand {
         public init() {}
 
         public func run() throws {
-            let comparison = try BenchComparison(
-                results: try BenchResults(contentsOf: results), base: base, head: head,
-                throughputFloor: throughputBand, latencyFloor: latencyBand)
+            let comparison: BenchComparison
+            do throws(BenchReportError) {
+                comparison = try BenchComparison(
+                    results: try BenchResults(contentsOf: results), base: base, head: head,
+                    throughputFloor: throughputBand, latencyFloor: latencyBand)
+            } catch {
+                guard error.code == .noData else { throw error }
+                print("compare: nothing to compare: \(error.message)")
+                throw ExitCode(2)
+            }
             print(comparison.table, terminator: "")
             if comparison.hasRegression {
                 print("compare: REGRESSED beyond the noise band (or failed)")
