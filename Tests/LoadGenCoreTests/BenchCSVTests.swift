@@ -229,3 +229,51 @@ struct BenchCSVTests {
         #expect(BenchStatistics.relativeSpread([5]) == 0)
     }
 }
+
+extension BenchCSVTests {
+    @Test("compare: runs of different sizes (QUICK against full) are not compared")
+    func compareSizes() throws {
+        func row(_ commit: String, n: String, rps: Double, rate: String = "") -> BenchRow {
+            BenchRow([
+                "commit": commit, "scenario": rate.isEmpty ? "hot-key" : "rate", "tool": "loadgen",
+                "target": "counter-service", "n": n, "c": "200", "rate": rate, "rps": String(rps), "p99_ms": "5",
+                "status": "PASS",
+            ])
+        }
+        let results = BenchResults(rows: [
+            row("base0000", n: "100000", rps: 20_000), row("base0000", n: "10000", rps: 20_000),
+            row("base0000", n: "80000", rps: 10_000, rate: "10000"),
+            row("head0000", n: "10000", rps: 10_000),
+            row("head0000", n: "30000", rps: 15_000, rate: "15000"),
+        ])
+        let comparison = try BenchComparison(results: results)
+        let hot = try #require(comparison.lines.first { $0.key.scenario == "hot-key" })
+        // only the n=10000 base row is compared: -50 %
+        #expect(hot.verdict == .regressed)
+        #expect(hot.throughput?.base == 20_000)
+        let rate = try #require(comparison.lines.first { $0.key.scenario == "rate" })
+        #expect(rate.verdict == .incomparable)  // 8 s at 10k/s against 2 s at 15k/s
+        #expect(BenchComparison.size(of: row("x", n: "80000", rps: 1, rate: "10000")) == "c200 rate-for-8s")
+        #expect(BenchComparison.size(of: row("x", n: "10000", rps: 1)) == "c200 n10000")
+    }
+}
+
+extension BenchCSVTests {
+    @Test("compare: the default base is the latest earlier commit with runs of the same size")
+    func compareDefaultBase() throws {
+        func row(_ commit: String, n: String) -> BenchRow {
+            BenchRow([
+                "commit": commit, "scenario": "hot-key", "tool": "loadgen", "target": "counter-service", "n": n,
+                "c": "200", "rps": "1000", "p99_ms": "5", "status": "PASS",
+            ])
+        }
+        let results = BenchResults(rows: [
+            row("quick001", n: "10000"), row("full0001", n: "100000"), row("quick002", n: "10000"),
+            row("full0002", n: "100000"),
+        ])
+        #expect(try BenchComparison(results: results).base == "full0001")
+        let quick = BenchResults(rows: Array(results.rows.prefix(3)))
+        #expect(try BenchComparison(results: quick).base == "quick001")
+        #expect(try BenchComparison(results: quick, base: "full0001").lines.first?.verdict == .incomparable)
+    }
+}

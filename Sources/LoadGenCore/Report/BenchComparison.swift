@@ -17,6 +17,8 @@ public struct BenchComparison: Sendable {
         case failed
         /// Only one side has passing runs: nothing to compare.
         case missing
+        /// Both sides ran the series, but with different sizes (a `QUICK=1` run against a full one).
+        case incomparable
     }
 
     /// The change of one metric.
@@ -62,7 +64,8 @@ public struct BenchComparison: Sendable {
     ///
     /// - Parameters:
     ///   - results: the results file's rows.
-    ///   - base: the base commit (`nil`: the last commit with rows before `head`).
+    ///   - base: the base commit (`nil`: the last commit before `head` with a run of the same size, else the one just
+    ///     before `head`).
     ///   - head: the head commit (`nil`: the last commit with rows).
     ///   - throughputFloor: minimum band for throughput.
     ///   - latencyFloor: minimum band for latency.
@@ -86,7 +89,13 @@ public struct BenchComparison: Sendable {
             guard let position = commits.firstIndex(of: headCommit), position > 0 else {
                 throw BenchReportError(.noData, "no commit with results before \(headCommit)")
             }
-            baseCommit = commits[position - 1]
+            // The latest earlier commit with a run of the same size as one of the head's (a QUICK run compares
+            // with the previous QUICK run); else simply the previous commit.
+            let headRuns = Set(results.rows(of: headCommit).map { "\($0.seriesKey) \(Self.size(of: $0))" })
+            baseCommit =
+                commits[..<position].last { commit in
+                    results.rows(of: commit).contains { headRuns.contains("\($0.seriesKey) \(Self.size(of: $0))") }
+                } ?? commits[position - 1]
         }
         self.base = baseCommit
         self.head = headCommit
@@ -100,11 +109,31 @@ public struct BenchComparison: Sendable {
         }
     }
 
-    private func line(key: BenchRow.SeriesKey, base: [BenchRow], head: [BenchRow]) -> Line {
+    /// The size of a run, which must match for two runs to be compared: connections plus the request count, the
+    /// duration of a constant-rate run, or the duration of a timed (wrk) run. `make bench QUICK=1` rows therefore
+    /// never compare against full-size rows.
+    ///
+    /// - Parameter row: a row.
+    /// - Returns: a label of its size.
+    public static func size(of row: BenchRow) -> String {
+        let connections = "c\(row["c"])"
+        if let rate = row.number("rate"), rate > 0, let n = row.number("n") {
+            return connections + " rate-for-\(Int((n / rate).rounded()))s"
+        }
+        if !row["n"].isEmpty { return connections + " n\(row["n"])" }
+        return connections + " \(Int((row.number("duration_s") ?? 0).rounded()))s"
+    }
+
+    private func line(key: BenchRow.SeriesKey, base allBase: [BenchRow], head: [BenchRow]) -> Line {
+        let headSizes = Set(head.map(Self.size(of:)))
+        let base = allBase.filter { headSizes.contains(Self.size(of: $0)) }
         let basePassing = base.filter(\.passed)
         let headPassing = head.filter(\.passed)
         if !basePassing.isEmpty && (headPassing.isEmpty || headPassing.count < head.count) {
             return Line(key: key, throughput: nil, latency: nil, verdict: .failed)
+        }
+        if !allBase.isEmpty && !head.isEmpty && base.isEmpty {
+            return Line(key: key, throughput: nil, latency: nil, verdict: headPassing.count < head.count ? .failed : .incomparable)
         }
         if basePassing.isEmpty || headPassing.isEmpty {
             return Line(key: key, throughput: nil, latency: nil, verdict: headPassing.count < head.count ? .failed : .missing)
