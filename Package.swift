@@ -108,6 +108,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),
-        .testTarget(name: "LoadGenCoreTests", dependencies: ["LoadGenCore", "TestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "LoadGenCoreTests",
+            dependencies: [
+                "LoadGenCore", "TestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

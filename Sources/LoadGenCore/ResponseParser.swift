@@ -401,7 +401,7 @@ public struct ResponseParser: Sendable {
 
     private func malformed(_ bytes: UnsafeRawBufferPointer) -> Outcome {
         let text = String(decoding: bytes.prefix(40), as: UTF8.self)
-        let visible = text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).first.map(String.init) ?? text
+        let visible = text.split(whereSeparator: { $0.isNewline }).first.map(String.init) ?? text
         return .malformed("malformed HTTP response \"\(visible)\"")
     }
 }

@@ -147,6 +147,14 @@ public struct RunStatistics: Sendable {
         return out.sorted { $0.0 < $1.0 }.map { (status: $0.0, count: $0.1) }
     }
 
+    /// Bytes held by these statistics: fixed-size histograms and counters, plus one entry per distinct error
+    /// message or unusual status; nothing grows with the number of requests.
+    public var footprintInBytes: Int {
+        latency.estimatedFootprintInBytes + (corrected?.estimatedFootprintInBytes ?? 0)
+            + statusCounts.capacity * MemoryLayout<Int>.stride + otherStatusCounts.count * 16
+            + errorCounts.reduce(0) { $0 + $1.key.utf8.count + 16 }
+    }
+
     /// Number of responses with a 2xx status.
     public var successes2xx: Int {
         statusCounts[200..<300].reduce(0, +)
