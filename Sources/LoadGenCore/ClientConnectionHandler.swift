@@ -18,7 +18,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
     private var context: ChannelHandlerContext?
     private var phase: Phase = .connecting
     private var sequence: Int
-    private var parser = ResponseParser()
+    /// Loop-confined; `@exclusivity(unchecked)` because accesses never overlap (each is one call) and the
+    /// dynamic check costs more than the parsing of a small response.
+    @exclusivity(unchecked) private var parser = ResponseParser()
     private let connectStartNs: UInt64
     private var dialNs: UInt64 = 0
     private var pendingDialNs: UInt64 = 0
@@ -27,8 +29,15 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
     private var plannedNs: UInt64 = 0
     private var ended = false
     private var scheduled: NIOScheduledCallback?
-    private var scratch: ByteBuffer?
-    private var random: SplitMix64
+    @exclusivity(unchecked) private var scratch: ByteBuffer?
+    @exclusivity(unchecked) private var random: SplitMix64
+    private let control: RunControl
+    private let staticRequest: ByteBuffer?
+    private let isHead: Bool
+    private let corrected: Bool
+    private let writesCSV: Bool
+    private let paced: Bool
+    private let disableKeepAlive: Bool
 
     /// A handler for `slot` whose connection will carry request `sequence` first.
     init(worker: LoopWorker, slot: Int, sequence: Int, connectStartNs: UInt64, seed: UInt64) {
@@ -37,6 +46,13 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         self.sequence = sequence
         self.connectStartNs = connectStartNs
         self.random = SplitMix64(seed: seed)
+        self.control = worker.control
+        self.staticRequest = worker.config.template.staticBytes
+        self.isHead = worker.config.isHead
+        self.corrected = worker.config.corrected
+        self.writesCSV = worker.config.csvSink != nil
+        self.disableKeepAlive = worker.config.disableKeepAlive
+        self.paced = worker.control.intervalNs > 0 || worker.control.perWorkerPeriodNs > 0
         if worker.config.template.hasPlaceholders {
             scratch = ByteBufferAllocator().buffer(capacity: worker.config.template.maximumSize)
         }
@@ -56,7 +72,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
 
     /// Sends the current request now, or schedules it for its planned time.
     private func dispatch(now: UInt64) {
-        let control = worker.control
+        guard paced else {
+            send(now: now)
+            return
+        }
         var sendAt: UInt64 = 0
         if control.intervalNs > 0 {
             plannedNs = control.plannedNs(sequence)
@@ -79,7 +98,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
     func handleScheduledCallback(eventLoop: some EventLoop) {
         scheduled = nil
         guard phase == .scheduled else { return }
-        if worker.control.isStopped {
+        if control.isStopped {
             // The claimed request is dropped: the run is being interrupted.
             endHere()
             return
@@ -91,11 +110,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         guard let context else { return }
         phase = .inFlight
         sendNs = now
-        if worker.control.intervalNs > 0 && now > plannedNs + 1_000_000 {
+        if corrected && now > plannedNs + 1_000_000 {
             worker.stats.behindSchedule += 1
         }
-        parser.reset(isHead: worker.config.isHead)
-        if let staticBytes = worker.config.template.staticBytes {
+        parser.reset(isHead: isHead)
+        if let staticBytes = staticRequest {
             context.writeAndFlush(wrapOutboundOut(staticBytes), promise: nil)
         } else {
             worker.config.template.render(sequence: sequence, random: &random, into: &scratch!)
@@ -106,42 +125,45 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase == .inFlight else { return }
         let buffer = unwrapInboundIn(data)
-        if !parser.started { firstByteNs = monotonicNanoseconds() }
+        // One clock read per read event: it stamps the first byte and, when the response is complete in
+        // this read (the usual case), its end too.
+        let now = monotonicNanoseconds()
+        if !parser.started { firstByteNs = now }
         switch parser.feed(buffer) {
         case .needMore:
             return
         case .complete:
-            complete(channelOpen: true)
+            complete(channelOpen: true, now: now)
         case .malformed(let message):
             fail(message)
         }
     }
 
     /// Records the finished response and moves on to the next request.
-    private func complete(channelOpen: Bool) {
-        let end = monotonicNanoseconds()
+    private func complete(channelOpen: Bool, now: UInt64? = nil) {
+        let end = now ?? monotonicNanoseconds()
         let start = sendNs - pendingDialNs
         let total = end - start
         let status = parser.status
         worker.stats.recordResponse(
             status: status, bodyBytes: parser.bodyBytes, totalNs: total, dialNs: pendingDialNs,
             waitNs: firstByteNs - sendNs, readNs: end - firstByteNs)
-        if worker.config.corrected {
+        if corrected {
             worker.stats.corrected!.recordNanoseconds(end - min(plannedNs, sendNs))
         }
-        if worker.config.csvSink != nil {
+        if writesCSV {
             worker.appendCSV(
                 totalNs: total, dialNs: pendingDialNs, waitNs: firstByteNs - sendNs, readNs: end - firstByteNs,
-                status: status, offsetNs: start - worker.control.startNs)
+                status: status, offsetNs: start - control.startNs)
         }
         pendingDialNs = 0
         phase = .idle
         guard channelOpen else { return }
-        if !parser.keepAlive || worker.config.disableKeepAlive {
+        if !parser.keepAlive || disableKeepAlive {
             context?.close(promise: nil)
             return
         }
-        guard let next = worker.control.claim(now: end) else {
+        guard let next = control.claim(now: end) else {
             endHere()
             return
         }
