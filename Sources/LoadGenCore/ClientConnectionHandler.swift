@@ -28,6 +28,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
     private var firstByteNs: UInt64 = 0
     private var plannedNs: UInt64 = 0
     private var ended = false
+    /// Responses completed on this connection (a reused connection may have been closed by the server).
+    private var completedOnConnection = 0
+    /// The request to resend on a new connection (see ``retryOnNewConnection``).
+    private var retrySequence: Int?
     private var scheduled: NIOScheduledCallback?
     @exclusivity(unchecked) private var scratch: ByteBuffer?
     @exclusivity(unchecked) private var random: SplitMix64
@@ -38,6 +42,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
     private let writesCSV: Bool
     private let paced: Bool
     private let disableKeepAlive: Bool
+    private let idempotent: Bool
 
     /// A handler for `slot` whose connection will carry request `sequence` first.
     init(worker: LoopWorker, slot: Int, sequence: Int, connectStartNs: UInt64, seed: UInt64) {
@@ -52,6 +57,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         self.corrected = worker.config.corrected
         self.writesCSV = worker.config.csvSink != nil
         self.disableKeepAlive = worker.config.disableKeepAlive
+        self.idempotent = worker.config.idempotent
         self.paced = worker.control.intervalNs > 0 || worker.control.perWorkerPeriodNs > 0
         if worker.config.template.hasPlaceholders {
             scratch = ByteBufferAllocator().buffer(capacity: worker.config.template.maximumSize)
@@ -158,6 +164,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         }
         pendingDialNs = 0
         phase = .idle
+        completedOnConnection += 1
         guard channelOpen else { return }
         if !parser.keepAlive || disableKeepAlive {
             context?.close(promise: nil)
@@ -180,9 +187,20 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         worker.endSlot(slot)
     }
 
+    /// Whether a failure of the request in flight is the server closing an idle keep-alive connection, which
+    /// Go's client (and so hey) retries on a new connection: the connection was reused, no byte of the response
+    /// came back, and the method is idempotent (GET, HEAD, OPTIONS, TRACE).
+    private var retryOnNewConnection: Bool {
+        phase == .inFlight && completedOnConnection > 0 && !parser.started
+            && idempotent
+    }
+
     /// Counts the request in flight as failed with `message` and closes the connection.
     private func fail(_ message: String) {
-        if phase == .inFlight {
+        if retryOnNewConnection {
+            retrySequence = sequence
+            phase = .idle
+        } else if phase == .inFlight {
             worker.stats.recordError(worker.config.errorPrefix + message)
             phase = .idle
         }
@@ -199,6 +217,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         case .inFlight:
             if parser.finishOnClose() == .complete {
                 complete(channelOpen: false)
+            } else if retryOnNewConnection {
+                carry = sequence
             } else {
                 worker.stats.recordError(worker.config.errorPrefix + (parser.started ? "unexpected EOF" : "EOF"))
             }
@@ -207,7 +227,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
             scheduled = nil
             carry = sequence
         case .connecting, .idle, .closed:
-            break
+            carry = retrySequence
         }
         phase = .closed
         self.context = nil

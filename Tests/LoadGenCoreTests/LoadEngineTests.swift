@@ -207,3 +207,21 @@ enum TestKitPort {
         return port
     }
 }
+
+/// Servers that close idle keep-alive connections: GETs are resent (as Go/hey do), POSTs count as errors.
+@Suite struct IdleCloseTests {
+    @Test func closedIdleConnectionsAreRetriedForGET() async throws {
+        let server = try await TestHTTPServer(closeAfter: 3) { _ in .respond(status: 200, body: "x") }
+        var o = LoadOptions(url: try TargetURL(server.url()))
+        o.requests = 60
+        o.concurrency = 3
+        let report = try await LoadEngine(options: o).run()
+        #expect(report.statistics.responses == 60 && report.statistics.errors == 0)
+        o.method = "POST"
+        let post = try await LoadEngine(options: o).run()
+        #expect(post.statistics.requests == 60)
+        #expect(post.statistics.errors > 0)
+        #expect(post.statistics.errorCounts.keys.allSatisfy { $0.hasPrefix("Post \"http://127.0.0.1:") })
+        try await server.stop()
+    }
+}

@@ -27,13 +27,14 @@ final class TestHTTPServer: Sendable {
     }
 
     let port: Int
-    let requests = Atomic<Int>(0)
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
 
     /// Starts a server.
     /// - Parameter behaviour: decides the reply for each request (called on an event loop).
-    init(threads: Int = 1, behaviour: @escaping @Sendable (Request) -> Reply) async throws {
+    /// - Parameter closeAfter: close each connection silently after this many responses (0 = never), the way
+    ///   servers drop idle keep-alive connections.
+    init(threads: Int = 1, closeAfter: Int = 0, behaviour: @escaping @Sendable (Request) -> Reply) async throws {
         group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let counter = ManagedCounter()
         let bootstrap = ServerBootstrap(group: group)
@@ -43,7 +44,7 @@ final class TestHTTPServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ServerHandler(behaviour: behaviour, counter: counter))
+                        ServerHandler(behaviour: behaviour, counter: counter, closeAfter: closeAfter))
                 }
             }
         channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
@@ -77,16 +78,28 @@ private final class ServerHandler: ChannelInboundHandler {
     private let behaviour: @Sendable (TestHTTPServer.Request) -> TestHTTPServer.Reply
     private let counter: ManagedCounter
     private var buffer = ByteBuffer()
+    private let closeAfter: Int
+    private var answered = 0
 
-    init(behaviour: @escaping @Sendable (TestHTTPServer.Request) -> TestHTTPServer.Reply, counter: ManagedCounter) {
+    init(
+        behaviour: @escaping @Sendable (TestHTTPServer.Request) -> TestHTTPServer.Reply, counter: ManagedCounter,
+        closeAfter: Int
+    ) {
         self.behaviour = behaviour
         self.counter = counter
+        self.closeAfter = closeAfter
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         buffer.writeBuffer(&incoming)
         while let request = nextRequest() {
+            if closeAfter > 0 && answered == closeAfter {
+                // Drop the connection without answering, as a server closing an idle connection would.
+                context.close(promise: nil)
+                return
+            }
+            answered += 1
             counter.value.wrappingAdd(1, ordering: .relaxed)
             switch behaviour(request) {
             case .respond(let status, let body, let notBefore, let chunked):
