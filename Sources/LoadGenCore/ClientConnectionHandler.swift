@@ -86,6 +86,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         if control.intervalNs > 0 {
             plannedNs = control.plannedNs(sequence)
             sendAt = plannedNs
+            // Behind schedule: the request was already more than 1 ms overdue when a connection became free
+            // to send it (every connection was busy). Timer jitter of sends that were waited for is not counted.
+            if now > plannedNs + 1_000_000 { worker.stats.behindSchedule += 1 }
         }
         if control.perWorkerPeriodNs > 0 {
             sendAt = max(sendAt, worker.nextAllowedNs[slot])
@@ -116,9 +119,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         guard let context else { return }
         phase = .inFlight
         sendNs = now
-        if corrected && now > plannedNs + 1_000_000 {
-            worker.stats.behindSchedule += 1
-        }
         parser.reset(isHead: isHead)
         if let staticBytes = staticRequest {
             context.writeAndFlush(wrapOutboundOut(staticBytes), promise: nil)

@@ -79,7 +79,7 @@ public struct RunStatistics: Sendable {
     public var wait = TimingStat()
     /// First response byte → last response byte.
     public var read = TimingStat()
-    /// Sends that left more than 1 ms after their planned time (only with `--rate`).
+    /// Requests that were more than 1 ms overdue when a connection became free to send them (only with `--rate`).
     public var behindSchedule: Int = 0
 
     /// Empty statistics.
