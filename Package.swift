@@ -109,7 +109,14 @@ let package = Package(
         ),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),
         .testTarget(
-            name: "LoadGenCoreTests", dependencies: ["LoadGenCore", "TestKit"], exclude: ["Fixtures"],
-            swiftSettings: strict),
+            name: "LoadGenCoreTests",
+            dependencies: [
+                "LoadGenCore", "TestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -18,7 +18,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
     private var context: ChannelHandlerContext?
     private var phase: Phase = .connecting
     private var sequence: Int
-    private var parser = ResponseParser()
+    /// Loop-confined; `@exclusivity(unchecked)` because accesses never overlap (each is one call) and the
+    /// dynamic check costs more than the parsing of a small response.
+    @exclusivity(unchecked) private var parser = ResponseParser()
     private let connectStartNs: UInt64
     private var dialNs: UInt64 = 0
     private var pendingDialNs: UInt64 = 0
@@ -26,9 +28,21 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
     private var firstByteNs: UInt64 = 0
     private var plannedNs: UInt64 = 0
     private var ended = false
+    /// Responses completed on this connection (a reused connection may have been closed by the server).
+    private var completedOnConnection = 0
+    /// The request to resend on a new connection (see ``retryOnNewConnection``).
+    private var retrySequence: Int?
     private var scheduled: NIOScheduledCallback?
-    private var scratch: ByteBuffer?
-    private var random: SplitMix64
+    @exclusivity(unchecked) private var scratch: ByteBuffer?
+    @exclusivity(unchecked) private var random: SplitMix64
+    private let control: RunControl
+    private let staticRequest: ByteBuffer?
+    private let isHead: Bool
+    private let corrected: Bool
+    private let writesCSV: Bool
+    private let paced: Bool
+    private let disableKeepAlive: Bool
+    private let idempotent: Bool
 
     /// A handler for `slot` whose connection will carry request `sequence` first.
     init(worker: LoopWorker, slot: Int, sequence: Int, connectStartNs: UInt64, seed: UInt64) {
@@ -37,6 +51,14 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         self.sequence = sequence
         self.connectStartNs = connectStartNs
         self.random = SplitMix64(seed: seed)
+        self.control = worker.control
+        self.staticRequest = worker.config.template.staticBytes
+        self.isHead = worker.config.isHead
+        self.corrected = worker.config.corrected
+        self.writesCSV = worker.config.csvSink != nil
+        self.disableKeepAlive = worker.config.disableKeepAlive
+        self.idempotent = worker.config.idempotent
+        self.paced = worker.control.intervalNs > 0 || worker.control.perWorkerPeriodNs > 0
         if worker.config.template.hasPlaceholders {
             scratch = ByteBufferAllocator().buffer(capacity: worker.config.template.maximumSize)
         }
@@ -56,11 +78,17 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
 
     /// Sends the current request now, or schedules it for its planned time.
     private func dispatch(now: UInt64) {
-        let control = worker.control
+        guard paced else {
+            send(now: now)
+            return
+        }
         var sendAt: UInt64 = 0
         if control.intervalNs > 0 {
             plannedNs = control.plannedNs(sequence)
             sendAt = plannedNs
+            // Behind schedule: the request was already more than 1 ms overdue when a connection became free
+            // to send it (every connection was busy). Timer jitter of sends that were waited for is not counted.
+            if now > plannedNs + 1_000_000 { worker.stats.behindSchedule += 1 }
         }
         if control.perWorkerPeriodNs > 0 {
             sendAt = max(sendAt, worker.nextAllowedNs[slot])
@@ -79,7 +107,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
     func handleScheduledCallback(eventLoop: some EventLoop) {
         scheduled = nil
         guard phase == .scheduled else { return }
-        if worker.control.isStopped {
+        if control.isStopped {
             // The claimed request is dropped: the run is being interrupted.
             endHere()
             return
@@ -91,11 +119,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         guard let context else { return }
         phase = .inFlight
         sendNs = now
-        if worker.control.intervalNs > 0 && now > plannedNs + 1_000_000 {
-            worker.stats.behindSchedule += 1
-        }
-        parser.reset(isHead: worker.config.isHead)
-        if let staticBytes = worker.config.template.staticBytes {
+        parser.reset(isHead: isHead)
+        if let staticBytes = staticRequest {
             context.writeAndFlush(wrapOutboundOut(staticBytes), promise: nil)
         } else {
             worker.config.template.render(sequence: sequence, random: &random, into: &scratch!)
@@ -106,42 +131,46 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase == .inFlight else { return }
         let buffer = unwrapInboundIn(data)
-        if !parser.started { firstByteNs = monotonicNanoseconds() }
+        // One clock read per read event: it stamps the first byte and, when the response is complete in
+        // this read (the usual case), its end too.
+        let now = monotonicNanoseconds()
+        if !parser.started { firstByteNs = now }
         switch parser.feed(buffer) {
         case .needMore:
             return
         case .complete:
-            complete(channelOpen: true)
+            complete(channelOpen: true, now: now)
         case .malformed(let message):
             fail(message)
         }
     }
 
     /// Records the finished response and moves on to the next request.
-    private func complete(channelOpen: Bool) {
-        let end = monotonicNanoseconds()
+    private func complete(channelOpen: Bool, now: UInt64? = nil) {
+        let end = now ?? monotonicNanoseconds()
         let start = sendNs - pendingDialNs
         let total = end - start
         let status = parser.status
         worker.stats.recordResponse(
             status: status, bodyBytes: parser.bodyBytes, totalNs: total, dialNs: pendingDialNs,
             waitNs: firstByteNs - sendNs, readNs: end - firstByteNs)
-        if worker.config.corrected {
+        if corrected {
             worker.stats.corrected!.recordNanoseconds(end - min(plannedNs, sendNs))
         }
-        if worker.config.csvSink != nil {
+        if writesCSV {
             worker.appendCSV(
                 totalNs: total, dialNs: pendingDialNs, waitNs: firstByteNs - sendNs, readNs: end - firstByteNs,
-                status: status, offsetNs: start - worker.control.startNs)
+                status: status, offsetNs: start - control.startNs)
         }
         pendingDialNs = 0
         phase = .idle
+        completedOnConnection += 1
         guard channelOpen else { return }
-        if !parser.keepAlive || worker.config.disableKeepAlive {
+        if !parser.keepAlive || disableKeepAlive {
             context?.close(promise: nil)
             return
         }
-        guard let next = worker.control.claim(now: end) else {
+        guard let next = control.claim(now: end) else {
             endHere()
             return
         }
@@ -158,9 +187,20 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         worker.endSlot(slot)
     }
 
+    /// Whether a failure of the request in flight is the server closing an idle keep-alive connection, which
+    /// Go's client (and so hey) retries on a new connection: the connection was reused, no byte of the response
+    /// came back, and the method is idempotent (GET, HEAD, OPTIONS, TRACE).
+    private var retryOnNewConnection: Bool {
+        phase == .inFlight && completedOnConnection > 0 && !parser.started
+            && idempotent
+    }
+
     /// Counts the request in flight as failed with `message` and closes the connection.
     private func fail(_ message: String) {
-        if phase == .inFlight {
+        if retryOnNewConnection {
+            retrySequence = sequence
+            phase = .idle
+        } else if phase == .inFlight {
             worker.stats.recordError(worker.config.errorPrefix + message)
             phase = .idle
         }
@@ -177,6 +217,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         case .inFlight:
             if parser.finishOnClose() == .complete {
                 complete(channelOpen: false)
+            } else if retryOnNewConnection {
+                carry = sequence
             } else {
                 worker.stats.recordError(worker.config.errorPrefix + (parser.started ? "unexpected EOF" : "EOF"))
             }
@@ -185,7 +227,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
             scheduled = nil
             carry = sequence
         case .connecting, .idle, .closed:
-            break
+            carry = retrySequence
         }
         phase = .closed
         self.context = nil

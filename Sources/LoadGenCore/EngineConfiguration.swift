@@ -10,6 +10,8 @@ struct EngineConfiguration: Sendable {
     let dialTarget: String
     /// Whether the method is HEAD (responses then have no body).
     let isHead: Bool
+    /// Whether the method may be resent when a reused connection was closed before answering (as Go does).
+    let idempotent: Bool
     /// Whole-request timeout, ns (0 = none).
     let timeoutNs: UInt64
     /// `-disable-keepalive`.

@@ -54,6 +54,7 @@ public struct LoadEngine: Sendable {
             address: address,
             dialTarget: "\(connectHost):\(connectPort)",
             isHead: options.method == "HEAD",
+            idempotent: ["GET", "HEAD", "OPTIONS", "TRACE"].contains(options.method),
             timeoutNs: UInt64(max(0, options.timeout) * 1e9),
             disableKeepAlive: options.disableKeepAlive,
             errorPrefix: EngineConfiguration.errorPrefix(method: options.method, url: options.url.description),
@@ -144,7 +145,7 @@ public struct ProgressSnapshot: Sendable {
         if let total {
             done = "\(requests)/\(total)"
         } else if let durationSeconds {
-            done = "\(requests) (\(Int(elapsedSeconds))s/\(Int(durationSeconds))s)"
+            done = "\(requests) (\(Formatting.fixed(elapsedSeconds, 1, width: 1))s/\(Formatting.fixed(durationSeconds, 1, width: 1))s)"
         } else {
             done = "\(requests)"
         }

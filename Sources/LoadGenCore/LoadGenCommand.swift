@@ -15,7 +15,6 @@ public struct LoadGenCommand: AsyncParsableCommand {
         commandName: "loadgen",
         abstract: "A hey-compatible HTTP load generator with exact tails, correctness checks and a results history.",
         version: LoadGenVersion.string,
-        subcommands: [CompareCommand.self],
         helpNames: [])
 
     @Option(name: .customShort("n")) var n: Int = 200
@@ -210,6 +209,19 @@ public struct LoadGenCommand: AsyncParsableCommand {
         return report.exitCode
     }
 
+    /// Parses arguments: `compare …` goes to ``CompareCommand``, everything else is a load run.
+    ///
+    /// The dispatch is explicit because a root command with a positional URL would take `compare` for the URL.
+    /// - Parameter arguments: the arguments without the program name.
+    /// - Returns: the parsed command.
+    /// - Throws: the parser's error.
+    public static func parseCommandLine(_ arguments: [String]) throws -> any ParsableCommand {
+        if arguments.first == "compare" {
+            return try CompareCommand.parseAsRoot(Array(arguments.dropFirst()))
+        }
+        return try parseAsRoot(arguments)
+    }
+
     /// Parses the command line and runs it; usage errors are printed hey-style with exit code 1.
     public static func runFromCommandLine() async {
         // `loadgen report …` (the bench tooling) is dispatched before parsing: the root's positional URL would
@@ -220,7 +232,7 @@ public struct LoadGenCommand: AsyncParsableCommand {
             return
         }
         do {
-            var command = try parseAsRoot()
+            var command = try parseCommandLine(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -231,8 +243,10 @@ public struct LoadGenCommand: AsyncParsableCommand {
         } catch let error as ExitCode {
             terminate(error.rawValue)
         } catch let error as CleanExit {
+            if arguments.first == "compare" { CompareCommand.exit(withError: error) }
             Self.exit(withError: error)
         } catch {
+            if arguments.first == "compare" { CompareCommand.exit(withError: error) }
             if Self.exitCode(for: error) == .success { Self.exit(withError: error) }
             if error is LoadEngine.StartError || error is HTTPFetch.FetchError || error is CocoaError {
                 writeAll(fileDescriptor: 2, Array("loadgen: \(error)\n".utf8))

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 /// A minimal, incremental HTTP/1.x response parser working on raw bytes.
@@ -18,7 +23,7 @@ public struct ResponseParser: Sendable {
 
     private enum State: UInt8, Sendable {
         case statusVersion, statusMinor, statusSpace, statusCode, statusRest
-        case headerLineStart, headerName, headerValue, headerLF, headersEndLF
+        case headerLineStart, headerName, headerValue, headerLF, headersEndLF, skipLine
         case body, untilClose
         case chunkSize, chunkExtension, chunkSizeLF, chunkData, chunkDataCR, chunkDataLF
         case trailerLineStart, trailerLine, trailerLF, trailerEndLF
@@ -73,8 +78,22 @@ public struct ResponseParser: Sendable {
 
     /// Prepares for the next response.
     /// - Parameter isHead: whether the request was HEAD (the response then has no body).
+    @inline(__always)
     public mutating func reset(isHead: Bool) {
-        self = ResponseParser(captureBody: captureBody, isHead: isHead, keeping: body)
+        state = .statusVersion
+        index = 0
+        self.isHead = isHead
+        headerKind = .other
+        remaining = 0
+        status = 0
+        minorVersion = 1
+        contentLength = -1
+        chunked = false
+        connectionClose = false
+        connectionKeepAlive = false
+        bodyBytes = 0
+        started = false
+        if !body.isEmpty { body.removeAll(keepingCapacity: true) }
     }
 
     private init(captureBody: Bool, isHead: Bool, keeping body: [UInt8]) {
@@ -142,8 +161,29 @@ public struct ResponseParser: Sendable {
                 i += take
                 if remaining == 0 { state = .chunkDataCR }
                 continue
+            case .statusRest, .skipLine:
+                // Uninteresting text up to the end of the line: skip it in one scan.
+                guard let newline = ResponseParser.index(of: UInt8(ascii: "\n"), in: bytes, from: i) else {
+                    return .needMore
+                }
+                i = newline + 1
+                state = .headerLineStart
+                continue
             case .done:
                 return .complete
+            case .headerLineStart:
+                // Fast path: the whole header line is in this buffer.
+                if let next = fastHeaderLine(bytes, from: i) {
+                    i = next
+                    continue
+                }
+            case .statusVersion:
+                // Fast path: the whole "HTTP/1.x SSS" is in this buffer.
+                if index == 0, let next = fastStatusLine(bytes, from: i) {
+                    i = next
+                    state = .statusRest
+                    continue
+                }
             default:
                 break
             }
@@ -167,15 +207,16 @@ public struct ResponseParser: Sendable {
                 status = status * 10 + Int(byte &- 48)
                 index += 1
                 if index == 3 { state = .statusRest }
-            case .statusRest:
-                if byte == UInt8(ascii: "\n") { state = .headerLineStart }
             case .headerLineStart:
                 if byte == UInt8(ascii: "\r") {
                     state = .headersEndLF
                 } else if byte == UInt8(ascii: "\n") {
                     if let outcome = headersDone() { return outcome }
-                } else {
+                } else if byte | 0x20 == UInt8(ascii: "c") || byte | 0x20 == UInt8(ascii: "t") {
                     startHeaderName(byte)
+                } else {
+                    // No header we read starts with this letter.
+                    state = .skipLine
                 }
             case .headerName:
                 if byte == UInt8(ascii: ":") {
@@ -255,7 +296,7 @@ public struct ResponseParser: Sendable {
                 guard byte == UInt8(ascii: "\n") else { return .malformed("malformed chunked trailer") }
                 state = .done
                 return .complete
-            case .body, .untilClose, .chunkData, .done:
+            case .body, .untilClose, .chunkData, .done, .statusRest, .skipLine:
                 preconditionFailure("handled above")
             }
         }
@@ -303,6 +344,86 @@ public struct ResponseParser: Sendable {
             candidates &= ~4
         }
         index += 1
+        if candidates == 0 { state = .skipLine }
+    }
+
+    /// Parses `HTTP/1.x SSS` at `start` when all 12 bytes are present.
+    /// - Returns: the index after the status code, or nil to take the byte-by-byte path.
+    @inline(__always)
+    private mutating func fastStatusLine(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard bytes.count - start >= 12, let base = bytes.baseAddress else { return nil }
+        guard memcmp(base + start, ResponseParser.httpSlash1.utf8Start, 7) == 0 else { return nil }
+        let minor = bytes[start + 7]
+        let d0 = bytes[start + 9] &- 48
+        let d1 = bytes[start + 10] &- 48
+        let d2 = bytes[start + 11] &- 48
+        guard minor == 48 || minor == 49, bytes[start + 8] == UInt8(ascii: " "), d0 < 10, d1 < 10, d2 < 10 else {
+            return nil
+        }
+        minorVersion = Int(minor &- 48)
+        status = Int(d0) * 100 + Int(d1) * 10 + Int(d2)
+        return start + 12
+    }
+
+    private static let httpSlash1: StaticString = "HTTP/1."
+    private static let contentLengthName: StaticString = "content-length"
+    private static let transferEncodingName: StaticString = "transfer-encoding"
+    private static let connectionName: StaticString = "connection"
+
+    /// Handles one complete header line starting at `start` (not an empty line).
+    /// - Returns: the index after the line, or nil to take the byte-by-byte path (line split or empty).
+    @inline(__always)
+    private mutating func fastHeaderLine(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        let first = bytes[start]
+        guard first != UInt8(ascii: "\r"), first != UInt8(ascii: "\n"),
+            let newline = ResponseParser.index(of: UInt8(ascii: "\n"), in: bytes, from: start)
+        else { return nil }
+        let lower = first | 0x20
+        guard lower == UInt8(ascii: "c") || lower == UInt8(ascii: "t") else { return newline + 1 }
+        guard let base = bytes.baseAddress, let found = memchr(base + start, Int32(UInt8(ascii: ":")), newline - start)
+        else { return nil }
+        let colon = base.distance(to: UnsafeRawPointer(found))
+        let kind: HeaderKind
+        switch colon - start {
+        case 14 where ResponseParser.equalsLowercased(base + start, ResponseParser.contentLengthName):
+            kind = .contentLength
+        case 17 where ResponseParser.equalsLowercased(base + start, ResponseParser.transferEncodingName):
+            kind = .transferEncoding
+        case 10 where ResponseParser.equalsLowercased(base + start, ResponseParser.connectionName):
+            kind = .connection
+        default:
+            return newline + 1
+        }
+        headerKind = kind
+        valueWord = 0
+        valueLength = 0
+        valueNumber = 0
+        valueDigitsOnly = true
+        var j = colon + 1
+        while j < newline {
+            let byte = bytes[j]
+            if byte != UInt8(ascii: "\r") { consumeValueByte(byte) }
+            j += 1
+        }
+        finishHeaderValue()
+        return newline + 1
+    }
+
+    @inline(__always)
+    private static func equalsLowercased(_ pointer: UnsafeRawPointer, _ name: StaticString) -> Bool {
+        let expected = name.utf8Start
+        for k in 0..<name.utf8CodeUnitCount where pointer.load(fromByteOffset: k, as: UInt8.self) | 0x20 != expected[k] {
+            return false
+        }
+        return true
+    }
+
+    /// The index of the first `byte` in `bytes` at or after `start`.
+    @inline(__always)
+    private static func index(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard start < bytes.count, let base = bytes.baseAddress else { return nil }
+        guard let found = memchr(base + start, Int32(byte), bytes.count - start) else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 
     private func finishedHeaderKind() -> HeaderKind {
@@ -401,7 +522,7 @@ public struct ResponseParser: Sendable {
 
     private func malformed(_ bytes: UnsafeRawBufferPointer) -> Outcome {
         let text = String(decoding: bytes.prefix(40), as: UTF8.self)
-        let visible = text.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).first.map(String.init) ?? text
+        let visible = text.split(whereSeparator: { $0.isNewline }).first.map(String.init) ?? text
         return .malformed("malformed HTTP response \"\(visible)\"")
     }
 }

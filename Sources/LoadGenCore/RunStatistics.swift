@@ -79,7 +79,7 @@ public struct RunStatistics: Sendable {
     public var wait = TimingStat()
     /// First response byte → last response byte.
     public var read = TimingStat()
-    /// Sends that left more than 1 ms after their planned time (only with `--rate`).
+    /// Requests that were more than 1 ms overdue when a connection became free to send them (only with `--rate`).
     public var behindSchedule: Int = 0
 
     /// Empty statistics.
@@ -145,6 +145,14 @@ public struct RunStatistics: Sendable {
         for (status, count) in statusCounts.enumerated() where count > 0 { out.append((status, count)) }
         for (status, count) in otherStatusCounts { out.append((status, count)) }
         return out.sorted { $0.0 < $1.0 }.map { (status: $0.0, count: $0.1) }
+    }
+
+    /// Bytes held by these statistics: fixed-size histograms and counters, plus one entry per distinct error
+    /// message or unusual status; nothing grows with the number of requests.
+    public var footprintInBytes: Int {
+        latency.estimatedFootprintInBytes + (corrected?.estimatedFootprintInBytes ?? 0)
+            + statusCounts.capacity * MemoryLayout<Int>.stride + otherStatusCounts.count * 16
+            + errorCounts.reduce(0) { $0 + $1.key.utf8.count + 16 }
     }
 
     /// Number of responses with a 2xx status.

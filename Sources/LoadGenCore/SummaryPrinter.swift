@@ -112,7 +112,7 @@ public enum SummaryPrinter {
                 corrected)
             out += "\n"
             out += percentileBlock(title: "Latency percentiles, uncorrected (from the actual send time):", report.uncorrected)
-            out += "  Behind schedule:\t\(report.statistics.behindSchedule) sends (more than 1 ms late)\n"
+            out += "  Behind schedule:\t\(report.statistics.behindSchedule) sends (overdue by more than 1 ms when a connection was free)\n"
         } else {
             out += percentileBlock(title: "Latency percentiles:", report.uncorrected)
         }
