@@ -80,7 +80,9 @@ struct CounterApp {
         let clusterTransport: any ClusterTransport
         switch transportKind {
         case .memory:
-            clusterTransport = InMemoryTransport()
+            var options = InMemoryTransportOptions()
+            options.watchesDeadlines = ProcessInfoFlags.deadlineWatch
+            clusterTransport = InMemoryTransport(options: options)
         case .nats:
             var urls = transport.natsURL?.split(separator: ",").map(String.init) ?? ["nats://127.0.0.1:4222"]
             if transport.natsServer == "auto" {
@@ -120,6 +122,9 @@ struct CounterApp {
                 let pool = WorkerPool()
                 executor = pool
                 workerPool = pool
+            case .inline:
+                executor = InlineExecutor()
+                workerPool = nil
             }
             var nodes: [ClusterNode] = []
             var registries: [ActorRegistry<String, Int>] = []
@@ -181,3 +186,12 @@ struct CounterApp {
     }
 }
 
+
+/// Experiment switches read from the environment (for measurements only).
+enum ProcessInfoFlags {
+    static var deadlineWatch: Bool { getenv("CLSTR_DEADLINE_WATCH").map { String(cString: $0) != "0" } ?? true }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
