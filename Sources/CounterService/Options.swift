@@ -24,7 +24,7 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "Number of nodes (node-0 … node-<N-1>), unless --node-ids names them.")
     var nodes: Int = 7
 
-    @Option(help: "Comma-separated node IDs of the whole cluster (overrides --nodes).")
+    @Option(name: .customLong("node-ids"), help: "Comma-separated node IDs of the whole cluster (overrides --nodes).")
     var nodeIDs: String?
 
     @Option(help: "Number of shards.")
