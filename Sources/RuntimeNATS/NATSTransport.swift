@@ -75,6 +75,9 @@ public final class NATSTransport: ClusterTransport {
 
     deinit { close() }
 
+    /// `_INBOX.<nuid>`: replies arrive on `<inboxSubject>.<token>`.
+    var inboxSubject: String { core.inboxSubject }
+
     /// The subject requests for `shard` are published to.
     public func subject(forShard shard: Int) -> String { "\(configuration.subjectPrefix).shard.\(shard)" }
 
