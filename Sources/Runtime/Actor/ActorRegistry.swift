@@ -122,26 +122,39 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
 
     @usableFromInline
     func route(_ envelope: Envelope, to key: Key) -> RequestError? {
-        if closed.load(ordering: .relaxed) {
-            return RequestError(.stopped, "actor registry shut down")
+        var attempt = 0
+        while true {
+            if closed.load(ordering: .relaxed) {
+                return RequestError(.stopped, "actor registry shut down")
+            }
+            // Lookup and enqueue under the stripe lock, so passivation (which removes only idle actors with empty
+            // mailboxes, under the same lock) can never strand this envelope.
+            let (actor, enqueued) = stripes[stripe(for: key)].table.withLock { table in
+                let actor = lookupOrSpawn(key, in: &table)
+                return (actor, actor.mailbox.enqueue(envelope))
+            }
+            if enqueued {
+                actor.scheduleIfIdle()
+                return nil
+            }
+            // Full. Retry through the table rather than waiting on this reference: once the mailbox drains, the
+            // actor may be passivated and replaced.
+            if options.actor.overflow == .fail {
+                metrics.mailboxFull()
+                return RequestError(.mailboxFull, "mailbox full (\(actor.mailbox.capacity) messages)")
+            }
+            if envelope.deadline != 0 && MonotonicClock.now() >= envelope.deadline {
+                return RequestError(.deadlineExceeded, "deadline passed while waiting for mailbox room")
+            }
+            attempt += 1
+            backoff(attempt)
         }
-        let (actor, enqueued) = stripes[stripe(for: key)].table.withLock { table in
-            let actor = lookupOrSpawn(key, in: &table)
-            return (actor, !actor.isStopped && actor.mailbox.enqueue(envelope))
-        }
-        if !enqueued {
-            // Full (a full mailbox is never passivated, so waiting outside the lock is safe) or stopped.
-            if let error = actor.send(envelope) { return error }
-            return nil
-        }
-        actor.scheduleIfIdle()
-        return nil
     }
 
     /// Stops and removes the actors idle longer than `olderThan`.
     /// - Returns: how many were passivated.
     @discardableResult
-    public func passivateIdle(olderThan idle: Duration, now: UInt64 = MonotonicClock.now()) -> Int {
+    public func passivateIdle(olderThan idle: Duration, now: UInt64 = MonotonicClock.coarseNow()) -> Int {
         let (seconds, attoseconds) = idle.components
         let threshold = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
         var passivated = 0

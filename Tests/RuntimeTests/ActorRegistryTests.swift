@@ -1,0 +1,119 @@
+import Synchronization
+import Testing
+
+@testable import Runtime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class SpawnCounter: Sendable {
+    let spawned = Mutex<[String: Int]>([:])
+    let stopped = Atomic<Int>(0)
+    func count(_ key: String) -> Int { spawned.withLock { $0[key] ?? 0 } }
+}
+
+func makeRegistry(_ counter: SpawnCounter, executor: any ActorExecutor, idle: Duration? = nil) -> ActorRegistry<String, Int> {
+    var options = ActorRegistryOptions()
+    options.idleTimeout = idle
+    options.sweepInterval = .milliseconds(20)
+    return ActorRegistry(executor: executor, options: options) { key in
+        counter.spawned.withLock { $0[key, default: 0] += 1 }
+        var behavior = counterBehavior()
+        behavior.onStop = { _ in counter.stopped.wrappingAdd(1, ordering: .relaxed) }
+        return (0, behavior)
+    }
+}
+
+@Suite("ActorRegistry")
+struct ActorRegistryTests {
+    @Test("exactly one actor per key when the first messages race")
+    func exactlyOne() {
+        let pool = WorkerPool(threadCount: 2)
+        defer { pool.shutdown() }
+        let counter = SpawnCounter()
+        let registry = makeRegistry(counter, executor: pool)
+        let threads = 8
+        let perThread = 1_000
+        let barrier = Atomic<Int>(0)
+        let collector = Collector()
+        let workers = (0..<threads).map { thread in
+            TestThread {
+                barrier.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                while barrier.load(ordering: .sequentiallyConsistent) < threads {}
+                for index in 0..<perThread {
+                    registry.request(Add(amount: 1), to: "hot", replyTo: collector, context: UInt64(thread * perThread + index))
+                    registry.request(Add(amount: 1), to: "key-\(index % 50)", replyTo: collector, context: UInt64(1_000_000 + thread * perThread + index))
+                }
+            }
+        }
+        for worker in workers { worker.join() }
+        #expect(collector.waitFor(2 * threads * perThread))
+        #expect(counter.count("hot") == 1)
+        for index in 0..<50 { #expect(counter.count("key-\(index)") == 1) }
+        let slot = ReplySlot()
+        registry.request(Get(), to: "hot", replyTo: slot)
+        #expect((try? slot.wait().reply.get(as: Int.self).get()) == threads * perThread)
+        #expect(registry.count == 51)
+    }
+
+    @Test("idle actors are passivated and stopped; the next message starts a fresh one")
+    func passivation() throws {
+        let counter = SpawnCounter()
+        let registry = makeRegistry(counter, executor: InlineExecutor())
+        let slot = ReplySlot()
+        registry.request(Add(amount: 3), to: "a", replyTo: slot)
+        #expect(try slot.wait().reply.get(as: Int.self).get() == 3)
+        #expect(registry.passivateIdle(olderThan: .seconds(60)) == 0, "not idle long enough")
+        #expect(registry.passivateIdle(olderThan: .zero) == 1)
+        #expect(counter.stopped.load(ordering: .relaxed) == 1, "the passivated actor was stopped (onStop ran)")
+        #expect(registry.count == 0)
+        registry.request(Get(), to: "a", replyTo: slot)
+        #expect(try slot.wait().reply.get(as: Int.self).get() == 0)
+        #expect(counter.count("a") == 2)
+    }
+
+    @Test("the background sweeper passivates idle actors")
+    func sweeper() {
+        let counter = SpawnCounter()
+        let registry = makeRegistry(counter, executor: InlineExecutor(), idle: .milliseconds(30))
+        try? registry.tell(Add(amount: 1), to: "x")
+        #expect(ChildWait.until(seconds: 5) { registry.count == 0 })
+        #expect(counter.stopped.load(ordering: .relaxed) == 1)
+        registry.shutdown()
+    }
+
+    @Test("messages racing passivation are never lost")
+    func passivationRace() {
+        let pool = WorkerPool(threadCount: 2)
+        defer { pool.shutdown() }
+        let counter = SpawnCounter()
+        let registry = makeRegistry(counter, executor: pool)
+        let running = Atomic<Bool>(true)
+        let sweeper = TestThread {
+            while running.load(ordering: .relaxed) { registry.passivateIdle(olderThan: .zero) }
+        }
+        let collector = Collector()
+        let total = 20_000
+        for index in 0..<total {
+            registry.request(Add(amount: 1), to: "k\(index % 4)", replyTo: collector, context: UInt64(index))
+        }
+        #expect(collector.waitFor(total))
+        running.store(false, ordering: .relaxed)
+        sweeper.join()
+        let failures = collector.replies.withLock { replies in
+            replies.values.filter { if case .failure = $0 { return true } else { return false } }.count
+        }
+        #expect(failures == 0, "no request failed because its actor was passivated")
+    }
+
+    @Test("shutdown answers queued requests and refuses new ones")
+    func shutdown() {
+        let counter = SpawnCounter()
+        let registry = makeRegistry(counter, executor: InlineExecutor())
+        registry.shutdown()
+        let collector = Collector()
+        registry.request(Add(amount: 1), to: "z", replyTo: collector, context: 1)
+        #expect(collector.error(1)?.code == .stopped)
+    }
+}

@@ -1,0 +1,288 @@
+import Synchronization
+import Testing
+
+@testable import Runtime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Add: ActorMessage {
+    typealias Reply = Int
+    var amount: Int
+}
+
+struct Get: ActorMessage {
+    typealias Reply = Int
+}
+
+struct Fail: ActorMessage {
+    typealias Reply = Int
+}
+
+struct Block: ActorMessage {
+    typealias Reply = Int
+    let gate: Gate
+}
+
+struct Unhandled: ActorMessage {}
+
+struct InsufficientFunds: CodedError {
+    var code: String { "insufficient_funds" }
+    var message: String { "balance too low" }
+}
+
+/// A latch a handler can wait on, opened from the test.
+final class Gate: Sendable {
+    private let open = Atomic<Bool>(false)
+    let entered = Atomic<Int>(0)
+    func release() { open.store(true, ordering: .releasing) }
+    func wait() {
+        entered.wrappingAdd(1, ordering: .relaxed)
+        while !open.load(ordering: .acquiring) { sched_yield() }
+    }
+}
+
+func counterBehavior() -> ActorBehavior<Int> {
+    var behavior = ActorBehavior<Int>()
+    behavior.on(Add.self) { value, message in
+        value += message.amount
+        return value
+    }
+    behavior.on(Get.self) { value, _ in value }
+    behavior.on(Fail.self) { _, _ in throw InsufficientFunds() }
+    behavior.on(Block.self) { value, message in
+        message.gate.wait()
+        return value
+    }
+    return behavior
+}
+
+/// Collects replies by context.
+final class Collector: ReplyHandler, @unchecked Sendable {
+    // @unchecked Sendable: all state behind the mutex.
+    let replies = Mutex<[UInt64: Outcome]>([:])
+    func deliver(_ reply: Outcome, context: UInt64) {
+        replies.withLock { $0[context] = reply }
+    }
+    var count: Int { replies.withLock { $0.count } }
+    func waitFor(_ count: Int, seconds: Double = 10) -> Bool {
+        let deadline = MonotonicClock.now() + UInt64(seconds * 1e9)
+        while MonotonicClock.now() < deadline {
+            if self.count >= count { return true }
+            usleep(1_000)
+        }
+        return self.count >= count
+    }
+    func error(_ context: UInt64) -> RequestError? {
+        if case .failure(let error) = replies.withLock({ $0[context] }) { return error }
+        return nil
+    }
+    func value(_ context: UInt64) -> Int? {
+        if case .success(let value) = replies.withLock({ $0[context] }) { return value as? Int }
+        return nil
+    }
+}
+
+@Suite("Actor")
+struct ActorTests {
+    @Test("typed request → reply inline")
+    func inlineReply() throws {
+        let actor = ActorRef(state: 0, behavior: counterBehavior(), executor: InlineExecutor())
+        let slot = ReplySlot()
+        actor.request(Add(amount: 5), replyTo: slot, context: 7)
+        let (reply, context) = slot.wait()
+        #expect(context == 7)
+        #expect(try reply.get(as: Int.self).get() == 5)
+    }
+
+    @Test("async request on a worker pool")
+    func asyncRequest() async throws {
+        let pool = WorkerPool(threadCount: 2)
+        defer { pool.shutdown() }
+        let actor = ActorRef(state: 0, behavior: counterBehavior(), executor: pool)
+        for _ in 0..<100 { try actor.tell(Add(amount: 1)) }
+        let value = try await actor.request(Get())
+        #expect(value == 100)
+    }
+
+    @Test("a throwing handler answers with its error and the actor keeps serving")
+    func thrownErrors() async throws {
+        let pool = WorkerPool(threadCount: 1)
+        defer { pool.shutdown() }
+        let actor = ActorRef(state: 0, behavior: counterBehavior(), executor: pool)
+        await #expect(throws: RequestError.self) { try await actor.request(Fail()) }
+        do {
+            _ = try await actor.request(Fail())
+        } catch {
+            #expect(error.code.rawValue == "insufficient_funds")
+            #expect(error.message == "balance too low")
+        }
+        #expect(try await actor.request(Add(amount: 2)) == 2)
+    }
+
+    @Test("a message without a handler gets no_handler")
+    func noHandler() async {
+        let actor = ActorRef(state: 0, behavior: counterBehavior(), executor: InlineExecutor())
+        do {
+            try await actor.request(Unhandled())
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.code == .noHandler)
+        }
+    }
+
+    @Test("overflow policy .fail refuses at once when the mailbox is full")
+    func overflowFail() throws {
+        let pool = WorkerPool(threadCount: 1)
+        defer { pool.shutdown() }
+        var options = ActorOptions()
+        options.mailboxCapacity = 4
+        options.overflow = .fail
+        let actor = ActorRef(state: 0, behavior: counterBehavior(), executor: pool, options: options)
+        let gate = Gate()
+        let collector = Collector()
+        actor.request(Block(gate: gate), replyTo: collector, context: 0)
+        #expect(ChildWait.until { gate.entered.load(ordering: .relaxed) == 1 })
+        for index in 1...4 { actor.request(Add(amount: 1), replyTo: collector, context: UInt64(index)) }
+        actor.request(Add(amount: 1), replyTo: collector, context: 99)
+        #expect(collector.error(99)?.code == .mailboxFull)
+        #expect(throws: RequestError.self) { try actor.tell(Add(amount: 1)) }
+        gate.release()
+        #expect(collector.waitFor(6))
+        #expect(collector.value(4) == 4, "the four queued messages were all handled")
+    }
+
+    @Test("overflow policy .wait blocks the sender until there is room; nothing is lost")
+    func overflowWait() throws {
+        let pool = WorkerPool(threadCount: 1)
+        defer { pool.shutdown() }
+        var options = ActorOptions()
+        options.mailboxCapacity = 2
+        options.overflow = .wait
+        let actor = ActorRef(state: 0, behavior: counterBehavior(), executor: pool, options: options)
+        let gate = Gate()
+        let collector = Collector()
+        actor.request(Block(gate: gate), replyTo: collector, context: 0)
+        #expect(ChildWait.until { gate.entered.load(ordering: .relaxed) == 1 })
+        let sent = Atomic<Int>(0)
+        let sender = TestThread {
+            for index in 1...10 {
+                actor.request(Add(amount: 1), replyTo: collector, context: UInt64(index))
+                sent.wrappingAdd(1, ordering: .relaxed)
+            }
+        }
+        #expect(ChildWait.until { sent.load(ordering: .relaxed) == 2 })
+        usleep(20_000)
+        #expect(sent.load(ordering: .relaxed) == 2, "the third send waits for room")
+        gate.release()
+        sender.join()
+        #expect(collector.waitFor(11))
+        #expect(collector.value(10) == 10)
+    }
+
+    @Test("a request whose deadline passed is answered deadline_exceeded without running the handler")
+    func expiredDeadline() {
+        let actor = ActorRef(state: 0, behavior: counterBehavior(), executor: InlineExecutor())
+        let collector = Collector()
+        actor.request(Add(amount: 1), replyTo: collector, context: 1, deadline: MonotonicClock.now() - 1)
+        #expect(collector.error(1)?.code == .deadlineExceeded)
+        actor.request(Get(), replyTo: collector, context: 2)
+        #expect(collector.value(2) == 0, "the expired increment was not applied")
+    }
+
+    @Test("the async request gives up at its timeout when the handler is stuck")
+    func asyncTimeout() async throws {
+        let pool = WorkerPool(threadCount: 1)
+        defer { pool.shutdown() }
+        let actor = ActorRef(state: 0, behavior: counterBehavior(), executor: pool)
+        let gate = Gate()
+        try actor.tell(Block(gate: gate))
+        let start = MonotonicClock.now()
+        do {
+            _ = try await actor.request(Get(), timeout: .milliseconds(100))
+            Issue.record("expected a timeout")
+        } catch {
+            #expect(error.code == .deadlineExceeded)
+        }
+        // Bounded, not timed: the timer runs on the cooperative pool, which other tests may keep busy.
+        let elapsed = Double(MonotonicClock.now() - start) / 1e9
+        #expect(elapsed < 60)
+        gate.release()
+    }
+
+    @Test("stop answers queued requests with stopped, refuses later sends, runs onStop once")
+    func stopWithQueued() throws {
+        let pool = WorkerPool(threadCount: 1)
+        defer { pool.shutdown() }
+        let stops = Atomic<Int>(0)
+        final class StopCount: Sendable { let value = Atomic<Int>(0) }
+        let stopCount = StopCount()
+        var behavior = counterBehavior()
+        behavior.onStop = { _ in stopCount.value.wrappingAdd(1, ordering: .relaxed) }
+        let actor = ActorRef(state: 0, behavior: behavior, executor: pool)
+        let gate = Gate()
+        let collector = Collector()
+        actor.request(Block(gate: gate), replyTo: collector, context: 0)
+        #expect(ChildWait.until { gate.entered.load(ordering: .relaxed) == 1 })
+        for index in 1...5 { actor.request(Add(amount: 1), replyTo: collector, context: UInt64(index)) }
+        actor.stop()
+        actor.stop()
+        gate.release()
+        #expect(collector.waitFor(6))
+        for index in 1...5 { #expect(collector.error(UInt64(index))?.code == .stopped) }
+        actor.request(Add(amount: 1), replyTo: collector, context: 50)
+        #expect(collector.error(50)?.code == .stopped)
+        #expect(ChildWait.until { stopCount.value.load(ordering: .relaxed) == 1 })
+        usleep(10_000)
+        #expect(stopCount.value.load(ordering: .relaxed) == 1)
+        _ = stops
+    }
+
+    @Test("many producers on a worker pool: every message handled once, per-producer order kept")
+    func manyProducersOneActor() {
+        struct Record: ActorMessage {
+            var producer: Int
+            var sequence: Int
+        }
+        let pool = WorkerPool(threadCount: 2)
+        defer { pool.shutdown() }
+        let producers = 4
+        let perProducer = 20_000
+        var behavior = ActorBehavior<[Int]>()
+        behavior.on(Record.self) { last, message in
+            precondition(message.sequence == last[message.producer] + 1, "out of order")
+            last[message.producer] = message.sequence
+        }
+        behavior.on(Get.self) { last, _ in last.reduce(0) { $0 + $1 + 1 } }
+        var options = ActorOptions()
+        options.mailboxCapacity = 128
+        let actor = ActorRef(state: [Int](repeating: -1, count: producers), behavior: behavior, executor: pool, options: options)
+        let barrier = Atomic<Int>(0)
+        let threads = (0..<producers).map { producer in
+            TestThread {
+                barrier.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                while barrier.load(ordering: .sequentiallyConsistent) < producers {}
+                for sequence in 0..<perProducer {
+                    try? actor.tell(Record(producer: producer, sequence: sequence))
+                }
+            }
+        }
+        for thread in threads { thread.join() }
+        let slot = ReplySlot()
+        actor.request(Get(), replyTo: slot)
+        #expect((try? slot.wait().reply.get(as: Int.self).get()) == producers * perProducer)
+    }
+}
+
+/// Bounded polling for conditions set by other threads.
+enum ChildWait {
+    static func until(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
+        let deadline = MonotonicClock.now() + UInt64(seconds * 1e9)
+        while MonotonicClock.now() < deadline {
+            if condition() { return true }
+            usleep(500)
+        }
+        return condition()
+    }
+}

@@ -1,0 +1,19 @@
+import Testing
+
+import RuntimeMemory
+
+@Suite("HeapStatistics")
+struct HeapStatisticsTests {
+    @Test("jemalloc is the allocator and its counters move with allocations")
+    func counters() {
+        let before = HeapStatistics.current()
+        #expect(before.allocated > 0)
+        #expect(before.resident >= before.active)
+        #expect(before.processRSS > 0)
+        let block = [UInt8](repeating: 1, count: 32 << 20)
+        let during = HeapStatistics.current()
+        #expect(during.allocated - before.allocated >= 32 << 20)
+        #expect(block.count == 32 << 20)
+        #expect(HeapStatistics.allocatorVersion.hasPrefix("5."))
+    }
+}
