@@ -205,9 +205,13 @@ final class ServeSubscription: TransportSubscription {
 
     init(_ subscriptions: [NATSSubscription]) { self.subscriptions = subscriptions }
 
-    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+    var isCancelled: Bool {
+        // Relaxed: used only to prune the transport's list; a stale answer keeps an entry one call longer.
+        cancelled.load(ordering: .relaxed)
+    }
 
     func cancel() {
+        // Acquiring-and-releasing: the flag guards no other data; the exchange only has to pick one caller.
         guard !cancelled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         subscriptions.forEach { $0.unsubscribe() }
     }

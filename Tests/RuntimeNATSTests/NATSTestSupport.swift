@@ -13,6 +13,7 @@ final class TestShardHandler: ShardRequestHandler {
     struct NotCodable: Sendable {}
 
     func handle(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64) {
+        // Relaxed: a count the test reads after the replies, which the collector's lock orders.
         handled.wrappingAdd(1, ordering: .relaxed)
         guard case .bytes(let bytes) = request.payload else {
             return replyTo.deliver(.failure(RequestError(.badRequest, "expected bytes")), context: context)

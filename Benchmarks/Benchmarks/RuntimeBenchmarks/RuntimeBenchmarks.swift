@@ -10,4 +10,5 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 1_000
     )
     registerActorBenchmarks()
+    registerNATSBenchmarks()
 }
