@@ -34,7 +34,7 @@ struct CounterApp {
         var steps: [ShutdownStep] = []
         // Built in start order; torn down in reverse (ServiceGroup shuts down the last service first).
         do {
-            try await start(group: group, logger: logger, steps: &steps)
+            try await start(group: group, threads: threads, logger: logger, steps: &steps)
         } catch {
             for step in steps.reversed() { await step.teardown() }
             try? await group.shutdownGracefully()
@@ -48,10 +48,10 @@ struct CounterApp {
         logger.info("stopped")
     }
 
-    private func start(group: MultiThreadedEventLoopGroup, logger: Logger, steps: inout [ShutdownStep]) async throws {
+    private func start(group: MultiThreadedEventLoopGroup, threads: Int, logger: Logger, steps: inout [ShutdownStep]) async throws {
         let transportKind = transport.resolved(natsByDefault: mode != .all)
         let shardMap = ShardMap(nodeIDs: cluster.resolvedNodeIDs, numShards: cluster.shards, seed: cluster.seed)
-        let clusterMetrics = ClusterOutcomeMetrics()
+        let clusterMetrics = ClusterOutcomeMetrics(shards: threads)
         let runsNodes = mode != .gateway
         let runsFront = mode == .all || mode == .gateway
         let actorMetrics = runsNodes ? ActorMetrics() : nil
