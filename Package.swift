@@ -10,9 +10,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "RuntimeMemory", targets: ["RuntimeMemory"]),
         .library(name: "RuntimeNATS", targets: ["RuntimeNATS"]),
         .library(name: "HTTPFront", targets: ["HTTPFront"]),
         .library(name: "LoadGenCore", targets: ["LoadGenCore"]),
+        // For the nested benchmark package, which starts its own nats-server.
+        .library(name: "TestKit", targets: ["TestKit"]),
         .executable(name: "counter-service", targets: ["CounterService"]),
         .executable(name: "loadgen", targets: ["LoadGen"]),
     ],
@@ -33,9 +36,17 @@ let package = Package(
         .target(
             name: "Runtime",
             dependencies: [
-                "CJemalloc", "CBlake2",
+                "CBlake2",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // jemalloc as the process allocator plus its heap statistics. Kept out of `Runtime` so that a process can
+        // choose its allocator: the services link it; the micro benchmarks must not, because package-benchmark
+        // counts mallocs by interposing malloc, and jemalloc linked first would bypass the interposer.
+        .target(
+            name: "RuntimeMemory",
+            dependencies: ["CJemalloc"],
             swiftSettings: strict
         ),
         // NATS transport over libnats.
@@ -61,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "CounterService",
             dependencies: [
-                "Runtime", "RuntimeNATS", "HTTPFront",
+                "Runtime", "RuntimeNATS", "HTTPFront", "RuntimeMemory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -96,7 +107,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestKit"], swiftSettings: strict),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "RuntimeMemory", "TestKit"], swiftSettings: strict),
         .testTarget(name: "RuntimeNATSTests", dependencies: ["RuntimeNATS", "Runtime", "TestKit"], swiftSettings: strict),
         .testTarget(
             name: "HTTPFrontTests",
@@ -104,6 +115,7 @@ let package = Package(
                 "HTTPFront", "Runtime", "TestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

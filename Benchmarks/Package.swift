@@ -1,5 +1,9 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
+
+// A path dependency is named after its folder, which differs between clones: derive it.
+let root = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent().lastPathComponent
 
 let package = Package(
     name: "benchmarks",
@@ -15,7 +19,9 @@ let package = Package(
         .executableTarget(
             name: "RuntimeBenchmarks",
             dependencies: [
-                .product(name: "Runtime", package: "swift-clstr"),
+                .product(name: "Runtime", package: root),
+                .product(name: "RuntimeNATS", package: root),
+                .product(name: "TestKit", package: root),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/RuntimeBenchmarks",

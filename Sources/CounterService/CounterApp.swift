@@ -34,7 +34,7 @@ struct CounterApp {
         var steps: [ShutdownStep] = []
         // Built in start order; torn down in reverse (ServiceGroup shuts down the last service first).
         do {
-            try await start(group: group, logger: logger, steps: &steps)
+            try await start(group: group, threads: threads, logger: logger, steps: &steps)
         } catch {
             for step in steps.reversed() { await step.teardown() }
             try? await group.shutdownGracefully()
@@ -48,10 +48,10 @@ struct CounterApp {
         logger.info("stopped")
     }
 
-    private func start(group: MultiThreadedEventLoopGroup, logger: Logger, steps: inout [ShutdownStep]) async throws {
+    private func start(group: MultiThreadedEventLoopGroup, threads: Int, logger: Logger, steps: inout [ShutdownStep]) async throws {
         let transportKind = transport.resolved(natsByDefault: mode != .all)
         let shardMap = ShardMap(nodeIDs: cluster.resolvedNodeIDs, numShards: cluster.shards, seed: cluster.seed)
-        let clusterMetrics = ClusterOutcomeMetrics()
+        let clusterMetrics = ClusterOutcomeMetrics(shards: threads)
         let runsNodes = mode != .gateway
         let runsFront = mode == .all || mode == .gateway
         let actorMetrics = runsNodes ? ActorMetrics() : nil
@@ -80,7 +80,9 @@ struct CounterApp {
         let clusterTransport: any ClusterTransport
         switch transportKind {
         case .memory:
-            clusterTransport = InMemoryTransport()
+            var options = InMemoryTransportOptions()
+            options.watchesDeadlines = ProcessInfoFlags.deadlineWatch
+            clusterTransport = InMemoryTransport(options: options)
         case .nats:
             var urls = transport.natsURL?.split(separator: ",").map(String.init) ?? ["nats://127.0.0.1:4222"]
             if transport.natsServer == "auto" {
@@ -120,6 +122,9 @@ struct CounterApp {
                 let pool = WorkerPool()
                 executor = pool
                 workerPool = pool
+            case .inline:
+                executor = InlineExecutor()
+                workerPool = nil
             }
             var nodes: [ClusterNode] = []
             var registries: [ActorRegistry<String, Int>] = []
@@ -181,3 +186,12 @@ struct CounterApp {
     }
 }
 
+
+/// Experiment switches read from the environment (for measurements only).
+enum ProcessInfoFlags {
+    static var deadlineWatch: Bool { getenv("CLSTR_DEADLINE_WATCH").map { String(cString: $0) != "0" } ?? true }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

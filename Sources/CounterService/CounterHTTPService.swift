@@ -169,14 +169,14 @@ final class CounterHTTPService: HTTPService {
     func render(_ outcome: Outcome, for deferred: HTTPDeferredRequest, into response: inout HTTPResponseBuilder) {
         switch outcome.decode(as: Int.self) {
         case .success(let value):
-            clusterMetrics.record(messageType: deferred.tag, code: nil)
+            clusterMetrics.record(shard: deferred.shard, messageType: deferred.tag, code: nil)
             response.body.writeStaticString(#"{"counter_id":"#)
             response.body.writeJSONString(deferred.key)
             response.body.writeStaticString(#","value":"#)
             response.body.writeDecimal(value)
             response.body.writeInteger(UInt8(ascii: "}"))
         case .failure(let error):
-            clusterMetrics.record(messageType: deferred.tag, code: error.code)
+            clusterMetrics.record(shard: deferred.shard, messageType: deferred.tag, code: error.code)
             switch error.code.rawValue {
             case CounterError.overflowCode:
                 response.error(.conflict, error.message)

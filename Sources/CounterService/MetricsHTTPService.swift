@@ -1,5 +1,6 @@
 import HTTPFront
 import Runtime
+import RuntimeMemory
 import Synchronization
 
 /// Serves `GET /metrics` in the Prometheus text format: HTTP, actor, cluster and heap metrics, read from

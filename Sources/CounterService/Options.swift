@@ -15,6 +15,8 @@ enum ExecutorKind: String, ExpressibleByArgument, CaseIterable, Sendable {
     case eventloop
     /// On a worker pool, one thread per core.
     case workers
+    /// On the thread that makes an idle actor runnable (the event loop of the request that arrives first).
+    case inline
 }
 
 /// The cluster's shape, shared by every mode.
@@ -22,7 +24,7 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: "Number of nodes (node-0 … node-<N-1>), unless --node-ids names them.")
     var nodes: Int = 7
 
-    @Option(help: "Comma-separated node IDs of the whole cluster (overrides --nodes).")
+    @Option(name: .customLong("node-ids"), help: "Comma-separated node IDs of the whole cluster (overrides --nodes).")
     var nodeIDs: String?
 
     @Option(help: "Number of shards.")
@@ -117,7 +119,7 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "The lowest log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Option(help: "Where actor turns run: eventloop (shard-per-core) or workers (a thread pool).")
+    @Option(help: "Where actor turns run: eventloop (shard-per-core), inline (the loop of the first request), or workers (a thread pool).")
     var executor: ExecutorKind = .eventloop
 
     @Option(help: "Event loop threads (default: one per core).")

@@ -3,6 +3,8 @@ import Synchronization
 
 /// Request counters by route and status, request durations by route, connection counts: lock-free, created once.
 ///
+/// Counters and histograms are kept in ``shardCount`` shards (one per event loop; a connection records into the
+/// shard of its loop), so that two cores never write the same cache line per request; a scrape sums the shards.
 /// Routes are the service's ``HTTPService/routeNames`` plus `malformed` (requests refused by the parser);
 /// statuses are the codes of ``HTTPStatus/counted`` plus `other`. Label values are therefore bounded.
 public final class HTTPMetrics: Sendable {
@@ -10,37 +12,46 @@ public final class HTTPMetrics: Sendable {
     public let routeNames: [String]
     /// The route index of requests the parser refused.
     public let malformedRoute: Int
-    /// Request durations (from the parsed head to the response written into the output buffer) per route.
-    public let durations: [AtomicHistogram]
+    /// Request durations (from the parsed head to the response written into the output buffer): per shard, per
+    /// route.
+    public let durations: [[AtomicHistogram]]
+    /// The number of shards.
+    public let shardCount: Int
     /// Connections currently open.
     public let openConnections = Atomic<Int>(0)
     /// Connections accepted since start.
     public let acceptedConnections = Atomic<Int>(0)
-    private let counters: AtomicCounterArray
+    private let counters: [AtomicCounterArray]
     private let statusSlots = HTTPStatus.otherIndex + 1
 
     /// Creates the metrics of a service.
-    /// - Parameter routeNames: the service's route labels.
-    public init(routeNames: [String]) {
-        self.routeNames = routeNames + ["malformed"]
+    /// - Parameters:
+    ///   - routeNames: the service's route labels.
+    ///   - shards: the number of shards (the number of event loops).
+    public init(routeNames: [String], shards: Int = 1) {
+        let names = routeNames + ["malformed"]
+        self.routeNames = names
         self.malformedRoute = routeNames.count
-        self.durations = self.routeNames.map { _ in AtomicHistogram(bounds: AtomicHistogram.latencyBounds) }
-        self.counters = AtomicCounterArray(count: self.routeNames.count * (HTTPStatus.otherIndex + 1))
+        self.shardCount = max(1, shards)
+        self.durations = (0..<max(1, shards)).map { _ in names.map { _ in AtomicHistogram(bounds: AtomicHistogram.latencyBounds) } }
+        self.counters = (0..<max(1, shards)).map { _ in AtomicCounterArray(count: names.count * (HTTPStatus.otherIndex + 1)) }
     }
 
     /// Records one answered request.
     /// - Parameters:
+    ///   - shard: the recording connection's shard.
     ///   - route: the route index.
     ///   - status: the status sent.
     ///   - nanoseconds: the time from parse to response.
-    func record(route: Int, status: HTTPStatus, nanoseconds: UInt64) {
-        counters.increment(route * statusSlots + status.counterIndex)
-        durations[route].record(nanoseconds: nanoseconds)
+    func record(shard: Int, route: Int, status: HTTPStatus, nanoseconds: UInt64) {
+        let shard = shard % shardCount
+        counters[shard].increment(route * statusSlots + status.counterIndex)
+        durations[shard][route].record(nanoseconds: nanoseconds)
     }
 
-    /// The number of requests answered on `route` with a status in counter slot `statusIndex`.
+    /// The number of requests answered on `route` with a status in counter slot `statusIndex` (all shards).
     public func count(route: Int, statusIndex: Int) -> Int {
-        counters.load(route * statusSlots + statusIndex)
+        counters.reduce(0) { $0 + $1.load(route * statusSlots + statusIndex) }
     }
 
     /// The status label of a counter slot.
@@ -55,7 +66,7 @@ public final class HTTPMetrics: Sendable {
         for route in routeNames.indices {
             for status in 0..<statusSlots {
                 let value = count(route: route, statusIndex: status)
-                if value == 0 && !(status == 0 && route < malformedRoute) { continue }
+                if value == 0 { continue }
                 text.sample(
                     "clstr_http_requests_total", labels: [("route", routeNames[route]), ("status", Self.statusLabel(status))],
                     value: value)
@@ -65,7 +76,8 @@ public final class HTTPMetrics: Sendable {
             "clstr_http_request_duration_seconds", type: "histogram",
             help: "Time from a parsed request to its response, by route.")
         for route in routeNames.indices {
-            text.histogram("clstr_http_request_duration_seconds", labels: [("route", routeNames[route])], durations[route])
+            text.histogram(
+                "clstr_http_request_duration_seconds", labels: [("route", routeNames[route])], durations.map { $0[route] })
         }
         text.header("clstr_http_connections_open", type: "gauge", help: "HTTP connections open.")
         text.sample("clstr_http_connections_open", value: openConnections.load(ordering: .relaxed))

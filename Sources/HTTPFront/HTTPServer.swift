@@ -19,6 +19,10 @@ public final class HTTPServer: Sendable {
     /// Request and connection metrics.
     public let metrics: HTTPMetrics
     private let group: any EventLoopGroup
+    /// The group's loops, in order: a connection's metrics shard is its loop's index.
+    private let loops: [ObjectIdentifier]
+    /// One reply inbox per loop (same order).
+    private let inboxes: [ReplyInbox]
     private let logger: Logger
     private let state = Mutex<State>(State())
 
@@ -38,7 +42,15 @@ public final class HTTPServer: Sendable {
     public init(configuration: HTTPServerConfiguration, service: any HTTPService, group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
         self.service = service
-        self.metrics = HTTPMetrics(routeNames: service.routeNames)
+        var loops: [ObjectIdentifier] = []
+        var inboxes: [ReplyInbox] = []
+        for loop in group.makeIterator() {
+            loops.append(ObjectIdentifier(loop))
+            inboxes.append(ReplyInbox(loop: loop))
+        }
+        self.loops = loops
+        self.inboxes = inboxes
+        self.metrics = HTTPMetrics(routeNames: service.routeNames, shards: max(1, loops.count))
         self.group = group
         self.logger = logger
     }
@@ -54,6 +66,8 @@ public final class HTTPServer: Sendable {
         let limits = configuration.limits
         let service = self.service
         let metrics = self.metrics
+        let loops = self.loops
+        let inboxes = self.inboxes
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -61,9 +75,12 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [weak self] channel in
                 self?.track(channel)
+                let index = loops.firstIndex(of: ObjectIdentifier(channel.eventLoop))
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        HTTPConnectionHandler(service: service, metrics: metrics, limits: limits, eventLoop: channel.eventLoop))
+                        HTTPConnectionHandler(
+                            service: service, metrics: metrics, limits: limits, eventLoop: channel.eventLoop,
+                            metricsShard: index ?? 0, inbox: index.map { inboxes[$0] }))
                 }
             }
         let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()

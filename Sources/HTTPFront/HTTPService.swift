@@ -33,6 +33,8 @@ public struct HTTPDeferredRequest: Sendable {
     public var tag: Int
     /// A service-defined key (for example the counter ID to echo).
     public var key: String
+    /// The connection's event-loop shard (for metrics kept per loop).
+    public var shard: Int
 }
 
 /// Where an outcome for a deferred request goes: pass both to the operation that answers.

@@ -45,13 +45,27 @@ public struct PrometheusExposition: Sendable {
     ///   - labels: the labels (the `le` label is added).
     ///   - histogram: the histogram.
     public mutating func histogram(_ name: String, labels: [(String, String)] = [], _ histogram: AtomicHistogram) {
-        let snapshot = histogram.snapshot()
-        for (index, bound) in histogram.boundsNanoseconds.enumerated() {
-            sample(name + "_bucket", labels: labels + [("le", Self.format(Double(bound) / 1e9))], value: snapshot.cumulative[index])
+        self.histogram(name, labels: labels, [histogram])
+    }
+
+    /// Appends the samples of the sum of several histograms with the same bounds (shards of one metric).
+    public mutating func histogram(_ name: String, labels: [(String, String)] = [], _ shards: [AtomicHistogram]) {
+        guard let first = shards.first else { return }
+        var cumulative = [Int](repeating: 0, count: first.boundsNanoseconds.count + 1)
+        var sum = 0.0
+        var count = 0
+        for shard in shards {
+            let snapshot = shard.snapshot()
+            for index in cumulative.indices { cumulative[index] += snapshot.cumulative[index] }
+            sum += snapshot.sumSeconds
+            count += snapshot.count
         }
-        sample(name + "_bucket", labels: labels + [("le", "+Inf")], value: snapshot.count)
-        sample(name + "_sum", labels: labels, value: snapshot.sumSeconds)
-        sample(name + "_count", labels: labels, value: snapshot.count)
+        for (index, bound) in first.boundsNanoseconds.enumerated() {
+            sample(name + "_bucket", labels: labels + [("le", Self.format(Double(bound) / 1e9))], value: cumulative[index])
+        }
+        sample(name + "_bucket", labels: labels + [("le", "+Inf")], value: count)
+        sample(name + "_sum", labels: labels, value: sum)
+        sample(name + "_count", labels: labels, value: count)
     }
 
     private mutating func appendLabels(_ labels: [(String, String)]) {

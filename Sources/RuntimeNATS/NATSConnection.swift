@@ -111,7 +111,10 @@ public final class NATSConnection: @unchecked Sendable {
     public var isConnected: Bool { natsConnection_Status(handle) == NATS_CONN_STATUS_CONNECTED }
 
     /// Whether ``close()`` was called.
-    public var isClosedByUser: Bool { isClosed.load(ordering: .relaxed) }
+    public var isClosedByUser: Bool {
+        // Relaxed: an informational snapshot; it orders nothing.
+        isClosed.load(ordering: .relaxed)
+    }
 
     /// Publishes `bytes` to `subject`.
     /// - Throws: ``NATSError`` (for example `connectionClosed`, or `insufficientBuffer` during a long outage).
@@ -133,6 +136,7 @@ public final class NATSConnection: @unchecked Sendable {
 
     /// Closes the connection (pending subscriptions end, their completion callbacks run); idempotent.
     public func close() {
+        // Acquiring-and-releasing: the flag guards no other data; any ordering that makes one caller win suffices.
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         natsConnection_Close(handle)
     }

@@ -50,6 +50,7 @@ final class NATSSubscription: @unchecked Sendable {
 
     /// Removes the interest; idempotent. The completion callback then releases the context.
     func unsubscribe() {
+        // Acquiring-and-releasing: the flag guards no other data; the exchange only has to pick one caller.
         guard !isUnsubscribed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         _ = LibNATS.unsubscribe(handle)
     }

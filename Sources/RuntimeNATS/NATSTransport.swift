@@ -75,6 +75,9 @@ public final class NATSTransport: ClusterTransport {
 
     deinit { close() }
 
+    /// `_INBOX.<nuid>`: replies arrive on `<inboxSubject>.<token>`.
+    var inboxSubject: String { core.inboxSubject }
+
     /// The subject requests for `shard` are published to.
     public func subject(forShard shard: Int) -> String { "\(configuration.subjectPrefix).shard.\(shard)" }
 
@@ -202,9 +205,13 @@ final class ServeSubscription: TransportSubscription {
 
     init(_ subscriptions: [NATSSubscription]) { self.subscriptions = subscriptions }
 
-    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+    var isCancelled: Bool {
+        // Relaxed: used only to prune the transport's list; a stale answer keeps an entry one call longer.
+        cancelled.load(ordering: .relaxed)
+    }
 
     func cancel() {
+        // Acquiring-and-releasing: the flag guards no other data; the exchange only has to pick one caller.
         guard !cancelled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         subscriptions.forEach { $0.unsubscribe() }
     }

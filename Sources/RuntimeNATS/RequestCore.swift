@@ -37,16 +37,19 @@ final class RequestCore: Sendable {
     var isClosed: Bool { closed.load(ordering: .relaxed) }
 
     /// Marks the core closed; returns whether this call did it.
-    func markClosed() -> Bool { !closed.exchange(true, ordering: .acquiringAndReleasing) }
+    func markClosed() -> Bool {
+        // Acquiring-and-releasing: picks the one closing caller; the pending table's own atomics order the rest.
+        !closed.exchange(true, ordering: .acquiringAndReleasing)
+    }
 
     /// The request connection is down: new requests fail at once and pending ones fail now.
     func connectionLost() {
-        connected.store(false, ordering: .relaxed)
+        connected.store(false, ordering: .relaxed)  // relaxed: see `isConnected`
         failAll(isClosed ? Self.closedError : Self.disconnectedError)
     }
 
     func connectionRestored() {
-        connected.store(true, ordering: .relaxed)
+        connected.store(true, ordering: .relaxed)  // relaxed: see `isConnected`
     }
 
     /// Fails every pending request with `error`.

@@ -9,6 +9,9 @@ import Synchronization
 /// (and tracked under a lock) until the load drops.
 final class DeadlineWatch: Sendable {
     private let slots: [PendingReply]
+    /// One past the highest slot index ever handed out: the sweep looks no further. The free stack is LIFO with
+    /// slot 0 on top at the start, so this stays near the largest number of requests ever in flight at once.
+    private let highWater = Atomic<Int>(0)
     let pool: PendingReplyPool
     private let ticker: Mutex<BackgroundTicker?> = Mutex(nil)
     private let retiring = Atomic<Bool>(false)
@@ -24,14 +27,21 @@ final class DeadlineWatch: Sendable {
         for slot in slots.reversed() { pool.release(slot) }
         self.slots = slots
         self.pool = pool
-        let ticker = BackgroundTicker(interval: interval, name: "clstr-deadlines") { [weak self] in
-            self?.sweep()
+        // The ticker holds the watch strongly (a weak reference would give the watch a side table and make every
+        // retain of it on the request path take the slow path); the cycle is broken by `stop()`, which the owning
+        // transport calls when it closes or goes away.
+        let ticker = BackgroundTicker(interval: interval, name: "clstr-deadlines") { [self] in
+            sweep()
         }
         self.ticker.withLock { $0 = ticker }
     }
 
-    deinit {
-        ticker.withLock { $0?.stop() }
+    /// Stops the sweep at once (the owner is going away).
+    func stop() {
+        ticker.withLock {
+            $0?.stop()
+            $0 = nil
+        }
     }
 
     /// Arms a slot for a request.
@@ -57,7 +67,14 @@ final class DeadlineWatch: Sendable {
             let desired = ((head >> 32) &+ 1) << 32 | UInt64(next + 1)
             let (exchanged, observed) = pool.top.compareExchange(
                 expected: head, desired: desired, successOrdering: .acquiring, failureOrdering: .acquiring)
-            if exchanged { return slot }
+            if exchanged {
+                // Relaxed: the sweep tolerates a stale bound (a slot armed after the sweep read it is looked at in
+                // the next sweep, one interval later).
+                if index >= highWater.load(ordering: .relaxed) {
+                    highWater.max(index + 1, ordering: .relaxed)
+                }
+                return slot
+            }
             head = observed
         }
     }
@@ -74,8 +91,10 @@ final class DeadlineWatch: Sendable {
     /// - Parameter now: monotonic nanoseconds.
     func sweep(now: UInt64 = MonotonicClock.now()) {
         var armed = 0
-        for slot in slots {
-            if expireIfDue(slot, now: now) { armed += 1 }
+        // Relaxed: see `highWater`.
+        let bound = min(slots.count, highWater.load(ordering: .relaxed))
+        for index in 0..<bound {
+            if expireIfDue(slots[index], now: now) { armed += 1 }
         }
         let extra = pool.overflow.withLock { Array($0.values) }
         for slot in extra {
@@ -84,10 +103,7 @@ final class DeadlineWatch: Sendable {
         // Relaxed: a retiring transport is only swept until its in-flight requests are gone; being one sweep late
         // in noticing is harmless.
         if armed == 0 && retiring.load(ordering: .relaxed) {
-            ticker.withLock {
-                $0?.stop()
-                $0 = nil
-            }
+            stop()
         }
     }
 

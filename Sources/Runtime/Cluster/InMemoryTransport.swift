@@ -32,6 +32,10 @@ public final class InMemoryTransport: ClusterTransport {
             ? DeadlineWatch(capacity: options.pendingCapacity, interval: options.deadlineSweepInterval) : nil
     }
 
+    deinit {
+        watch?.stop()
+    }
+
     /// Creates a transport with the default options.
     public convenience init() {
         self.init(options: InMemoryTransportOptions())

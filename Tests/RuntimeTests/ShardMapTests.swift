@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+@testable import Runtime
+
+/// The routing vectors produced by the reference implementation (`../shared/vectors` next to the repository).
+enum RoutingVectors {
+    /// The repository root, found from this file's path (Tests/RuntimeTests/ShardMapTests.swift).
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+
+    /// The rows of a vector file (header dropped), each split on tabs.
+    static func rows(_ name: String) throws -> [[String]] {
+        let url = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors/\(name)")
+        let text = try #require(
+            try? String(contentsOf: url, encoding: .utf8),
+            "routing vectors missing: expected \(url.path) (the shared vectors folder next to the repository)")
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true).dropFirst()
+        return lines.map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    }
+}
+
+@Suite("ShardMap")
+struct ShardMapTests {
+    @Test("every row of shard-keys.tsv reproduces (key → shard)")
+    func keyVectors() throws {
+        let rows = try RoutingVectors.rows("shard-keys.tsv")
+        #expect(rows.count >= 500)
+        var maps: [String: ShardMap] = [:]
+        for row in rows {
+            try #require(row.count == 4, "malformed row \(row)")
+            let (seed, numShards, key, expected) = (row[0], Int(row[1])!, row[2], Int(row[3])!)
+            #expect(
+                ShardMap.shard(forKey: key, numShards: numShards, seed: seed) == expected,
+                "seed \"\(seed)\" shards \(numShards) key \"\(key)\"")
+            let map = maps["\(seed)/\(numShards)", default: ShardMap(nodeIDs: ["n"], numShards: numShards, seed: seed)]
+            maps["\(seed)/\(numShards)"] = map
+            #expect(map.shard(forKey: key) == expected, "instance: seed \"\(seed)\" shards \(numShards) key \"\(key)\"")
+        }
+    }
+
+    @Test("every row of shard-owners.tsv reproduces (shard → node)")
+    func ownerVectors() throws {
+        let rows = try RoutingVectors.rows("shard-owners.tsv")
+        #expect(rows.count >= 480)
+        var maps: [String: ShardMap] = [:]
+        for row in rows {
+            try #require(row.count == 5, "malformed row \(row)")
+            let (seed, numShards, nodes, shard, expected) = (row[0], Int(row[1])!, row[2], Int(row[3])!, row[4])
+            let id = "\(seed)/\(numShards)/\(nodes)"
+            let map =
+                maps[id]
+                ?? ShardMap(nodeIDs: nodes.split(separator: ",").map(String.init), numShards: numShards, seed: seed)
+            maps[id] = map
+            #expect(map.owner(ofShard: shard) == expected, "seed \"\(seed)\" nodes \(nodes) shard \(shard)")
+            #expect(map.nodeIDs[map.ownerIndex(ofShard: shard)] == expected)
+        }
+    }
+
+    @Test("spec figure: 7 nodes, 64 shards, seed counter-cluster → node-0 owns 10, node-1 owns 14")
+    func counterFigures() {
+        let map = ShardMap(nodeIDs: (0..<7).map { "node-\($0)" }, numShards: 64, seed: "counter-cluster")
+        #expect(map.shards(ownedBy: "node-0").count == 10)
+        #expect(map.shards(ownedBy: "node-1").count == 14)
+    }
+
+    @Test("spec figure: 3 nodes, seed demo-cluster → 20/20/24; alice → node-1, bob → node-2, charlie → node-0")
+    func demoFigures() {
+        let map = ShardMap(nodeIDs: ["node-0", "node-1", "node-2"], numShards: 64, seed: "demo-cluster")
+        #expect(map.nodeIDs.map { map.shards(ownedBy: $0).count }.sorted() == [20, 20, 24])
+        #expect(map.owner(forKey: "alice") == "node-1")
+        #expect(map.owner(forKey: "bob") == "node-2")
+        #expect(map.owner(forKey: "charlie") == "node-0")
+    }
+
+    @Test("every shard has exactly one owner, and every node computes the same table")
+    func ownership() {
+        let nodes = (0..<7).map { "node-\($0)" }
+        let map = ShardMap(nodeIDs: nodes, numShards: 256, seed: "counter-cluster")
+        var owned = [Int](repeating: 0, count: 256)
+        for node in nodes {
+            let shards = map.shards(ownedBy: node)
+            #expect(shards == shards.sorted())
+            for shard in shards { owned[shard] += 1 }
+        }
+        #expect(owned.allSatisfy { $0 == 1 })
+        // The node list in any order gives the same table (each node builds its own map from its own list).
+        let shuffled = ShardMap(nodeIDs: nodes.reversed(), numShards: 256, seed: "counter-cluster")
+        #expect(shuffled.nodeIDs == nodes)
+        #expect((0..<256).allSatisfy { shuffled.owner(ofShard: $0) == map.owner(ofShard: $0) })
+        #expect(map.shards(ownedBy: "node-7").isEmpty)
+    }
+
+    @Test("zero shards → shard 0; the static and instance forms agree, also for keys too long for the stack")
+    func edges() {
+        #expect(ShardMap.shard(forKey: "alice", numShards: 0, seed: "s") == 0)
+        #expect(ShardMap(nodeIDs: [], numShards: 0, seed: "s").shard(forKey: "alice") == 0)
+        let map = ShardMap(nodeIDs: ["a", "b"], numShards: 1_000, seed: "counter-cluster")
+        for length in [0, 1, 15, 16, 17, 127, 128, 129, 1_023, 1_024, 5_000, 100_000] {
+            let key = String(repeating: "k", count: length)
+            let joined = Array("counter-cluster".utf8) + [0] + Array(key.utf8)
+            let expected = Int(joined.withUnsafeBytes { Blake2b8.digest($0) } % 1_000)
+            #expect(map.shard(forKey: key) == expected, "key of \(length) bytes")
+            #expect(ShardMap.shard(forKey: key, numShards: 1_000, seed: "counter-cluster") == expected)
+        }
+        // A non-ASCII key hashes its UTF-8 bytes; a bridged-looking substring copy gives the same shard.
+        let key = "grüße-😀"
+        #expect(map.shard(forKey: key) == map.shard(forKey: String(Substring(key))))
+    }
+}
