@@ -9,9 +9,7 @@ let package = Package(
     name: "benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        // Named explicitly: a path dependency is otherwise identified by its folder name (a clone or a worktree
-        // need not be called swift-clstr).
-        .package(name: "swift-clstr", path: "../"),
+        .package(path: "../"),
         // MallocInterposer only: the default RuntimeInterposer trait needs a package that is not available offline.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
