@@ -49,13 +49,13 @@ if [ "${1:-}" = compare ]; then
     # The commits the macro comparison chose (its first line: "base X → head Y").
     read -r _ base_used _ _ head_used <"$out"
     rm -f "$out"
-    if [ -n "${base_used:-}" ] && [ -f "$MICRO_DIR/${base_used%-dirty}/$MICRO_TARGET.results.json" ] \
-        && [ -f "$MICRO_DIR/${head_used%-dirty}/$MICRO_TARGET.results.json" ]; then
+    if [ -n "${base_used:-}" ] && [ -f "$MICRO_DIR/${base_used%-dirty}/$MICRO_TARGET.results.json.gz" ] \
+        && [ -f "$MICRO_DIR/${head_used%-dirty}/$MICRO_TARGET.results.json.gz" ]; then
         log "micro benchmarks: package-benchmark baseline check ${base_used%-dirty} → ${head_used%-dirty}"
         for commit in "${base_used%-dirty}" "${head_used%-dirty}"; do
             mkdir -p "Benchmarks/.benchmarkBaselines/$MICRO_TARGET/$commit"
-            cp "$MICRO_DIR/$commit/$MICRO_TARGET.results.json" \
-                "Benchmarks/.benchmarkBaselines/$MICRO_TARGET/$commit/results.json"
+            gunzip -c "$MICRO_DIR/$commit/$MICRO_TARGET.results.json.gz" \
+                >"Benchmarks/.benchmarkBaselines/$MICRO_TARGET/$commit/results.json"
         done
         (cd Benchmarks && "$SWIFT" package --allow-writing-to-package-directory benchmark baseline compare \
             "${base_used%-dirty}" "${head_used%-dirty}" --no-progress) || true
@@ -445,13 +445,19 @@ if [ "$MICRO" = 1 ]; then
         "$MICRO_COMMIT" --no-progress >"$RUN/micro.log" 2>&1); then
         baseline="Benchmarks/.benchmarkBaselines/$MICRO_TARGET/$MICRO_COMMIT/results.json"
         if [ -f "$baseline" ]; then
-            mkdir -p "$MICRO_DIR/$MICRO_COMMIT"
-            cp "$baseline" "$MICRO_DIR/$MICRO_COMMIT/$MICRO_TARGET.results.json"
+            out="$MICRO_DIR/$MICRO_COMMIT"
+            mkdir -p "$out"
+            # The baseline (gzip: 2 MB of histograms → ~35 kB) is what `make compare` restores.
+            gzip -9 -c "$baseline" >"$out/$MICRO_TARGET.results.json.gz"
             (cd Benchmarks && "$SWIFT" package --allow-writing-to-package-directory benchmark baseline read \
-                "$MICRO_COMMIT" --format influx --path "$MICRO_DIR/$MICRO_COMMIT" --no-progress >>"$RUN/micro.log" 2>&1) \
+                "$MICRO_COMMIT" --format influx --path "$RUN" --no-progress >>"$RUN/micro.log" 2>&1) \
+                && mv "$RUN/$MICRO_COMMIT.influx.csv" "$out/$MICRO_TARGET.influx.csv" \
                 || log "micro benchmarks: influx export failed (see $RUN/micro.log)"
-            (cd Benchmarks && "$SWIFT" package benchmark baseline read "$MICRO_COMMIT" --format markdown \
-                --no-progress 2>/dev/null) | grep -E '^(\||#)' | head -60 >&2
+            chmod 644 "$out"/* 2>/dev/null
+            # One line per benchmark: its wall-clock p50 and p99.
+            (cd Benchmarks && "$SWIFT" package benchmark baseline read "$MICRO_COMMIT" --no-progress 2>/dev/null) \
+                | awk -F'│' 'index($0, "╒") == 1 { name = prev } { prev = $0 }
+                    /Time \(wall clock\)/ { gsub(/ +/, " "); printf "  %-72s p50 %s  p99 %s  %s\n", name, $5, $8, $2 }' >&2
         else
             log "micro benchmarks: none registered in $MICRO_TARGET (no baseline written)"
         fi
