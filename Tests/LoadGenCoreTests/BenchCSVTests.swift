@@ -136,7 +136,10 @@ struct BenchCSVTests {
             row["tool"] = ""
             return BenchCSV.line(header) + "\n" + BenchCSV.line(header.map { row[$0] }) + "\n"
         }
-        let entry = ["kind": "loadgen", "scenario": "soak", "tool": "loadgen", "target": "counter-service", "exit_code": "0", "server_alive": "1"]
+        let entry = [
+            "kind": "loadgen", "scenario": "soak", "tool": "loadgen", "target": "counter-service", "exit_code": "0",
+            "server_alive": "1",
+        ]
         #expect(assembler.row(entry: entry, output: output(heapAfter: 110_000_000)).passed)
         let grown = assembler.row(entry: entry, output: output(heapAfter: 150_000_000))
         #expect(grown.status.hasPrefix("FAILED: heap grew 50000000 B"))
@@ -174,7 +177,9 @@ struct BenchCSVTests {
         let results = try BenchResults(contentsOf: Fixture.path("bench-two-commits.csv"))
         let comparison = try BenchComparison(results: results)
         #expect(comparison.base == "aaaaaaa1111" && comparison.head == "bbbbbbb2222")
-        func verdict(_ scenario: String, _ tool: String = "loadgen", _ target: String = "counter-service")
+        func verdict(
+            _ scenario: String, _ tool: String = "loadgen", _ target: String = "counter-service"
+        )
             -> BenchComparison.Verdict?
         {
             comparison.lines.first { $0.key == .init(scenario: scenario, tool: tool, target: target) }?.verdict
@@ -186,13 +191,18 @@ struct BenchCSVTests {
         #expect(verdict("hot-key", "wrk", "nginx") == .unchanged)
         #expect(comparison.hasRegression)
 
-        let hot = try #require(comparison.lines.first { $0.key.scenario == "hot-key" && $0.key.tool == "loadgen" && $0.key.target == "counter-service" })
+        let hot = try #require(
+            comparison.lines.first {
+                $0.key.scenario == "hot-key" && $0.key.tool == "loadgen" && $0.key.target == "counter-service"
+            })
         #expect(hot.throughput?.metric == "ratio_vs_nginx")
         #expect(abs((hot.throughput?.change ?? 0) + 0.30) < 0.01)
         let rate = try #require(comparison.lines.first { $0.key.scenario == "rate" })
         #expect(rate.latency?.metric == "cp99_ms")
         #expect(rate.throughput?.verdict == .unchanged)
         #expect(comparison.table.contains("regressed"))
+        #expect(!comparison.anchorsMoved)
+        #expect(!comparison.table.contains("note: the nginx anchor"))
 
         // Head against itself: nothing moves.
         let same = try BenchComparison(results: results, base: "bbbbbbb", head: "bbbbbbb2222")
@@ -201,7 +211,10 @@ struct BenchCSVTests {
 
         // Reversed: what regressed now improved.
         let reversed = try BenchComparison(results: results, base: "bbbbbbb2222", head: "aaaaaaa1111")
-        #expect(reversed.lines.first { $0.key.scenario == "hot-key" && $0.key.tool == "loadgen" && $0.key.target == "counter-service" }?.verdict == .improved)
+        #expect(
+            reversed.lines.first {
+                $0.key.scenario == "hot-key" && $0.key.tool == "loadgen" && $0.key.target == "counter-service"
+            }?.verdict == .improved)
     }
 
     @Test("compare: a head with a failed run fails; unknown commits throw")
@@ -209,7 +222,8 @@ struct BenchCSVTests {
         let results = try BenchResults(contentsOf: Fixture.path("bench-head-failed.csv"))
         let comparison = try BenchComparison(results: results)
         #expect(comparison.head == "ccccccc3333")
-        let line = try #require(comparison.lines.first { $0.key.tool == "loadgen" && $0.key.target == "counter-service" })
+        let line = try #require(
+            comparison.lines.first { $0.key.tool == "loadgen" && $0.key.target == "counter-service" })
         #expect(line.verdict == .failed)
         #expect(comparison.hasRegression)
         #expect(throws: BenchReportError.self) { try BenchComparison(results: results, base: "0000000") }
@@ -275,5 +289,21 @@ extension BenchCSVTests {
         let quick = BenchResults(rows: Array(results.rows.prefix(3)))
         #expect(try BenchComparison(results: quick).base == "quick001")
         #expect(try BenchComparison(results: quick, base: "full0001").lines.first?.verdict == .incomparable)
+    }
+}
+
+extension BenchCSVTests {
+    @Test("compare: a moved nginx anchor is called out as machine noise")
+    func compareAnchorMoved() throws {
+        func row(_ commit: String, rps: Double) -> BenchRow {
+            BenchRow([
+                "commit": commit, "scenario": "hot-key", "tool": "loadgen", "target": "nginx", "n": "1000",
+                "c": "200", "rps": String(rps), "p99_ms": "5", "status": "PASS",
+            ])
+        }
+        let comparison = try BenchComparison(
+            results: BenchResults(rows: [row("base0000", rps: 40_000), row("head0000", rps: 20_000)]))
+        #expect(comparison.anchorsMoved)
+        #expect(comparison.table.contains("note: the nginx anchor itself moved"))
     }
 }

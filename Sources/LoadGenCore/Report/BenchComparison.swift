@@ -75,7 +75,9 @@ public struct BenchComparison: Sendable {
         latencyFloor: Double = 0.25
     ) throws(BenchReportError) {
         let commits = results.commits
-        guard let headCommit = head.flatMap({ h in commits.last { BenchResults.sameCommit($0, h) } }) ?? (head == nil ? commits.last : nil)
+        guard
+            let headCommit = head.flatMap({ h in commits.last { BenchResults.sameCommit($0, h) } })
+                ?? (head == nil ? commits.last : nil)
         else {
             throw BenchReportError(.noData, "no rows for head commit \(head ?? "(latest)")")
         }
@@ -133,10 +135,13 @@ public struct BenchComparison: Sendable {
             return Line(key: key, throughput: nil, latency: nil, verdict: .failed)
         }
         if !allBase.isEmpty && !head.isEmpty && base.isEmpty {
-            return Line(key: key, throughput: nil, latency: nil, verdict: headPassing.count < head.count ? .failed : .incomparable)
+            return Line(
+                key: key, throughput: nil, latency: nil,
+                verdict: headPassing.count < head.count ? .failed : .incomparable)
         }
         if basePassing.isEmpty || headPassing.isEmpty {
-            return Line(key: key, throughput: nil, latency: nil, verdict: headPassing.count < head.count ? .failed : .missing)
+            return Line(
+                key: key, throughput: nil, latency: nil, verdict: headPassing.count < head.count ? .failed : .missing)
         }
         let throughputMetric =
             basePassing.allSatisfy({ $0.number("ratio_vs_nginx") != nil })
@@ -145,10 +150,12 @@ public struct BenchComparison: Sendable {
             basePassing.allSatisfy({ $0.number("cp99_ms") != nil && $0.number("rate") ?? 0 > 0 }) ? "cp99_ms" : "p99_ms"
         let throughput = delta(
             throughputMetric, base: basePassing, head: headPassing, floor: throughputFloor, higherIsBetter: true)
-        let latency = delta(latencyMetric, base: basePassing, head: headPassing, floor: latencyFloor, higherIsBetter: false)
+        let latency = delta(
+            latencyMetric, base: basePassing, head: headPassing, floor: latencyFloor, higherIsBetter: false)
         let verdicts = [throughput?.verdict, latency?.verdict].compactMap { $0 }
         let verdict: Verdict =
-            verdicts.contains(.regressed) ? .regressed : verdicts.contains(.improved) ? .improved : verdicts.isEmpty ? .missing : .unchanged
+            verdicts.contains(.regressed)
+            ? .regressed : verdicts.contains(.improved) ? .improved : verdicts.isEmpty ? .missing : .unchanged
         return Line(key: key, throughput: throughput, latency: latency, verdict: verdict)
     }
 
@@ -168,17 +175,27 @@ public struct BenchComparison: Sendable {
         return Delta(metric: metric, base: baseMedian, head: headMedian, change: change, band: band, verdict: verdict)
     }
 
+    /// Whether a run against the nginx anchor moved beyond its band: nginx did not change between the commits,
+    /// so the machine did.
+    public var anchorsMoved: Bool {
+        lines.contains { $0.key.target == "nginx" && ($0.verdict == .regressed || $0.verdict == .improved) }
+    }
+
     /// Whether any series regressed or failed: `make compare` exits non-zero then.
     public var hasRegression: Bool { lines.contains { $0.verdict == .regressed || $0.verdict == .failed } }
 
     /// The comparison as a text table.
     public var table: String {
         var out = "base \(base) → head \(head)\n"
-        let header = ["scenario", "tool", "target", "throughput", "base", "head", "Δ", "±band", "latency", "base", "head", "Δ", "±band", "verdict"]
+        let header = [
+            "scenario", "tool", "target", "throughput", "base", "head", "Δ", "±band", "latency", "base", "head", "Δ",
+            "±band", "verdict",
+        ]
         func cells(_ delta: Delta?, digits: Int) -> [String] {
             guard let delta else { return ["-", "-", "-", "-", "-"] }
             return [
-                delta.metric, ToolOutput.format(delta.base, digits: digits), ToolOutput.format(delta.head, digits: digits),
+                delta.metric, ToolOutput.format(delta.base, digits: digits),
+                ToolOutput.format(delta.head, digits: digits),
                 (delta.change >= 0 ? "+" : "") + ToolOutput.format(delta.change * 100, digits: 1) + "%",
                 ToolOutput.format(delta.band * 100, digits: 1) + "%",
             ]
@@ -196,6 +213,10 @@ public struct BenchComparison: Sendable {
         }
         out += render(header) + "\n"
         for row in body { out += render(row) + "\n" }
+        if anchorsMoved {
+            out += "note: the nginx anchor itself moved beyond its band: one of the runs had a noisier machine; "
+            out += "read the verdicts with care and re-run both\n"
+        }
         return out
     }
 }

@@ -87,7 +87,9 @@ public struct BenchRunAssembler: Sendable {
             throw BenchReportError(.io, "cannot read \(manifestPath): \(error)")
         }
         let folder = (manifestPath as NSString).deletingLastPathComponent
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        let lines = text.split(whereSeparator: \.isNewline).map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
         guard let header = lines.first, header.contains("kind"), header.contains("file") else {
             throw BenchReportError(.badInput, "manifest \(manifestPath) has no header with 'kind' and 'file'")
         }

@@ -75,7 +75,8 @@ public struct BenchSummary: Sendable {
                 ratioVsNginx: median("ratio_vs_nginx"),
                 ratioVsWrk: median("ratio_vs_wrk"),
                 verify: verified.isEmpty
-                    ? "-" : "\(verified.filter { $0 == .passed }.count == verified.count ? "PASS" : "FAIL") \(verified.filter { $0 == .passed }.count)/\(verified.count)",
+                    ? "-"
+                    : "\(verified.filter { $0 == .passed }.count == verified.count ? "PASS" : "FAIL") \(verified.filter { $0 == .passed }.count)/\(verified.count)",
                 reasons: reasons
             )
         }

@@ -162,7 +162,8 @@ public struct Chart: Sendable {
             svg.text(entry.name, x: left + plotWidth + 34, y: rowY + 1, size: 11)
         }
         if series.allSatisfy({ $0.values.allSatisfy { $0 == nil } }) {
-            svg.text("no data", x: left + plotWidth / 2, y: top + plotHeight / 2, anchor: .middle, size: 13, fill: "#999")
+            svg.text(
+                "no data", x: left + plotWidth / 2, y: top + plotHeight / 2, anchor: .middle, size: 13, fill: "#999")
         }
         return svg.document
     }

@@ -65,7 +65,8 @@ extension ReportCommand {
     public struct Compare: ParsableCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Compare the medians of two commits; exit 1 on a regression beyond the noise band.",
-        discussion: "Exit status: 0 no regression, 1 a regression (or a failed run in the head), 2 nothing to compare.")
+            discussion:
+                "Exit status: 0 no regression, 1 a regression (or a failed run in the head), 2 nothing to compare.")
 
         @Option(help: "The results file.")
         var results: String = "results/bench.csv"

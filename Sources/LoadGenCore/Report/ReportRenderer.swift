@@ -47,27 +47,38 @@ public struct ReportRenderer: Sendable {
             }
         }
         var out: [(String, String)] = []
-        out.append((
-            "Throughput per scenario across commits",
-            Chart(title: "req/s (median of repeats, loadgen → counter-service)", yLabel: "req/s",
-                  categories: labels, series: acrossCommits("rps")).svg()
-        ))
-        out.append((
-            "Tail latency per scenario across commits",
-            Chart(title: "p99 latency (median of repeats)", yLabel: "ms", categories: labels,
-                  series: acrossCommits("p99_ms"), logarithmic: true).svg()
-        ))
-        out.append((
-            "Anchor ratio across commits",
-            Chart(title: "req/s ÷ nginx req/s (same tool, same run) — comparable across machines",
-                  yLabel: "ratio", categories: labels, series: acrossCommits("ratio_vs_nginx")).svg()
-        ))
+        out.append(
+            (
+                "Throughput per scenario across commits",
+                Chart(
+                    title: "req/s (median of repeats, loadgen → counter-service)", yLabel: "req/s",
+                    categories: labels, series: acrossCommits("rps")
+                ).svg()
+            ))
+        out.append(
+            (
+                "Tail latency per scenario across commits",
+                Chart(
+                    title: "p99 latency (median of repeats)", yLabel: "ms", categories: labels,
+                    series: acrossCommits("p99_ms"), logarithmic: true
+                ).svg()
+            ))
+        out.append(
+            (
+                "Anchor ratio across commits",
+                Chart(
+                    title: "req/s ÷ nginx req/s (same tool, same run) — comparable across machines",
+                    yLabel: "ratio", categories: labels, series: acrossCommits("ratio_vs_nginx")
+                ).svg()
+            ))
 
         let percentiles = [("p50", "50"), ("p90", "90"), ("p99", "99"), ("p99.9", "999"), ("max", "max")]
         var spectrum: [Chart.Series] = scenarios.map { scenario in
             Chart.Series(
                 name: scenario,
-                values: percentiles.map { median($0.1 == "max" ? "max_ms" : "p\($0.1)_ms", commit: latest, scenario: scenario) })
+                values: percentiles.map {
+                    median($0.1 == "max" ? "max_ms" : "p\($0.1)_ms", commit: latest, scenario: scenario)
+                })
         }
         for scenario in scenarios {
             let corrected = percentiles.map {
@@ -77,11 +88,14 @@ public struct ReportRenderer: Sendable {
                 spectrum.append(Chart.Series(name: "\(scenario) (corrected)", values: corrected))
             }
         }
-        out.append((
-            "Latency spectrum of the latest commit",
-            Chart(title: "latency percentiles, \(latest.prefix(12)) (median of repeats)", yLabel: "ms",
-                  categories: percentiles.map(\.0), series: spectrum, logarithmic: true).svg()
-        ))
+        out.append(
+            (
+                "Latency spectrum of the latest commit",
+                Chart(
+                    title: "latency percentiles, \(latest.prefix(12)) (median of repeats)", yLabel: "ms",
+                    categories: percentiles.map(\.0), series: spectrum, logarithmic: true
+                ).svg()
+            ))
 
         let mebibyte = 1_048_576.0
         let memory = [("heap before", "heap_before"), ("heap after", "heap_after"), ("RSS after", "rss_after")].map {
@@ -90,26 +104,32 @@ public struct ReportRenderer: Sendable {
                 name: name,
                 values: scenarios.map { median(column, commit: latest, scenario: $0).map { $0 / mebibyte } })
         }
-        out.append((
-            "Heap per scenario (latest commit)",
-            Chart(title: "counter-service memory around each run, \(latest.prefix(12))", yLabel: "MiB",
-                  categories: scenarios, series: memory, style: .bars).svg()
-        ))
+        out.append(
+            (
+                "Heap per scenario (latest commit)",
+                Chart(
+                    title: "counter-service memory around each run, \(latest.prefix(12))", yLabel: "MiB",
+                    categories: scenarios, series: memory, style: .bars
+                ).svg()
+            ))
 
         let summary = BenchSummary(rows: results.rows(of: latest))
         let ratioLines = summary.lines.filter { $0.ratioVsNginx != nil || $0.ratioVsWrk != nil }
-        out.append((
-            "Anchor ratios (latest commit)",
-            Chart(
-                title: "ratios to the anchors measured in the same run, \(latest.prefix(12))", yLabel: "ratio",
-                categories: ratioLines.map { "\($0.key.scenario) \($0.key.tool)→\($0.key.target == "nginx" ? "nginx" : "svc")" },
-                series: [
-                    Chart.Series(name: "÷ nginx (same tool)", values: ratioLines.map(\.ratioVsNginx)),
-                    Chart.Series(name: "÷ wrk (same target)", values: ratioLines.map(\.ratioVsWrk)),
-                ],
-                style: .bars, reference: 1
-            ).svg()
-        ))
+        out.append(
+            (
+                "Anchor ratios (latest commit)",
+                Chart(
+                    title: "ratios to the anchors measured in the same run, \(latest.prefix(12))", yLabel: "ratio",
+                    categories: ratioLines.map {
+                        "\($0.key.scenario) \($0.key.tool)→\($0.key.target == "nginx" ? "nginx" : "svc")"
+                    },
+                    series: [
+                        Chart.Series(name: "÷ nginx (same tool)", values: ratioLines.map(\.ratioVsNginx)),
+                        Chart.Series(name: "÷ wrk (same target)", values: ratioLines.map(\.ratioVsWrk)),
+                    ],
+                    style: .bars, reference: 1
+                ).svg()
+            ))
         return out
     }
 
@@ -160,10 +180,12 @@ public struct ReportRenderer: Sendable {
         }
         var out = "<table><tr><th class=\"l\">scenario</th><th class=\"l\">tool</th><th class=\"l\">target</th>"
         out += "<th>runs</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>cp99 ms</th>"
-        out += "<th>heap Δ MiB</th><th>÷nginx</th><th>÷wrk</th><th class=\"l\">verify</th><th class=\"l\">status</th></tr>\n"
+        out +=
+            "<th>heap Δ MiB</th><th>÷nginx</th><th>÷wrk</th><th class=\"l\">verify</th><th class=\"l\">status</th></tr>\n"
         for line in summary.lines {
             out += line.failed > 0 ? "<tr class=\"failed\">" : "<tr>"
-            out += "<td class=\"l\">\(SVGWriter.escape(line.key.scenario))</td><td class=\"l\">\(SVGWriter.escape(line.key.tool))</td>"
+            out +=
+                "<td class=\"l\">\(SVGWriter.escape(line.key.scenario))</td><td class=\"l\">\(SVGWriter.escape(line.key.tool))</td>"
             out += "<td class=\"l\">\(SVGWriter.escape(line.key.target))</td><td>\(line.runs)</td>"
             out += cell(line.rps, 0) + cell(line.p50, 2) + cell(line.p99, 2) + cell(line.p999, 2)
             out += cell(line.correctedP99, 2) + cell(line.heapGrowth.map { $0 / 1_048_576 }, 1)
