@@ -2,11 +2,15 @@
 # The driver of `make bench` (and of `make compare`'s micro-benchmark part).
 #
 #   scripts/bench.sh                 run the suite: release build, counter-service on free ports, every scenario
-#                                    3 times with loadgen, the anchors (wrk, hey, a fixed-response nginx), the
-#                                    micro benchmarks; append the rows to results/bench.csv and print the summary
+#                                    3 times with loadgen (hot-key, spread, read, rate; hot-key-nats, spread-nats
+#                                    over --transport nats --nats-server auto; soak with SOAK=1), the hot-key
+#                                    anchors (wrk and hey against counter-service; loadgen, wrk and hey against a
+#                                    fixed-response nginx), the micro benchmarks (package-benchmark, exported to
+#                                    results/micro/<commit>/); append the rows to results/bench.csv, print the summary
 #   scripts/bench.sh compare [BASE] [HEAD]
-#                                    compare the medians of two commits (default: the previous commit with results
-#                                    and the latest), then the micro benchmarks through package-benchmark baselines
+#                                    compare the medians of two commits (default: the latest commit with results and
+#                                    the latest earlier one with runs of the same size), then the micro benchmarks
+#                                    through package-benchmark baselines when both commits have an export
 #
 # Environment: QUICK=1 (small runs, no micro benchmarks: under 3 minutes once built), SOAK=1 (add the 1,000,000
 # request soak), REPEATS (default 3), MICRO=0/1 (default 1, 0 with QUICK), RESULTS (default results/bench.csv),
@@ -330,22 +334,25 @@ run_wrk() {
     manifest wrk "$scenario" wrk "$target" "$rc" "$alive" "$file" "" "" POST "$path" "$verify"
 }
 
-# hey against counter-service: n requests. Arguments: scenario id n
+# hey against a target: n requests. Arguments: scenario target(counter-service|nginx) id n
 run_hey() {
-    local scenario=$1 id=$2 n=$3 path="/counter/$2/increment" verify=""
+    local scenario=$1 target=$2 id=$3 n=$4 path="/counter/$3/increment" verify="" base
     RUNNO=$((RUNNO + 1))
-    local file="r$RUNNO-$scenario-hey-counter-service.csv"
-    log "run $RUNNO: $scenario · hey → counter-service · POST $path · n=$n c=$CONNECTIONS"
-    timeout --kill-after=10 "$RUN_TIMEOUT" hey -n "$n" -c "$CONNECTIONS" -m POST -o csv "$SVC_URL$path" \
+    local file="r$RUNNO-$scenario-hey-$target.csv"
+    if [ "$target" = nginx ]; then base=$NGINX_URL; else base=$SVC_URL; fi
+    log "run $RUNNO: $scenario · hey → $target · POST $path · n=$n c=$CONNECTIONS"
+    timeout --kill-after=10 "$RUN_TIMEOUT" hey -n "$n" -c "$CONNECTIONS" -m POST -o csv "$base$path" \
         >"$RUN/$file" 2>"$RUN/r$RUNNO.log"
-    local rc=$? alive value
-    check_service
-    alive=$ALIVE
-    value=$(counter_value "$id")
-    if [ -n "$value" ]; then
-        if [ "$value" = "$n" ]; then verify="PASS"; else verify="FAIL counter $value expected $n"; fi
+    local rc=$? alive=1 value
+    if [ "$target" = counter-service ]; then
+        check_service
+        alive=$ALIVE
+        value=$(counter_value "$id")
+        if [ -n "$value" ]; then
+            if [ "$value" = "$n" ]; then verify="PASS"; else verify="FAIL counter $value expected $n"; fi
+        fi
     fi
-    manifest hey "$scenario" hey counter-service "$rc" "$alive" "$file" "$n" "" POST "$path" "$verify"
+    manifest hey "$scenario" hey "$target" "$rc" "$alive" "$file" "$n" "" POST "$path" "$verify"
 }
 
 # The median req/s of a scenario's loadgen rows so far (read by column name from loadgen's results files).
@@ -382,10 +389,11 @@ if start_service; then
     for i in $(seq 1 "$REPEATS"); do
         run_loadgen hot-key counter-service POST "/counter/hot-$TAG-$i/increment" "$N"
         [ $HAVE_WRK = 1 ] && run_wrk hot-key counter-service "wrk-$TAG-$i"
-        [ $HAVE_HEY = 1 ] && run_hey hot-key "hey-$TAG-$i" "$N"
+        [ $HAVE_HEY = 1 ] && run_hey hot-key counter-service "hey-$TAG-$i" "$N"
         if [ $HAVE_NGINX = 1 ]; then
             run_loadgen hot-key nginx POST "/counter/hot-$TAG-$i/increment" "$N"
             [ $HAVE_WRK = 1 ] && run_wrk hot-key nginx "nginx-$TAG-$i"
+            [ $HAVE_HEY = 1 ] && run_hey hot-key nginx "nginx-$TAG-$i" "$N"
         fi
     done
     for i in $(seq 1 "$REPEATS"); do
