@@ -3,40 +3,6 @@ import CNIOLinux
 import Glibc
 import NIOCore
 
-/// One connection of an ``EpollLoop`` slot (loop-confined, like everything in the loop).
-final class EpollConnection {
-    enum Phase {
-        case connecting, scheduled, inFlight, idle
-    }
-
-    let slot: Int
-    let generation: UInt32
-    let fd: Int32
-    var phase: Phase = .connecting
-    var sequence: Int
-    var parser = ResponseParser()
-    let connectStartNs: UInt64
-    var pendingDialNs: UInt64 = 0
-    var sendNs: UInt64 = 0
-    var firstByteNs: UInt64 = 0
-    var plannedNs: UInt64 = 0
-    var completedOnConnection = 0
-    /// Bytes of the current request already written (when a write was partial).
-    var writeOffset = 0
-    var writePending = false
-    var scratch: ByteBuffer?
-    var random: SplitMix64
-
-    init(slot: Int, generation: UInt32, fd: Int32, sequence: Int, connectStartNs: UInt64, seed: UInt64) {
-        self.slot = slot
-        self.generation = generation
-        self.fd = fd
-        self.sequence = sequence
-        self.connectStartNs = connectStartNs
-        self.random = SplitMix64(seed: seed)
-    }
-}
-
 /// One thread's share of the run on raw epoll: non-blocking sockets, one `send` and one `recv` per request.
 ///
 /// The same logic as the SwiftNIO engine (``LoopWorker`` + ``ClientConnectionHandler``) without the channel
@@ -445,6 +411,8 @@ final class EpollLoop {
 
     private func sweep(now: UInt64, withPercentile: Bool) {
         let timeout = config.timeoutNs
+        // Relaxed: a stand-alone flag; it publishes no other memory, and a late sighting only delays the stop
+        // by one sweep.
         let interrupted = interruptRequested.load(ordering: .relaxed)
         for case let connection? in connections {
             if timeout > 0 && connection.phase == .inFlight && now - connection.sendNs > timeout {
@@ -472,44 +440,4 @@ final class EpollLoop {
     }
 }
 
-/// A binary min-heap of scheduled sends (deadline, slot, connection generation).
-struct TimerHeap {
-    struct Entry {
-        var deadline: UInt64
-        var slot: Int
-        var generation: UInt32
-    }
-
-    private var items: [Entry] = []
-
-    var first: Entry? { items.first }
-
-    mutating func push(deadline: UInt64, slot: Int, generation: UInt32) {
-        items.append(Entry(deadline: deadline, slot: slot, generation: generation))
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if items[parent].deadline <= items[i].deadline { break }
-            items.swapAt(parent, i)
-            i = parent
-        }
-    }
-
-    mutating func pop() {
-        guard !items.isEmpty else { return }
-        items.swapAt(0, items.count - 1)
-        items.removeLast()
-        var i = 0
-        while true {
-            let l = 2 * i + 1
-            let r = l + 1
-            var smallest = i
-            if l < items.count && items[l].deadline < items[smallest].deadline { smallest = l }
-            if r < items.count && items[r].deadline < items[smallest].deadline { smallest = r }
-            if smallest == i { break }
-            items.swapAt(i, smallest)
-            i = smallest
-        }
-    }
-}
 #endif

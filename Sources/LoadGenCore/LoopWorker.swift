@@ -118,6 +118,7 @@ final class LoopWorker {
                 handler?.checkTimeout(now: now, timeoutNs: config.timeoutNs)
             }
         }
+        // Relaxed: a stand-alone flag; a late sighting only delays the stop by one sweep.
         if interruptRequested.load(ordering: .relaxed) {
             for handler in handlers { handler?.interrupt() }
         }
