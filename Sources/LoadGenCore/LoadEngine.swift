@@ -38,9 +38,6 @@ public struct LoadEngine: Sendable {
     /// - Throws: ``StartError`` when the target cannot be resolved.
     public func run(progress: (@Sendable (ProgressSnapshot) -> Void)? = nil) async throws -> LoadReport {
         let loops = max(1, min(options.cpus, options.concurrency))
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
-        defer { group.shutdownGracefully { _ in } }
-
         let connectHost = options.proxy?.host ?? options.url.host
         let connectPort = options.proxy?.port ?? options.url.port
         let address: SocketAddress
@@ -67,88 +64,83 @@ public struct LoadEngine: Sendable {
             durationSeconds: options.duration,
             rate: options.rate,
             perWorkerQPS: options.perWorkerQPS)
+        let counters = (0..<loops).map { _ in ProgressCounters() }
+        let slots = (0..<loops).map { options.concurrency / loops + ($0 < options.concurrency % loops ? 1 : 0) }
+        let seeds = (0..<loops).map { UInt64($0 + 1) &* 0x2545_F491_4F6C_DD1D ^ startNs }
 
-        var counters: [ProgressCounters] = []
-        var futures: [EventLoopFuture<RunStatistics>] = []
-        let loopList = Array(group.makeIterator())
-        for (index, loop) in loopList.enumerated() {
-            let slots = options.concurrency / loops + (index < options.concurrency % loops ? 1 : 0)
-            let counter = ProgressCounters()
-            counters.append(counter)
-            let seed = UInt64(index + 1) &* 0x2545_F491_4F6C_DD1D ^ startNs
-            futures.append(
-                loop.flatSubmit {
-                    let worker = LoopWorker(
-                        eventLoop: loop, control: control, config: config, slots: slots, seed: seed,
-                        progress: counter)
-                    return worker.start()
-                })
-        }
-        var ticker: RepeatedTask?
+        var ticker: Task<Void, Never>?
         if let progress {
             let total = options.duration == nil ? options.requests : nil
-            let all = counters
             let duration = options.duration
-            ticker = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) {
-                _ in
-                var snapshot = ProgressSnapshot(
-                    elapsedSeconds: Double(monotonicNanoseconds() - startNs) / 1e9, total: total,
-                    durationSeconds: duration)
-                for counter in all {
-                    let values = counter.snapshot
-                    snapshot.requests += values.requests
-                    snapshot.errors += values.errors
-                    snapshot.p99Micros = max(snapshot.p99Micros, values.p99Micros)
+            ticker = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(500))
+                    if Task.isCancelled { break }
+                    var snapshot = ProgressSnapshot(
+                        elapsedSeconds: Double(monotonicNanoseconds() - startNs) / 1e9, total: total,
+                        durationSeconds: duration)
+                    for counter in counters {
+                        let values = counter.snapshot
+                        snapshot.requests += values.requests
+                        snapshot.errors += values.errors
+                        snapshot.p99Micros = max(snapshot.p99Micros, values.p99Micros)
+                    }
+                    progress(snapshot)
                 }
-                progress(snapshot)
             }
         }
-        let results = try await EventLoopFuture.whenAllSucceed(futures, on: group.next()).get()
+        let results: [RunStatistics]
+        switch options.engine {
+        case .epoll:
+            #if os(Linux)
+            results = await LoadEngine.runEpoll(
+                control: control, config: config, slots: slots, seeds: seeds, counters: counters)
+            #else
+            results = try await LoadEngine.runNIO(
+                control: control, config: config, slots: slots, seeds: seeds, counters: counters)
+            #endif
+        case .nio:
+            results = try await LoadEngine.runNIO(
+                control: control, config: config, slots: slots, seeds: seeds, counters: counters)
+        }
         let endNs = monotonicNanoseconds()
         ticker?.cancel()
         var merged = RunStatistics(corrected: options.rate != nil)
         for result in results { merged.merge(result) }
         return LoadReport(
             options: options, statistics: merged, totalSeconds: Double(endNs - startNs) / 1e9,
+            // Relaxed: a stand-alone flag read after every loop has finished.
             interrupted: interruptRequested.load(ordering: .relaxed))
+    }
+
+    /// The SwiftNIO engine: one event loop per entry of `slots`, a ``LoopWorker`` on each.
+    static func runNIO(
+        control: RunControl, config: EngineConfiguration, slots: [Int], seeds: [UInt64], counters: [ProgressCounters]
+    ) async throws -> [RunStatistics] {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: slots.count)
+        defer { group.shutdownGracefully { _ in } }
+        var futures: [EventLoopFuture<RunStatistics>] = []
+        for (index, loop) in Array(group.makeIterator()).enumerated() {
+            let count = slots[index]
+            let seed = seeds[index]
+            let counter = counters[index]
+            futures.append(
+                loop.flatSubmit {
+                    LoopWorker(
+                        eventLoop: loop, control: control, config: config, slots: count, seed: seed, progress: counter
+                    ).start()
+                })
+        }
+        return try await EventLoopFuture.whenAllSucceed(futures, on: group.next()).get()
     }
 
     /// Makes Ctrl-C stop the run gracefully (the report is still printed); a second Ctrl-C exits at once.
     public static func installInterruptHandler() {
         signal(SIGINT) { _ in
+            // Relaxed: a stand-alone flag (lock-free, so async-signal-safe); loops poll it.
             if interruptRequested.exchange(true, ordering: .relaxed) {
                 _exit(130)
             }
         }
-    }
-}
-
-/// What the progress line shows.
-public struct ProgressSnapshot: Sendable {
-    /// Seconds since the start.
-    public var elapsedSeconds: Double
-    /// `-n` (nil with `-z`).
-    public var total: Int?
-    /// `-z` in seconds, if any.
-    public var durationSeconds: Double?
-    /// Requests completed so far.
-    public var requests = 0
-    /// Transport errors so far.
-    public var errors = 0
-    /// The largest per-loop p99 so far, µs.
-    public var p99Micros: UInt64 = 0
-
-    /// The progress line text (without the carriage return).
-    public var line: String {
-        let rate = elapsedSeconds > 0 ? Double(requests) / elapsedSeconds : 0
-        let done: String
-        if let total {
-            done = "\(requests)/\(total)"
-        } else if let durationSeconds {
-            done = "\(requests) (\(Formatting.fixed(elapsedSeconds, 1, width: 1))s/\(Formatting.fixed(durationSeconds, 1, width: 1))s)"
-        } else {
-            done = "\(requests)"
-        }
-        return "  \(done) requests, \(Int(rate)) req/s, \(errors) errors, p99 \(Formatting.fixed(Double(p99Micros) / 1e6, 4)) secs"
     }
 }

@@ -48,6 +48,7 @@ public struct LoadGenCommand: AsyncParsableCommand {
     @Option(name: .customLong("results")) var results: String?
     @Option(name: .customLong("scenario")) var scenario: String?
     @Flag(name: .customLong("no-progress")) var noProgress = false
+    @Option(name: .customLong("engine")) var engine: String?
     @Flag(name: .customLong("help")) var help = false
 
     @Argument var url: String?
@@ -139,6 +140,12 @@ public struct LoadGenCommand: AsyncParsableCommand {
         }
         options.json = json
         options.progress = !noProgress
+        if let engine {
+            guard let kind = LoadOptions.Engine(rawValue: engine) else {
+                throw UsageError("--engine must be epoll or nio.")
+            }
+            options.engine = kind
+        }
         options.metricsURL = try metricsURL.map(LoadGenCommand.checkedURL)
         options.verifyCounterURL = try verifyCounter.map(LoadGenCommand.checkedURL)
         if json && options.output == .csv { throw UsageError("--json and -o csv cannot be combined.") }

@@ -55,6 +55,22 @@ public struct LoadOptions: Sendable, Equatable {
     /// The target URL (may hold `{n}` and `{rand:N}` placeholders in its path and query).
     public var url: TargetURL
 
+    /// Which engine drives the connections.
+    public enum Engine: String, Sendable, Equatable, CaseIterable {
+        /// Raw epoll with non-blocking sockets (Linux; the default there).
+        case epoll
+        /// SwiftNIO event loops with one raw `ByteBuffer` handler per connection.
+        case nio
+    }
+
+    /// `--engine`: epoll (default on Linux) or nio.
+    public var engine: Engine = {
+        #if os(Linux)
+        .epoll
+        #else
+        .nio
+        #endif
+    }()
     /// `--rate`: total constant request rate (wrk2-style schedule, corrected and uncorrected latencies).
     public var rate: Double?
     /// `--json`: print one JSON object instead of the summary.
@@ -91,7 +107,7 @@ public struct LoadOptions: Sendable, Equatable {
             && lhs.cpus == rhs.cpus && lhs.url == rhs.url && lhs.rate == rhs.rate && lhs.json == rhs.json
             && lhs.progress == rhs.progress && lhs.metricsURL == rhs.metricsURL
             && lhs.verifyCounterURL == rhs.verifyCounterURL && lhs.failOnErrors == rhs.failOnErrors
-            && lhs.resultsPath == rhs.resultsPath && lhs.scenario == rhs.scenario
+            && lhs.resultsPath == rhs.resultsPath && lhs.scenario == rhs.scenario && lhs.engine == rhs.engine
     }
 
     /// The amount each request adds to a counter: `"amount": N` in the body, else 1.

@@ -29,7 +29,7 @@ final class LoopWorker {
     private var aliveSlots: Int
     private let promise: EventLoopPromise<RunStatistics>
     private var sweepTask: RepeatedTask?
-    private var csv: [UInt8] = []
+    private var csv = CSVRows()
     private var ticks = 0
     private var seed: UInt64
 
@@ -48,7 +48,6 @@ final class LoopWorker {
         self.aliveSlots = slots
         self.promise = eventLoop.makePromise(of: RunStatistics.self)
         self.seed = seed
-        if config.csvSink != nil { csv.reserveCapacity(80 * 1024) }
     }
 
     /// Opens every slot's first connection and starts the timeout/progress sweep.
@@ -119,6 +118,7 @@ final class LoopWorker {
                 handler?.checkTimeout(now: now, timeoutNs: config.timeoutNs)
             }
         }
+        // Relaxed: a stand-alone flag; a late sighting only delays the stop by one sweep.
         if interruptRequested.load(ordering: .relaxed) {
             for handler in handlers { handler?.interrupt() }
         }
@@ -133,28 +133,14 @@ final class LoopWorker {
             p99Micros: withPercentile && stats.latency.totalCount > 0 ? stats.latency.valueAtPercentile(99) : nil)
     }
 
-    /// Appends one `-o csv` row (hey's columns, `%4.4f` seconds).
+    /// Appends one `-o csv` row.
     func appendCSV(totalNs: UInt64, dialNs: UInt64, waitNs: UInt64, readNs: UInt64, status: Int, offsetNs: UInt64) {
-        csv.append(UInt8(ascii: "\n"))
-        FixedPoint.appendSeconds(totalNs, to: &csv)
-        csv.append(UInt8(ascii: ","))
-        FixedPoint.appendSeconds(dialNs, to: &csv)
-        csv.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: "0"), UInt8(ascii: "."), 48, 48, 48, 48])
-        csv.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: "0"), UInt8(ascii: "."), 48, 48, 48, 48])
-        csv.append(UInt8(ascii: ","))
-        FixedPoint.appendSeconds(waitNs, to: &csv)
-        csv.append(UInt8(ascii: ","))
-        FixedPoint.appendSeconds(readNs, to: &csv)
-        csv.append(UInt8(ascii: ","))
-        FixedPoint.appendInteger(status, to: &csv)
-        csv.append(UInt8(ascii: ","))
-        FixedPoint.appendSeconds(offsetNs, to: &csv)
-        if csv.count >= 64 * 1024 { flushCSV() }
+        csv.append(totalNs: totalNs, dialNs: dialNs, waitNs: waitNs, readNs: readNs, status: status, offsetNs: offsetNs)
+        if csv.isFull { flushCSV() }
     }
 
     private func flushCSV() {
-        guard let sink = config.csvSink, !csv.isEmpty else { return }
-        sink.write(csv)
-        csv.removeAll(keepingCapacity: true)
+        guard let sink = config.csvSink else { return }
+        csv.flush(to: sink)
     }
 }

@@ -25,6 +25,7 @@ public final class ProgressCounters: Sendable {
 
     /// The last published values.
     public var snapshot: (requests: Int, errors: Int, p99Micros: UInt64) {
-        (requests.load(ordering: .relaxed), errors.load(ordering: .relaxed), p99.load(ordering: .relaxed))
+        // Relaxed: see `update`; the progress line tolerates values from slightly different moments.
+        return (requests.load(ordering: .relaxed), errors.load(ordering: .relaxed), p99.load(ordering: .relaxed))
     }
 }

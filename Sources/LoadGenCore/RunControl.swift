@@ -41,12 +41,14 @@ final class RunControl: Sendable {
 
     /// Stops handing out requests (the ones in flight finish).
     func stop() {
+        // Relaxed: a stand-alone flag that publishes no other memory; loops poll it on every claim.
         stopped.store(true, ordering: .relaxed)
     }
 
     /// Whether the run has been told to stop.
     var isStopped: Bool {
-        stopped.load(ordering: .relaxed) || interruptRequested.load(ordering: .relaxed)
+        // Relaxed: stand-alone flags (see `stop()`).
+        return stopped.load(ordering: .relaxed) || interruptRequested.load(ordering: .relaxed)
     }
 
     /// The next request's sequence number, or `nil` when the run is over.

@@ -62,6 +62,7 @@ public struct UsageError: Error, Equatable, CustomStringConvertible {
           --results FILE.csv    Append one summary row to FILE.csv (header when new).
           --scenario NAME       Scenario name for --results (default: the URL path).
           --no-progress         No live progress line (it is shown only on a terminal anyway).
+          --engine epoll|nio    Connection engine: raw epoll (default on Linux) or SwiftNIO.
           --help                This text.
 
         URL placeholders (path and query): {n} = request sequence number (0, 1, …),

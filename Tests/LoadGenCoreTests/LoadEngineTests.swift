@@ -8,44 +8,48 @@ import Testing
 
 /// The engine against real sockets: a small NIO server of the test's own on 127.0.0.1.
 @Suite struct LoadEngineTests {
-    private func options(_ url: String, n: Int = 200, c: Int = 10) throws -> LoadOptions {
+    private func options(_ url: String, n: Int = 200, c: Int = 10, engine: LoadOptions.Engine) throws -> LoadOptions {
         var o = LoadOptions(url: try TargetURL(url))
+        o.engine = engine
         o.requests = n
         o.concurrency = c
         o.cpus = 2
         return o
     }
 
-    @Test func sendsExactlyNAndCountsStatuses() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func sendsExactlyNAndCountsStatuses(engine: LoadOptions.Engine) async throws {
         let server = try await TestHTTPServer { request in
             request.target == "/missing" ? .respond(status: 404, body: "no") : .respond(status: 200, body: "hello")
         }
         // 25 over 10 connections: hey would send 20 (drops the remainder); loadgen sends 25.
-        let report = try await LoadEngine(options: try options(server.url("/"), n: 25, c: 10)).run()
+        let report = try await LoadEngine(options: try options(server.url("/"), n: 25, c: 10, engine: engine)).run()
         #expect(report.statistics.responses == 25)
         #expect(server.handled == 25)
         #expect(report.statistics.statusDistribution.map(\.status) == [200])
         #expect(report.statistics.bodyBytes == 125)
-        let notFound = try await LoadEngine(options: try options(server.url("/missing"), n: 10, c: 2)).run()
+        let notFound = try await LoadEngine(options: try options(server.url("/missing"), n: 10, c: 2, engine: engine)).run()
         #expect(notFound.statistics.non2xx == 10)
         try await server.stop()
     }
 
-    @Test func chunkedResponses() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func chunkedResponses(engine: LoadOptions.Engine) async throws {
         let server = try await TestHTTPServer { _ in .respond(status: 200, body: "chunky", chunked: true) }
-        let report = try await LoadEngine(options: try options(server.url(), n: 50, c: 5)).run()
+        let report = try await LoadEngine(options: try options(server.url(), n: 50, c: 5, engine: engine)).run()
         #expect(report.statistics.responses == 50 && report.statistics.errors == 0)
         #expect(report.statistics.bodyBytes == 300)
         try await server.stop()
     }
 
-    @Test func requestBytesAreHeyLike() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func requestBytesAreHeyLike(engine: LoadOptions.Engine) async throws {
         let seen = Mutex<[TestHTTPServer.Request]>([])
         let server = try await TestHTTPServer { request in
             seen.withLock { $0.append(request) }
             return .respond(status: 200, body: "")
         }
-        var o = try options(server.url("/p?q=1"), n: 1, c: 1)
+        var o = try options(server.url("/p?q=1"), n: 1, c: 1, engine: engine)
         o.method = "POST"
         o.body = Array("{\"amount\": 2}".utf8)
         o.basicAuth = ("user", "secret")
@@ -65,13 +69,14 @@ import Testing
         try await server.stop()
     }
 
-    @Test func placeholdersVaryTheKey() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func placeholdersVaryTheKey(engine: LoadOptions.Engine) async throws {
         let seen = Mutex<[String]>([])
         let server = try await TestHTTPServer { request in
             seen.withLock { $0.append(request.target) }
             return .respond(status: 200, body: "")
         }
-        _ = try await LoadEngine(options: try options(server.url("/c/{n}/r{rand:5}"), n: 300, c: 6)).run()
+        _ = try await LoadEngine(options: try options(server.url("/c/{n}/r{rand:5}"), n: 300, c: 6, engine: engine)).run()
         let targets = seen.withLock { $0 }
         #expect(targets.count == 300)
         let sequence = Set(targets.map { $0.split(separator: "/")[1] })
@@ -81,9 +86,10 @@ import Testing
         try await server.stop()
     }
 
-    @Test func refusedConnectionsAreCountedNotFatal() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func refusedConnectionsAreCountedNotFatal(engine: LoadOptions.Engine) async throws {
         let port = TestKitPort.unused()
-        let report = try await LoadEngine(options: try options("http://127.0.0.1:\(port)/", n: 10, c: 2)).run()
+        let report = try await LoadEngine(options: try options("http://127.0.0.1:\(port)/", n: 10, c: 2, engine: engine)).run()
         #expect(report.statistics.errors == 10 && report.statistics.responses == 0)
         #expect(
             report.statistics.errorCounts == [
@@ -91,26 +97,28 @@ import Testing
             ])
     }
 
-    @Test func timeoutsAndMalformedResponses() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func timeoutsAndMalformedResponses(engine: LoadOptions.Engine) async throws {
         let server = try await TestHTTPServer { request in
             request.target == "/slow" ? .silence : .garbage
         }
-        var slow = try options(server.url("/slow"), n: 4, c: 2)
+        var slow = try options(server.url("/slow"), n: 4, c: 2, engine: engine)
         slow.timeout = 0.3
         let timedOut = try await LoadEngine(options: slow).run()
         #expect(timedOut.statistics.errors == 4)
         #expect(
             timedOut.statistics.errorCounts.keys.first?.hasSuffix(
                 "context deadline exceeded (Client.Timeout exceeded while awaiting headers)") == true)
-        let garbage = try await LoadEngine(options: try options(server.url("/bad"), n: 6, c: 3)).run()
+        let garbage = try await LoadEngine(options: try options(server.url("/bad"), n: 6, c: 3, engine: engine)).run()
         #expect(garbage.statistics.errors == 6)
         #expect(garbage.statistics.errorCounts.keys.first?.hasSuffix("malformed HTTP response \"SSH-2.0-nope\"") == true)
         try await server.stop()
     }
 
-    @Test func disableKeepAliveUsesOneConnectionPerRequest() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func disableKeepAliveUsesOneConnectionPerRequest(engine: LoadOptions.Engine) async throws {
         let server = try await TestHTTPServer { _ in .respond(status: 200, body: "x") }
-        var o = try options(server.url(), n: 30, c: 3)
+        var o = try options(server.url(), n: 30, c: 3, engine: engine)
         o.disableKeepAlive = true
         let report = try await LoadEngine(options: o).run()
         #expect(report.statistics.responses == 30)
@@ -118,9 +126,10 @@ import Testing
         try await server.stop()
     }
 
-    @Test func durationStopsTheRun() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func durationStopsTheRun(engine: LoadOptions.Engine) async throws {
         let server = try await TestHTTPServer { _ in .respond(status: 200, body: "x") }
-        var o = try options(server.url(), n: 1, c: 4)
+        var o = try options(server.url(), n: 1, c: 4, engine: engine)
         o.duration = 0.5
         let report = try await LoadEngine(options: o).run()
         #expect(report.totalSeconds >= 0.5 && report.totalSeconds < 3)
@@ -128,9 +137,10 @@ import Testing
         try await server.stop()
     }
 
-    @Test func csvOutputHasHeyColumns() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func csvOutputHasHeyColumns(engine: LoadOptions.Engine) async throws {
         let server = try await TestHTTPServer { _ in .respond(status: 200, body: "x") }
-        var o = try options(server.url(), n: 20, c: 2)
+        var o = try options(server.url(), n: 20, c: 2, engine: engine)
         o.output = .csv
         let sink = OutputSink.memory()
         _ = try await LoadGenCommand.execute(o, output: sink)
@@ -148,7 +158,8 @@ import Testing
     }
 
     /// A server that stalls every response for 1 s once, mid-run: `--rate` must show it in the corrected tail.
-    @Test func rateCorrectsForCoordinatedOmission() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func rateCorrectsForCoordinatedOmission(engine: LoadOptions.Engine) async throws {
         let stallUntil = Mutex<NIODeadline?>(nil)
         let count = Atomic<Int>(0)
         let server = try await TestHTTPServer { _ in
@@ -160,7 +171,7 @@ import Testing
             if let until, until > .now() { return .respond(status: 200, body: "x", notBefore: until) }
             return .respond(status: 200, body: "x")
         }
-        var o = try options(server.url(), n: 1000, c: 4)
+        var o = try options(server.url(), n: 1000, c: 4, engine: engine)
         o.rate = 500
         let report = try await LoadEngine(options: o).run()
         let corrected = try #require(report.corrected)
@@ -184,10 +195,11 @@ import Testing
     }
 
     /// Memory does not grow with the number of requests: nothing per request is kept.
-    @Test func memoryIsBoundedIndependentOfN() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func memoryIsBoundedIndependentOfN(engine: LoadOptions.Engine) async throws {
         let server = try await TestHTTPServer { _ in .respond(status: 200, body: "x") }
-        let small = try await LoadEngine(options: try options(server.url(), n: 1_000, c: 8)).run()
-        let large = try await LoadEngine(options: try options(server.url(), n: 10_000, c: 8)).run()
+        let small = try await LoadEngine(options: try options(server.url(), n: 1_000, c: 8, engine: engine)).run()
+        let large = try await LoadEngine(options: try options(server.url(), n: 10_000, c: 8, engine: engine)).run()
         #expect(small.statistics.footprintInBytes == large.statistics.footprintInBytes)
         // A million more results into the same structure (what -n 1000000 records) keep the footprint.
         var stats = large.statistics
@@ -213,11 +225,13 @@ enum TestKitPort {
 
 /// Servers that close idle keep-alive connections: GETs are resent (as Go/hey do), POSTs count as errors.
 @Suite struct IdleCloseTests {
-    @Test func closedIdleConnectionsAreRetriedForGET() async throws {
+    @Test(arguments: LoadOptions.Engine.allCases)
+    func closedIdleConnectionsAreRetriedForGET(engine: LoadOptions.Engine) async throws {
         let server = try await TestHTTPServer(closeAfter: 3) { _ in .respond(status: 200, body: "x") }
         var o = LoadOptions(url: try TargetURL(server.url()))
         o.requests = 60
         o.concurrency = 3
+        o.engine = engine
         let report = try await LoadEngine(options: o).run()
         #expect(report.statistics.responses == 60 && report.statistics.errors == 0)
         o.method = "POST"
