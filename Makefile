@@ -55,7 +55,7 @@ report-check: report ## Render the report with headless Chromium to .build/repor
 	mkdir -p .build/report-check
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,3400 \
 	  --screenshot=.build/report-check/report.png "file://$(CURDIR)/results/report.html"
-	@echo "report-check: .build/report-check/report.png"
+	@test -s .build/report-check/report.png && echo "report-check: .build/report-check/report.png (open it and look)"
 
 run: release ## Run counter-service with its defaults (7 nodes, 64 shards, HTTP :8181, metrics :2121)
 	.build/release/counter-service
