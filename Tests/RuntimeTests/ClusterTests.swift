@@ -4,7 +4,7 @@ import Testing
 @testable import Runtime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // MARK: Messages of a small bank account, as the accounting sample has.
@@ -197,7 +197,8 @@ struct ClusterTests {
         defer { cluster.shutdown() }
         let log = OutcomeLog()
         for index in 0..<100 {
-            cluster.client.request(Deposit(amount: 2), key: "counter-\(index % 10)", replyTo: log, context: UInt64(index))
+            cluster.client.request(
+                Deposit(amount: 2), key: "counter-\(index % 10)", replyTo: log, context: UInt64(index))
             #expect(log.count == index + 1)
         }
         #expect(log.value(at: 99, as: Int.self) == 20)
@@ -219,7 +220,8 @@ struct ClusterTests {
         // It survives encoding (as it would over NATS).
         var writer = WireWriter()
         NodeInfo(nodeID: "node-2", shards: [0, 5, 63]).encode(to: &writer)
-        #expect(try WireBytes(writer.bytes).decode(as: NodeInfo.self) == NodeInfo(nodeID: "node-2", shards: [0, 5, 63]))
+        #expect(
+            try WireBytes(writer.bytes).decode(as: NodeInfo.self) == NodeInfo(nodeID: "node-2", shards: [0, 5, 63]))
         #expect(await requestError { try await cluster.client.nodeInfo(shard: 64) }?.code == .badRequest)
     }
 
@@ -261,7 +263,9 @@ struct ClusterTests {
         // The async form too (its own timer and the transport's sweep race; either gives deadlineExceeded).
         let gate2 = Gate()
         cluster.client.request(Stall(gate: gate2), key: "alice", replyTo: stalled, context: 2, timeout: .seconds(10))
-        let error = await requestError { try await cluster.client.request(Balance(), key: "alice", timeout: .milliseconds(50)) }
+        let error = await requestError {
+            try await cluster.client.request(Balance(), key: "alice", timeout: .milliseconds(50))
+        }
         gate2.release()
         #expect(error?.code == .deadlineExceeded)
         #expect(stalled.waitFor(2))
@@ -272,7 +276,8 @@ struct ClusterTests {
         let cluster = try TestCluster(nodes: 3, executor: InlineExecutor())
         defer { cluster.shutdown() }
         _ = try await cluster.client.request(Deposit(amount: 5), key: "bob")
-        let error = try #require(await requestError { try await cluster.client.request(Withdraw(amount: 10), key: "bob") })
+        let error = try #require(
+            await requestError { try await cluster.client.request(Withdraw(amount: 10), key: "bob") })
         #expect(error.code == RequestError.Code(rawValue: "insufficient_balance"))
         #expect(error.message == "balance 5 < 10")
         #expect(try await cluster.client.request(Withdraw(amount: 5), key: "bob") == 0)
@@ -293,7 +298,8 @@ struct ClusterTests {
         let cluster = try TestCluster(nodes: 3, executor: InlineExecutor())
         defer { cluster.shutdown() }
         let log = OutcomeLog()
-        cluster.client.request(Deposit(amount: 1), key: "alice", replyTo: log, context: 0, headers: ["X-CLSTR-key": "alice"])
+        cluster.client.request(
+            Deposit(amount: 1), key: "alice", replyTo: log, context: 0, headers: ["X-CLSTR-key": "alice"])
         cluster.client.request(Deposit(amount: 1), shard: 64, replyTo: log, context: 1)
         cluster.client.request(Deposit(amount: 1), shard: -1, replyTo: log, context: 2)
         cluster.client.request(Deposit(amount: 1), shard: 0, replyTo: log, context: 3)  // shard-level: no key
@@ -365,7 +371,8 @@ struct ClusterTests {
                     barrier.wrappingAdd(1, ordering: .sequentiallyConsistent)
                     while barrier.load(ordering: .sequentiallyConsistent) < (round + 1) * threads { sched_yield() }
                     cluster.client.request(
-                        Deposit(amount: 1), key: "race-\(round)", replyTo: log, context: UInt64(round * threads + thread))
+                        Deposit(amount: 1), key: "race-\(round)", replyTo: log,
+                        context: UInt64(round * threads + thread))
                 }
             }
         }
@@ -381,7 +388,7 @@ struct ClusterTests {
             cluster.client.request(Balance(), key: "race-\(round)", replyTo: balances, context: UInt64(round))
         }
         #expect(balances.waitFor(rounds))
-        #expect(balances.entries.withLock { $0.allSatisfy { $0.outcome.decode(as: Int.self) == .success(threads) } } )
+        #expect(balances.entries.withLock { $0.allSatisfy { $0.outcome.decode(as: Int.self) == .success(threads) } })
     }
 
     @Test("a closed transport fails requests with transportClosed; a node not in the map cannot start")
@@ -397,7 +404,8 @@ struct ClusterTests {
             nodeID: "node-0", shardMap: cluster.shardMap, transport: cluster.transport, handler: cluster.handlers[0])
         #expect(throws: RequestError.self) { try twin.start() }
         cluster.transport.close()
-        #expect(await requestError { try await cluster.client.request(Balance(), key: "alice") }?.code == .transportClosed)
+        #expect(
+            await requestError { try await cluster.client.request(Balance(), key: "alice") }?.code == .transportClosed)
     }
 }
 

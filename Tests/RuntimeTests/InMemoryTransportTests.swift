@@ -4,7 +4,7 @@ import Testing
 @testable import Runtime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Records every outcome in arrival order (duplicates included), with the delivering thread.
@@ -170,6 +170,41 @@ struct InMemoryTransportTests {
         #expect(transport.statistics.lateReplies == 1)
     }
 
+    @Test("replies racing the deadline sweep: every request gets exactly one outcome")
+    func sweepRace() throws {
+        var options = InMemoryTransportOptions()
+        options.deadlineSweepInterval = .milliseconds(1)
+        options.pendingCapacity = 64
+        let transport = InMemoryTransport(options: options)
+        defer { transport.close() }
+        let handler = HoldingHandler()
+        _ = try transport.serve(shards: [0], nodeID: "n", handler: handler)
+        let log = OutcomeLog()
+        let total = 3_000
+        let sending = Atomic<Bool>(true)
+        let replier = TestThread {
+            while sending.load(ordering: .acquiring) {
+                usleep(1_500)  // pacing, not synchronization: lets some requests reach their deadline first
+                handler.answerAll(.success(1))
+            }
+            handler.answerAll(.success(1))
+        }
+        for index in 0..<total {
+            // Deadlines of 1–3 ms: some replies win, some lose to the sweep.
+            let timeout = Duration.microseconds(1_000 + (index % 3) * 1_000)
+            transport.request(makeRequest(shard: 0, timeout: timeout), replyTo: log, context: UInt64(index))
+            if index % 100 == 0 { usleep(1_000) }
+        }
+        sending.store(false, ordering: .releasing)
+        replier.join()
+        #expect(log.waitFor(total))
+        let contexts = log.entries.withLock { $0.map(\.context) }
+        #expect(contexts.count == total)
+        #expect(Set(contexts).count == total)
+        let statistics = transport.statistics
+        #expect(statistics.lateReplies == statistics.expired)
+    }
+
     @Test("close: new requests fail with transportClosed, serve throws, in-flight requests are still answered")
     func close() throws {
         let transport = InMemoryTransport()
@@ -254,7 +289,8 @@ struct InMemoryTransportTests {
                 while barrier.load(ordering: .sequentiallyConsistent) < threads {}
                 for index in 0..<perThread {
                     let context = UInt64(thread * perThread + index)
-                    transport.request(makeRequest(shard: index % 8, payload: Int(context)), replyTo: log, context: context)
+                    transport.request(
+                        makeRequest(shard: index % 8, payload: Int(context)), replyTo: log, context: context)
                 }
             }
         }
@@ -262,10 +298,11 @@ struct InMemoryTransportTests {
         #expect(log.count == threads * perThread)
         let entries = log.entries.withLock { $0 }
         #expect(Set(entries.map(\.context)).count == threads * perThread)
-        #expect(entries.allSatisfy { entry in
-            if case .success(let value) = entry.outcome { return value as? Int == Int(entry.context) }
-            return false
-        })
+        #expect(
+            entries.allSatisfy { entry in
+                if case .success(let value) = entry.outcome { return value as? Int == Int(entry.context) }
+                return false
+            })
         #expect(transport.statistics.overflowAllocations == 0)
     }
 }
