@@ -158,8 +158,20 @@ public final class NATSTransport: ClusterTransport {
                         connection: servingConnection, subject: subject(forShard: shard),
                         callback: natsShardRequestCallback, context: server))
             }
-            // The server knows the interest once the PONG is back: requests sent after serve() returns reach it.
+        } catch {
+            subscriptions.forEach { $0.unsubscribe() }
+            throw RequestError(error)
+        }
+        // The server knows the interest once the PONG is back: requests sent after serve() returns reach it.
+        // During an outage the flush fails but the subscriptions stand: libnats sends them again on reconnect.
+        do throws(NATSError) {
+            guard servingConnection.isConnected else {
+                throw NATSError(status: .connectionDisconnected, operation: "natsConnection_FlushTimeout")
+            }
             try servingConnection.flush()
+        } catch where error.status != .connectionClosed {
+            configuration.logger.info(
+                "serving before the NATS connection is up", metadata: ["node": "\(nodeID)", "status": "\(error.status)"])
         } catch {
             subscriptions.forEach { $0.unsubscribe() }
             throw RequestError(error)

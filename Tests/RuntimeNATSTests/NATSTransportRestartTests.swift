@@ -37,6 +37,10 @@ struct NATSTransportRestartTests {
         #expect(outageCodes.allSatisfy { [.disconnected, .deadlineExceeded, .noResponder].contains($0) }, "\(outageCodes)")
         #expect(outageCodes.contains(.disconnected))
 
+        // A node can start serving during the outage: its subscriptions are sent when the connection is back.
+        let lateServing = try transport.serve(shards: [2], nodeID: "node-late", handler: handler)
+        defer { lateServing.cancel() }
+
         try server.start()
         // Both connections reconnect on their own (250 ms reconnect wait); wait for the first success.
         let recoveryStart = ContinuousClock.now
@@ -55,8 +59,10 @@ struct NATSTransportRestartTests {
             #expect(outcome.int != nil, "after reconnect: \(outcome)")
         }
 
+        #expect(await send(transport, shard: 2, value: 1, key: "late-shard").outcome.int == 2)
+
         let applies = handler.applies.withLock { $0 }
         #expect(applies.values.allSatisfy { $0 == 1 }, "applied twice: \(applies.filter { $0.value > 1 })")
-        #expect(applies.count <= sent)
+        #expect(applies.count <= sent + 1)  // + the late shard's key
     }
 }
