@@ -119,10 +119,7 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "The lowest log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Option(
-        help: """
-            Where actor turns run: eventloop (shard-per-core; the default in memory), inline (the thread that             delivers the request: the default over NATS), or workers (a thread pool).
-            """)
+    @Option(help: "Where actor turns run: eventloop (shard-per-core; default), inline (caller's thread), workers (pool).")
     var executor: ExecutorKind?
 
     @Option(help: "Event loop threads (default: one per core).")
