@@ -133,7 +133,10 @@ struct CounterApp {
             var registries: [ActorRegistry<String, Int>] = []
             for nodeID in localNodes {
                 var options = ActorRegistryOptions()
-                options.actor.mailboxCapacity = 1_024
+                // 256 slots (the reference's mailbox size) bound the memory of an actor (the ring is allocated
+                // up front); a full mailbox fails at once (503) rather than blocking an event loop that may be the
+                // one that must run the actor.
+                options.actor.mailboxCapacity = 256
                 options.actor.overflow = .fail
                 let behavior = CounterBehavior.make()
                 let registry = ActorRegistry<String, Int>(
