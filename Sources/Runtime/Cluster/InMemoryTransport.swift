@@ -15,8 +15,11 @@ import Synchronization
 public final class InMemoryTransport: ClusterTransport {
     /// Which handler serves each shard.
     struct Routes: Sendable {
-        /// Indexed by shard; `nil` where no node serves.
-        var handlers: [(handler: any ShardRequestHandler, nodeID: String, subscription: Int)?] = []
+        /// Indexed by shard; `nil` where no node serves. Kept apart from the bookkeeping below so that the
+        /// request path copies out one reference.
+        var handlers: [(any ShardRequestHandler)?] = []
+        /// Indexed by shard: the serving node and its subscription (for error messages and cancelling).
+        var owners: [(nodeID: String, subscription: Int)?] = []
     }
 
     private let routes = SnapshotCell(Routes())
@@ -50,7 +53,7 @@ public final class InMemoryTransport: ClusterTransport {
             return replyTo.deliver(.failure(RequestError(.badRequest, "request without a deadline")), context: context)
         }
         let handlers = routes.load().handlers
-        guard request.shard >= 0, request.shard < handlers.count, let route = handlers[request.shard] else {
+        guard request.shard >= 0, request.shard < handlers.count, let handler = handlers[request.shard] else {
             return replyTo.deliver(
                 .failure(RequestError(.noResponder, "no node serves shard \(request.shard)")), context: context)
         }
@@ -61,9 +64,9 @@ public final class InMemoryTransport: ClusterTransport {
         }
         if let watch {
             let (slot, token) = watch.watch(replyTo: replyTo, context: context, deadline: request.deadline)
-            route.handler.handle(request, replyTo: slot, context: token)
+            handler.handle(request, replyTo: slot, context: token)
         } else {
-            route.handler.handle(request, replyTo: replyTo, context: context)
+            handler.handle(request, replyTo: replyTo, context: context)
         }
     }
 
@@ -83,12 +86,14 @@ public final class InMemoryTransport: ClusterTransport {
             let needed = (shards.max() ?? -1) + 1
             if next.handlers.count < needed {
                 next.handlers.append(contentsOf: repeatElement(nil, count: needed - next.handlers.count))
+                next.owners.append(contentsOf: repeatElement(nil, count: needed - next.owners.count))
             }
             for shard in shards {
-                if let existing = next.handlers[shard] {
+                if let existing = next.owners[shard] {
                     throw RequestError(.badRequest, "shard \(shard) is already served by \(existing.nodeID)")
                 }
-                next.handlers[shard] = (handler, nodeID, id)
+                next.handlers[shard] = handler
+                next.owners[shard] = (nodeID, id)
             }
             return (next, ())
         }
@@ -99,8 +104,9 @@ public final class InMemoryTransport: ClusterTransport {
     fileprivate func unsubscribe(_ id: Int) {
         routes.update { current -> (Routes, Void) in
             var next = current
-            for shard in next.handlers.indices where next.handlers[shard]?.subscription == id {
+            for shard in next.owners.indices where next.owners[shard]?.subscription == id {
                 next.handlers[shard] = nil
+                next.owners[shard] = nil
             }
             return (next, ())
         }
