@@ -4,8 +4,9 @@ import Synchronization
 /// reference, without encoding or copying.
 ///
 /// - A request for a shard nobody serves fails at once with `noResponder`; a request without a deadline with
-///   `badRequest`; one whose deadline has passed with `deadlineExceeded`; any request after ``close()`` with
-///   `transportClosed`.
+///   `badRequest`; one whose deadline has passed with `deadlineExceeded` (with the deadline watch, "passed" is
+///   judged by the watch's clock, which lags by up to one sweep interval, so that sending reads no clock); any
+///   request after ``close()`` with `transportClosed`.
 /// - The handler runs on the caller's thread (with an actor handler that means: the request is enqueued in the
 ///   actor's mailbox, and the actor runs on its executor); its reply goes straight to the requester's
 ///   ``ReplyHandler`` on the thread that produced it: no thread hop beyond what the actor's execution needs.
@@ -57,17 +58,24 @@ public final class InMemoryTransport: ClusterTransport {
             return replyTo.deliver(
                 .failure(RequestError(.noResponder, "no node serves shard \(request.shard)")), context: context)
         }
-        if MonotonicClock.now() >= request.deadline {
-            return replyTo.deliver(
-                .failure(RequestError(.deadlineExceeded, "deadline passed before the request was sent")),
-                context: context)
-        }
         if let watch {
+            // The sweep's clock lags by up to one interval and costs no clock read: a request whose deadline
+            // passed longer ago fails here; a more recent one fails at its actor's turn or at the next sweep.
+            if watch.coarseNow >= request.deadline {
+                return replyTo.deliver(.failure(Self.expiredAtSend()), context: context)
+            }
             let (slot, token) = watch.watch(replyTo: replyTo, context: context, deadline: request.deadline)
             handler.handle(request, replyTo: slot, context: token)
         } else {
+            if MonotonicClock.now() >= request.deadline {
+                return replyTo.deliver(.failure(Self.expiredAtSend()), context: context)
+            }
             handler.handle(request, replyTo: replyTo, context: context)
         }
+    }
+
+    private static func expiredAtSend() -> RequestError {
+        RequestError(.deadlineExceeded, "deadline passed before the request was sent")
     }
 
     public func serve(
