@@ -253,12 +253,13 @@ struct ClusterTests {
         let log = OutcomeLog()
         let start = MonotonicClock.now()
         cluster.client.request(Balance(), key: "alice", replyTo: log, context: 1, timeout: .milliseconds(100))
-        #expect(log.waitFor(1, seconds: 5))
-        let elapsed = Double(MonotonicClock.now() - start) / 1e6
+        #expect(await log.arrived(1, seconds: 5))
+        // Measured to the delivery itself, not to when this task got to run again.
+        let elapsed = Double(try #require(log.entries.withLock { $0.first?.at }) - start) / 1e6
         gate.release()
         #expect(log.error(at: 0)?.code == .deadlineExceeded)
         #expect(elapsed >= 100 && elapsed < 2_000, "answered after \(elapsed) ms")
-        #expect(stalled.waitFor(1))
+        #expect(await stalled.arrived(1))
         #expect(stalled.value(at: 0, as: Empty.self) == Empty())
         // The async form too (its own timer and the transport's sweep race; either gives deadlineExceeded).
         let gate2 = Gate()
@@ -268,7 +269,7 @@ struct ClusterTests {
         }
         gate2.release()
         #expect(error?.code == .deadlineExceeded)
-        #expect(stalled.waitFor(2))
+        #expect(await stalled.arrived(2))
     }
 
     @Test("remote errors keep their code and message; a plain thrown error becomes handlerFailed")
@@ -355,7 +356,7 @@ struct ClusterTests {
     }
 
     @Test("exactly one actor per key when first requests race through the node")
-    func racingFirstRequests() throws {
+    func racingFirstRequests() async throws {
         let pool = WorkerPool(threadCount: 2)
         defer { pool.shutdown() }
         let cluster = try TestCluster(nodes: 3, executor: pool)
@@ -364,8 +365,10 @@ struct ClusterTests {
         let rounds = 200
         let log = OutcomeLog()
         let barrier = Atomic<Int>(0)
+        let finished = Atomic<Int>(0)
         let workers = (0..<threads).map { thread in
             TestThread {
+                defer { finished.wrappingAdd(1, ordering: .releasing) }
                 for round in 0..<rounds {
                     // All threads meet before each round, then race for the round's fresh key.
                     barrier.wrappingAdd(1, ordering: .sequentiallyConsistent)
@@ -376,8 +379,9 @@ struct ClusterTests {
                 }
             }
         }
+        #expect(await eventually(seconds: 30) { finished.load(ordering: .acquiring) == threads })
         for worker in workers { worker.join() }
-        #expect(log.waitFor(threads * rounds))
+        #expect(await log.arrived(threads * rounds))
         #expect(log.entries.withLock { $0.allSatisfy { if case .success = $0.outcome { true } else { false } } })
         for round in 0..<rounds {
             #expect(cluster.spawns.count("race-\(round)") == 1, "race-\(round)")
@@ -387,8 +391,8 @@ struct ClusterTests {
         for round in 0..<rounds {
             cluster.client.request(Balance(), key: "race-\(round)", replyTo: balances, context: UInt64(round))
         }
-        #expect(balances.waitFor(rounds))
-        #expect(balances.entries.withLock { $0.allSatisfy { $0.outcome.decode(as: Int.self) == .success(threads) } })
+        #expect(await balances.arrived(rounds))
+        #expect(balances.entries.withLock { $0.allSatisfy { (try? $0.outcome.decode(as: Int.self).get()) == threads } })
     }
 
     @Test("a closed transport fails requests with transportClosed; a node not in the map cannot start")
@@ -406,15 +410,5 @@ struct ClusterTests {
         cluster.transport.close()
         #expect(
             await requestError { try await cluster.client.request(Balance(), key: "alice") }?.code == .transportClosed)
-    }
-}
-
-extension Result where Success == Int, Failure == RequestError {
-    static func == (lhs: Self, rhs: Self) -> Bool {
-        switch (lhs, rhs) {
-        case (.success(let a), .success(let b)): a == b
-        case (.failure(let a), .failure(let b)): a.code == b.code
-        default: false
-        }
     }
 }
