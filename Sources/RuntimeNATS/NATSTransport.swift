@@ -176,7 +176,7 @@ public final class NATSTransport: ClusterTransport {
             subscriptions.forEach { $0.unsubscribe() }
             throw RequestError(error)
         }
-        let serving = ServeSubscription(subscriptions)
+        let serving = ServeSubscription(subscriptions, connection: servingConnection)
         let closedMeanwhile = servings.withLock { list -> Bool in
             list.removeAll { $0.isCancelled }
             if core.isClosed { return true }
@@ -213,9 +213,13 @@ public final class NATSTransport: ClusterTransport {
 /// A node's live subscriptions to its shard subjects.
 final class ServeSubscription: TransportSubscription {
     private let subscriptions: [NATSSubscription]
+    private let connection: NATSConnection
     private let cancelled = Atomic<Bool>(false)
 
-    init(_ subscriptions: [NATSSubscription]) { self.subscriptions = subscriptions }
+    init(_ subscriptions: [NATSSubscription], connection: NATSConnection) {
+        self.subscriptions = subscriptions
+        self.connection = connection
+    }
 
     var isCancelled: Bool {
         // Relaxed: used only to prune the transport's list; a stale answer keeps an entry one call longer.
@@ -226,6 +230,9 @@ final class ServeSubscription: TransportSubscription {
         // Acquiring-and-releasing: the flag guards no other data; the exchange only has to pick one caller.
         guard !cancelled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         subscriptions.forEach { $0.unsubscribe() }
+        // libnats buffers UNSUB for its flusher; wait for the server to have it, so that a request sent after
+        // cancel() returns gets `noResponder` instead of reaching the closed subscription and timing out.
+        if connection.isConnected { try? connection.flush(timeout: .seconds(1)) }
     }
 }
 
