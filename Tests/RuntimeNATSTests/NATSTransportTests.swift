@@ -78,7 +78,7 @@ struct NATSTransportTests {
 
         let (outcome, elapsed) = await send(transport, shard: 0, type: "silent", timeout: .milliseconds(300))
         #expect(outcome.errorCode == .deadlineExceeded)
-        #expect(elapsed >= .milliseconds(290) && elapsed < .milliseconds(800), "took \(elapsed)")
+        #expect(elapsed >= .milliseconds(290) && elapsed < .milliseconds(1_000), "took \(elapsed)")
         // The transport still works afterwards.
         #expect(await send(transport, shard: 0).outcome.int == 42)
     }
