@@ -6,7 +6,8 @@ import TestKit
 
 @Suite("NATSTransport across a nats-server restart", .serialized, .timeLimit(.minutes(2)))
 struct NATSTransportRestartTests {
-    @Test("requests during an outage fail cleanly within their deadline; after restart they succeed; none applied twice")
+    @Test(
+        "requests during an outage fail cleanly within their deadline; after restart they succeed; none applied twice")
     func serverRestart() async throws {
         let server = try NATSServer()
         let transport = try makeTransport(server)
@@ -34,7 +35,8 @@ struct NATSTransportRestartTests {
             #expect(elapsed < .milliseconds(1_000), "took \(elapsed)")
         }
         #expect(outageCodes.count >= 9, "almost every outage request fails: \(outageCodes)")
-        #expect(outageCodes.allSatisfy { [.disconnected, .deadlineExceeded, .noResponder].contains($0) }, "\(outageCodes)")
+        #expect(
+            outageCodes.allSatisfy { [.disconnected, .deadlineExceeded, .noResponder].contains($0) }, "\(outageCodes)")
         #expect(outageCodes.contains(.disconnected))
 
         // A node can start serving during the outage: its subscriptions are sent when the connection is back.
