@@ -6,7 +6,8 @@ import TestKit
 
 @Suite("NATSTransport across a nats-server restart", .serialized, .timeLimit(.minutes(2)))
 struct NATSTransportRestartTests {
-    @Test("requests during an outage fail cleanly within their deadline; after restart they succeed; none applied twice")
+    @Test(
+        "requests during an outage fail cleanly within their deadline; after restart they succeed; none applied twice")
     func serverRestart() async throws {
         let server = try NATSServer()
         let transport = try makeTransport(server)
@@ -31,10 +32,11 @@ struct NATSTransportRestartTests {
         for _ in 0..<10 {
             let (outcome, elapsed) = await request(timeout: .milliseconds(300))
             if let code = outcome.errorCode { outageCodes.append(code) }
-            #expect(elapsed < .milliseconds(600), "took \(elapsed)")
+            #expect(elapsed < .milliseconds(1_000), "took \(elapsed)")
         }
         #expect(outageCodes.count >= 9, "almost every outage request fails: \(outageCodes)")
-        #expect(outageCodes.allSatisfy { [.disconnected, .deadlineExceeded, .noResponder].contains($0) }, "\(outageCodes)")
+        #expect(
+            outageCodes.allSatisfy { [.disconnected, .deadlineExceeded, .noResponder].contains($0) }, "\(outageCodes)")
         #expect(outageCodes.contains(.disconnected))
 
         // A node can start serving during the outage: its subscriptions are sent when the connection is back.

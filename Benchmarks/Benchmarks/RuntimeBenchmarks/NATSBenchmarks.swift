@@ -5,7 +5,7 @@ import Synchronization
 import TestKit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// NATS transport against bare libnats, in the same run, against a nats-server the setup starts on a free port.
@@ -27,8 +27,9 @@ func registerNATSBenchmarks() {
             let payload: [UInt8] = [84]
             payload.withUnsafeBytes { bytes in
                 for _ in benchmark.scaledIterations {
-                    blackHole(try? fixture.bareRequester.requestDiscardingReply(
-                        subject: "bench.bare", bytes: bytes, timeoutMilliseconds: 5_000))
+                    blackHole(
+                        try? fixture.bareRequester.requestDiscardingReply(
+                            subject: "bench.bare", bytes: bytes, timeoutMilliseconds: 5_000))
                 }
             }
         }, setup: { try NATSBenchmarkFixture() }, teardown: { NATSBenchmarkFixture.stopAll() })
@@ -107,7 +108,9 @@ final class NATSBenchmarkFixture: Sendable {
 
     /// Closes every fixture's connections and stops its server.
     static func stopAll() {
-        for fixture in live.withLock({ list in defer { list.removeAll() }; return list }) {
+        for fixture in live.withLock({ list in
+            defer { list.removeAll() }; return list
+        }) {
             fixture.serving.cancel()
             fixture.echo.cancel()
             fixture.transport.close()
