@@ -4,7 +4,9 @@
 # started here is stopped by its PID.
 #
 #   scripts/counter-bench.sh [duration=10s] [connections=200]
-#   EXECUTORS="eventloop workers" MODES="embedded nats nginx" scripts/counter-bench.sh
+#   EXECUTORS="eventloop workers" MODES="embedded nats nginx heap" scripts/counter-bench.sh
+# heap: embedded service driven by wrk until the counter passes 500,000 and then 1,000,000 requests; prints
+# jemalloc's allocated/resident bytes and the process RSS at both points (GET /metrics).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10s}
@@ -34,8 +36,26 @@ run_wrk() { # name url
   echo "$out" > "$WORK/$1.txt"
 }
 
+heap_line() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^clstr_heap_allocated_bytes/ {a=$2} /^clstr_heap_resident_bytes/ {r=$2} /^process_resident_memory_bytes/ {p=$2} END {printf "heap_allocated=%.2fMB heap_resident=%.2fMB rss=%.1fMB", a/1e6, r/1e6, p/1e6}'; }
+
 for mode in $MODES; do
   case $mode in
+    heap)
+      http=$(free_port); metrics=$(free_port)
+      "$BIN" --http-port "$http" --metrics-port "$metrics" > "$WORK/heap.log" 2>&1 &
+      PIDS+=($!)
+      wait_port "$http"
+      echo "heap at start: $(heap_line "$metrics")"
+      for target in 500000 1000000; do
+        while :; do
+          value=$(curl -s "http://127.0.0.1:$http/counter/bench" | sed 's/.*"value":\([0-9]*\).*/\1/')
+          [ "$value" -ge "$target" ] && break
+          wrk -t1 -c"$CONNECTIONS" -d1s -s "$WORK/post.lua" "http://127.0.0.1:$http/counter/bench/increment" > /dev/null
+        done
+        echo "heap after $value requests: $(heap_line "$metrics")"
+      done
+      kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+      ;;
     nginx)
       port=$(free_port)
       mkdir -p "$WORK/nginx"

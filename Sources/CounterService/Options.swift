@@ -119,8 +119,8 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "The lowest log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Option(help: "Where actor turns run: eventloop (shard-per-core), inline (the loop of the first request), or workers (a thread pool).")
-    var executor: ExecutorKind = .eventloop
+    @Option(help: "Where actor turns run: eventloop (shard-per-core; default), inline (caller's thread), workers (pool).")
+    var executor: ExecutorKind?
 
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?

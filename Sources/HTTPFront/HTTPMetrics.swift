@@ -12,9 +12,9 @@ public final class HTTPMetrics: Sendable {
     public let routeNames: [String]
     /// The route index of requests the parser refused.
     public let malformedRoute: Int
-    /// Request durations (from the parsed head to the response written into the output buffer): per shard, per
-    /// route.
-    public let durations: [[AtomicHistogram]]
+    /// Request durations (from the parsed head to the response written into the output buffer), indexed by
+    /// `shard * routeNames.count + route`.
+    public let durations: [AtomicHistogram]
     /// The number of shards.
     public let shardCount: Int
     /// Connections currently open.
@@ -33,7 +33,7 @@ public final class HTTPMetrics: Sendable {
         self.routeNames = names
         self.malformedRoute = routeNames.count
         self.shardCount = max(1, shards)
-        self.durations = (0..<max(1, shards)).map { _ in names.map { _ in AtomicHistogram(bounds: AtomicHistogram.latencyBounds) } }
+        self.durations = (0..<(max(1, shards) * names.count)).map { _ in AtomicHistogram(bounds: AtomicHistogram.latencyBounds) }
         self.counters = (0..<max(1, shards)).map { _ in AtomicCounterArray(count: names.count * (HTTPStatus.otherIndex + 1)) }
     }
 
@@ -46,7 +46,7 @@ public final class HTTPMetrics: Sendable {
     func record(shard: Int, route: Int, status: HTTPStatus, nanoseconds: UInt64) {
         let shard = shard % shardCount
         counters[shard].increment(route * statusSlots + status.counterIndex)
-        durations[shard][route].record(nanoseconds: nanoseconds)
+        durations[shard * routeNames.count + route].record(nanoseconds: nanoseconds)
     }
 
     /// The number of requests answered on `route` with a status in counter slot `statusIndex` (all shards).
@@ -77,7 +77,7 @@ public final class HTTPMetrics: Sendable {
             help: "Time from a parsed request to its response, by route.")
         for route in routeNames.indices {
             text.histogram(
-                "clstr_http_request_duration_seconds", labels: [("route", routeNames[route])], durations.map { $0[route] })
+                "clstr_http_request_duration_seconds", labels: [("route", routeNames[route])], (0..<shardCount).map { durations[$0 * routeNames.count + route] })
         }
         text.header("clstr_http_connections_open", type: "gauge", help: "HTTP connections open.")
         text.sample("clstr_http_connections_open", value: openConnections.load(ordering: .relaxed))

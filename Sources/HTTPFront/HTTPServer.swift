@@ -25,6 +25,8 @@ public final class HTTPServer: Sendable {
     private let inboxes: [ReplyInbox]
     private let logger: Logger
     private let state = Mutex<State>(State())
+    /// Set once every open connection has been asked to drain (tests wait for it).
+    let drainRequested = Atomic<Bool>(false)
 
     private struct State {
         var listener: (any Channel)?
@@ -120,6 +122,7 @@ public final class HTTPServer: Sendable {
         for channel in connections {
             channel.pipeline.fireUserInboundEventTriggered(HTTPConnectionHandler.Drain())
         }
+        drainRequested.store(true, ordering: .sequentiallyConsistent)
         let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
         while ContinuousClock.now < deadline {
             if state.withLock({ $0.connections.isEmpty }) { return }

@@ -47,7 +47,9 @@ public struct HTTPReplyTarget: Sendable {
 
 /// The answer channel of one request; valid during ``HTTPService/handle(_:exchange:)``.
 public struct HTTPExchange {
-    let connection: HTTPConnectionHandler
+    // unowned(unsafe): an exchange lives only during `handle`, while the connection handler is alive and running
+    // the call; skipping the reference count saves a retain/release pair per request.
+    unowned(unsafe) let connection: HTTPConnectionHandler
     let sequence: UInt64
 
     /// Answers at once.

@@ -5,14 +5,13 @@ import CNATS
 /// Nothing here owns memory or throws; ``NATSConnection`` and ``NATSSubscription`` (layer 3) own the C objects and
 /// turn statuses into errors with ``NATSStatus/check(_:)`` (layer 2).
 enum LibNATS {
-    @inline(__always)
     static func publish(
         _ connection: OpaquePointer, subject: UnsafePointer<CChar>, bytes: UnsafeRawBufferPointer
     ) -> NATSStatus {
-        NATSStatus(natsConnection_Publish(connection, subject, bytes.baseAddress, Int32(truncatingIfNeeded: bytes.count)))
+        NATSStatus(
+            natsConnection_Publish(connection, subject, bytes.baseAddress, Int32(truncatingIfNeeded: bytes.count)))
     }
 
-    @inline(__always)
     static func publishRequest(
         _ connection: OpaquePointer, subject: UnsafePointer<CChar>, reply: UnsafePointer<CChar>,
         bytes: UnsafeRawBufferPointer

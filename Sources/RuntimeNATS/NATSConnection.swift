@@ -2,7 +2,7 @@ import CNATS
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One connection to a NATS server, owning its `natsConnection*` and `natsOptions*`.
@@ -59,7 +59,9 @@ public final class NATSConnection: @unchecked Sendable {
     }
 
     private static func apply(_ configuration: Options, to options: OpaquePointer) throws(NATSError) {
-        guard !configuration.urls.isEmpty else { throw NATSError(status: .addressMissing, operation: "natsOptions_SetServers") }
+        guard !configuration.urls.isEmpty else {
+            throw NATSError(status: .addressMissing, operation: "natsOptions_SetServers")
+        }
         var cURLs = configuration.urls.map { strdup($0) }
         defer { cURLs.forEach { free($0) } }
         let serversStatus = cURLs.withUnsafeMutableBufferPointer { buffer in
@@ -131,7 +133,8 @@ public final class NATSConnection: @unchecked Sendable {
     /// Sends a PING and waits for the PONG: everything published before has reached the server.
     /// - Throws: ``NATSError`` (`timeout`, `connectionClosed`, …).
     public func flush(timeout: Duration = .seconds(2)) throws(NATSError) {
-        try LibNATS.flush(handle, timeoutMilliseconds: max(1, timeout.natsMilliseconds)).check("natsConnection_FlushTimeout")
+        try LibNATS.flush(handle, timeoutMilliseconds: max(1, timeout.natsMilliseconds)).check(
+            "natsConnection_FlushTimeout")
     }
 
     /// Closes the connection (pending subscriptions end, their completion callbacks run); idempotent.

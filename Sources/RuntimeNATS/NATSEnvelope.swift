@@ -62,7 +62,6 @@ enum NATSEnvelope {
 
     /// Appends the encoding of a typed value (a ``WireCodable``, or ``WireBytes`` as they are).
     /// - Throws: ``RequestError`` `codec` when the value has no wire encoding.
-    @inline(__always)
     static func encodeValue(_ value: any Sendable, into writer: inout WireWriter) throws(RequestError) {
         if let codable = value as? any WireCodable {
             codable.encode(to: &writer)

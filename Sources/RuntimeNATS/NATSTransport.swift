@@ -4,7 +4,7 @@ import Runtime
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The cluster transport between processes: requests travel over NATS to `<prefix>.shard.<id>`, replies come
@@ -83,9 +83,12 @@ public final class NATSTransport: ClusterTransport {
 
     public func request(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64) {
         if core.isClosed { return replyTo.deliver(.failure(RequestCore.closedError), context: context) }
-        guard core.isConnected else { return replyTo.deliver(.failure(RequestCore.disconnectedError), context: context) }
+        guard core.isConnected else {
+            return replyTo.deliver(.failure(RequestCore.disconnectedError), context: context)
+        }
         guard request.shard >= 0 else {
-            return replyTo.deliver(.failure(RequestError(.badRequest, "negative shard \(request.shard)")), context: context)
+            return replyTo.deliver(
+                .failure(RequestError(.badRequest, "negative shard \(request.shard)")), context: context)
         }
         let now = MonotonicClock.now()
         let deadline = request.deadline == 0 ? now &+ defaultTimeoutNanoseconds : request.deadline
@@ -98,7 +101,8 @@ public final class NATSTransport: ClusterTransport {
         var writer = ScratchWriter.take()
         defer { ScratchWriter.give(writer) }
         do throws(RequestError) {
-            try NATSEnvelope.encodeRequest(request, remainingMicroseconds: max(1, (deadline - now) / 1_000), into: &writer)
+            try NATSEnvelope.encodeRequest(
+                request, remainingMicroseconds: max(1, (deadline - now) / 1_000), into: &writer)
         } catch {
             return replyTo.deliver(.failure(error), context: context)
         }
@@ -113,13 +117,14 @@ public final class NATSTransport: ClusterTransport {
         }
         if status != .ok, let entry = core.pending.take(token) {
             let code = status.requestErrorCode
-            let error = code == .transportClosed ? RequestCore.closedError : RequestError(status: status, operation: "natsConnection_PublishRequest")
+            let error =
+                code == .transportClosed
+                ? RequestCore.closedError : RequestError(status: status, operation: "natsConnection_PublishRequest")
             entry.handler.deliver(.failure(error), context: entry.context)
         }
     }
 
     /// Formats `<prefix>.shard.<shard>` and `<inbox>.<token hex>` into stack buffers (no allocation).
-    @inline(__always)
     private func withSubjects<R>(
         shard: Int, token: UInt64, _ body: (UnsafePointer<CChar>, UnsafePointer<CChar>) -> R
     ) -> R {
@@ -152,19 +157,34 @@ public final class NATSTransport: ClusterTransport {
         subscriptions.reserveCapacity(shards.count)
         do throws(NATSError) {
             for shard in shards {
-                guard shard >= 0 else { throw NATSError(status: .invalidSubject, operation: "natsConnection_Subscribe") }
+                guard shard >= 0 else {
+                    throw NATSError(status: .invalidSubject, operation: "natsConnection_Subscribe")
+                }
                 subscriptions.append(
                     try NATSSubscription(
                         connection: servingConnection, subject: subject(forShard: shard),
                         callback: natsShardRequestCallback, context: server))
             }
-            // The server knows the interest once the PONG is back: requests sent after serve() returns reach it.
-            try servingConnection.flush()
         } catch {
             subscriptions.forEach { $0.unsubscribe() }
             throw RequestError(error)
         }
-        let serving = ServeSubscription(subscriptions)
+        // The server knows the interest once the PONG is back: requests sent after serve() returns reach it.
+        // During an outage the flush fails but the subscriptions stand: libnats sends them again on reconnect.
+        do throws(NATSError) {
+            guard servingConnection.isConnected else {
+                throw NATSError(status: .connectionDisconnected, operation: "natsConnection_FlushTimeout")
+            }
+            try servingConnection.flush()
+        } catch  where error.status != .connectionClosed {
+            configuration.logger.info(
+                "serving before the NATS connection is up",
+                metadata: ["node": "\(nodeID)", "status": "\(error.status)"])
+        } catch {
+            subscriptions.forEach { $0.unsubscribe() }
+            throw RequestError(error)
+        }
+        let serving = ServeSubscription(subscriptions, connection: servingConnection)
         let closedMeanwhile = servings.withLock { list -> Bool in
             list.removeAll { $0.isCancelled }
             if core.isClosed { return true }
@@ -201,9 +221,13 @@ public final class NATSTransport: ClusterTransport {
 /// A node's live subscriptions to its shard subjects.
 final class ServeSubscription: TransportSubscription {
     private let subscriptions: [NATSSubscription]
+    private let connection: NATSConnection
     private let cancelled = Atomic<Bool>(false)
 
-    init(_ subscriptions: [NATSSubscription]) { self.subscriptions = subscriptions }
+    init(_ subscriptions: [NATSSubscription], connection: NATSConnection) {
+        self.subscriptions = subscriptions
+        self.connection = connection
+    }
 
     var isCancelled: Bool {
         // Relaxed: used only to prune the transport's list; a stale answer keeps an entry one call longer.
@@ -214,13 +238,15 @@ final class ServeSubscription: TransportSubscription {
         // Acquiring-and-releasing: the flag guards no other data; the exchange only has to pick one caller.
         guard !cancelled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         subscriptions.forEach { $0.unsubscribe() }
+        // libnats buffers UNSUB for its flusher; wait for the server to have it, so that a request sent after
+        // cancel() returns gets `noResponder` instead of reaching the closed subscription and timing out.
+        if connection.isConnected { try? connection.flush(timeout: .seconds(1)) }
     }
 }
 
 /// Subject formatting into raw buffers.
 enum SubjectFormat {
     /// Writes `value` in decimal; returns the number of characters.
-    @inline(__always)
     static func writeDecimal(_ value: UInt64, into buffer: UnsafeMutablePointer<CChar>) -> Int {
         var digits = 1
         var probe = value
@@ -234,7 +260,6 @@ enum SubjectFormat {
     }
 
     /// Writes `value` in lowercase hex without leading zeros; returns the number of characters.
-    @inline(__always)
     static func writeHex(_ value: UInt64, into buffer: UnsafeMutablePointer<CChar>) -> Int {
         let digits = value == 0 ? 1 : (67 - value.leadingZeroBitCount) / 4
         var remaining = value
@@ -247,7 +272,6 @@ enum SubjectFormat {
     }
 
     /// Parses the hex digits after the last `.` of `subject`.
-    @inline(__always)
     static func parseTrailingHex(_ subject: UnsafePointer<CChar>) -> UInt64? {
         let length = strlen(subject)
         var start = length

@@ -63,7 +63,6 @@ final class RequestCore: Sendable {
     }
 
     /// Completes the request a message on the inbox answers; destroys the message.
-    @inline(__always)
     func handleReply(_ message: OpaquePointer) {
         guard let subject = natsMsg_GetSubject(message), let token = SubjectFormat.parseTrailingHex(subject),
             let entry = pending.take(token)

@@ -1,7 +1,7 @@
 import Runtime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A per-thread reusable ``WireWriter``, so encoding a request or reply allocates nothing in steady state.
@@ -21,7 +21,6 @@ final class ScratchWriter {
     }()
 
     /// The calling thread's writer, empty.
-    @inline(__always)
     static func take() -> WireWriter {
         guard let pointer = pthread_getspecific(key) else {
             let scratch = ScratchWriter()
@@ -35,7 +34,6 @@ final class ScratchWriter {
     }
 
     /// Returns `writer` to the calling thread for reuse.
-    @inline(__always)
     static func give(_ writer: consuming WireWriter) {
         guard let pointer = pthread_getspecific(key) else { return }
         let scratch = Unmanaged<ScratchWriter>.fromOpaque(pointer).takeUnretainedValue()

@@ -2,7 +2,7 @@ import CNATS
 import Runtime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where the reply to one served request goes: the reply subject sits in the replier's arena slot, or (when longer
@@ -39,7 +39,6 @@ final class ServeReplier: ReplyHandler, @unchecked Sendable {
 
     /// Remembers `reply` until `deadline`.
     /// - Returns: the context to hand the request handler, or `nil` when the table is full.
-    @inline(__always)
     func register(reply: UnsafePointer<CChar>, deadline: UInt64) -> UInt64? {
         let length = strlen(reply)
         if length < Self.slotBytes {
@@ -73,7 +72,6 @@ final class ServeReplier: ReplyHandler, @unchecked Sendable {
         publish(writer.bytes, to: reply)
     }
 
-    @inline(__always)
     private func publish(_ bytes: [UInt8], to subject: UnsafePointer<CChar>) {
         // A failed reply publish (connection closed or down) is not reported: the requester's deadline, disconnect
         // or close handling answers it.

@@ -16,13 +16,13 @@ final class ShardServer: Sendable {
     }
 
     /// Decodes `message`, destroys it, and hands the request to the handler (which enqueues and returns).
-    @inline(__always)
     func handle(_ message: OpaquePointer) {
         let reply = natsMsg_GetReply(message)
         let count = Int(natsMsg_GetDataLength(message))
         let incoming: NATSEnvelope.Incoming
         do throws(RequestError) {
-            incoming = try NATSEnvelope.decodeRequest(UnsafeRawBufferPointer(start: natsMsg_GetData(message), count: count))
+            incoming = try NATSEnvelope.decodeRequest(
+                UnsafeRawBufferPointer(start: natsMsg_GetData(message), count: count))
         } catch {
             if let reply { replier.send(error, to: reply) }
             natsMsg_Destroy(message)
@@ -32,7 +32,8 @@ final class ShardServer: Sendable {
         let remaining = incoming.remainingMicroseconds
         request.deadline =
             MonotonicClock.now()
-            &+ (remaining == 0 ? defaultTimeoutNanoseconds : remaining.multipliedReportingOverflow(by: 1_000).partialValue)
+            &+ (remaining == 0
+                ? defaultTimeoutNanoseconds : remaining.multipliedReportingOverflow(by: 1_000).partialValue)
         guard let reply else {
             natsMsg_Destroy(message)
             handler.handle(request, replyTo: DiscardingReplyHandler.shared, context: 0)

@@ -60,7 +60,6 @@ final class SlotTable<Element>: @unchecked Sendable {
         elements.deallocate()
     }
 
-    @inline(__always)
     private static func token(generation: UInt64, index: Int) -> UInt64 {
         (generation & generationMask) << indexBits | UInt64(index)
     }
@@ -68,7 +67,6 @@ final class SlotTable<Element>: @unchecked Sendable {
     /// Stores `element` in a free slot with `deadline` (monotonic ns; 0 = none) and arms it.
     /// - Parameter fill: called with the slot's index before the slot is armed (to fill side storage).
     /// - Returns: the token, or `nil` when every slot is in use.
-    @inline(__always)
     func claim(_ element: Element, deadline: UInt64, fill: (Int) -> Void = { _ in }) -> UInt64? {
         // A rotating cursor spreads claims over the table; with capacity well above the in-flight count the first
         // probe almost always finds a free slot. Relaxed: the cursor only picks where to look.
@@ -92,7 +90,6 @@ final class SlotTable<Element>: @unchecked Sendable {
 
     /// Takes the entry `token` names, if it is still armed, runs `body` with it, then frees the slot.
     /// - Returns: `body`'s result, or `nil` when the token is stale (answered, expired or failed already).
-    @inline(__always)
     func withTaken<R>(_ token: UInt64, _ body: (Int, Element) -> R) -> R? {
         let index = Int(token & Self.indexMask)
         guard index < capacity else { return nil }
@@ -104,12 +101,10 @@ final class SlotTable<Element>: @unchecked Sendable {
     }
 
     /// Takes the entry `token` names, if it is still armed, and frees its slot.
-    @inline(__always)
     func take(_ token: UInt64) -> Element? {
         withTaken(token) { _, element in element }
     }
 
-    @inline(__always)
     private func take<R>(index: Int, state: UInt64, _ body: (Int, Element) -> R) -> R? {
         // Acquiring: pairs with the arming release store, so the element and deadline written before it are visible.
         guard

@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A dedicated thread that runs `body` every `interval` until ``stop()``: the deadline sweep of a transport.

@@ -63,7 +63,7 @@ struct HTTPServerTests {
             try client.send("GET /later/5 HTTP/1.1\r\n\r\n")
             #expect(ChildProcess.waitUntil(timeout: 5) { service.pendingCount == 1 })
             async let stopped: Void = server.shutdown()
-            try await Task.sleep(for: .milliseconds(50))
+            #expect(ChildProcess.waitUntil(timeout: 5) { server.drainRequested.load(ordering: .sequentiallyConsistent) })
             service.complete(5)
             let response = try client.readResponse()
             #expect(response.body == "k5=50")

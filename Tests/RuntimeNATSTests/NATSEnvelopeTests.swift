@@ -60,7 +60,9 @@ struct NATSEnvelopeTests {
                 frame[Int.random(in: 0..<frame.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
             }
             frames.append(frame)
-            frames.append((0..<Int.random(in: 0...32, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            frames.append(
+                (0..<Int.random(in: 0...32, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator)
+                })
         }
         for frame in frames {
             if case .failure(let error) = decodeRequest(frame) {
@@ -93,7 +95,9 @@ struct NATSEnvelopeTests {
 
 func decodeRequest(_ frame: [UInt8]) -> Result<NATSEnvelope.Incoming, RequestError> {
     frame.withUnsafeBytes { bytes in
-        do throws(RequestError) { return .success(try NATSEnvelope.decodeRequest(bytes)) } catch { return .failure(error) }
+        do throws(RequestError) { return .success(try NATSEnvelope.decodeRequest(bytes)) } catch {
+            return .failure(error)
+        }
     }
 }
 

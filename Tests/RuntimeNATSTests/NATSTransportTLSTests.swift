@@ -15,14 +15,18 @@ struct NATSTransportTLSTests {
         var key: String { directory + "/server.key" }
 
         init() throws {
-            guard let openssl = findExecutable("openssl") else { throw FixtureError("openssl not found: run `make deps`") }
+            guard let openssl = findExecutable("openssl") else {
+                throw FixtureError("openssl not found: run `make deps`")
+            }
             directory = NSTemporaryDirectory() + "nats-tls-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(
                 toFile: directory + "/ext.cnf", atomically: true, encoding: .utf8)
             let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
             let steps: [[String]] = [
-                ["req", "-x509"] + ec + ["-keyout", directory + "/ca.key", "-out", ca, "-days", "1", "-subj", "/CN=clstr-test-ca"],
+                ["req", "-x509"] + ec + [
+                    "-keyout", directory + "/ca.key", "-out", ca, "-days", "1", "-subj", "/CN=clstr-test-ca",
+                ],
                 ["req"] + ec + ["-keyout", key, "-out", directory + "/server.csr", "-subj", "/CN=127.0.0.1"],
                 [
                     "x509", "-req", "-in", directory + "/server.csr", "-CA", ca, "-CAkey", directory + "/ca.key",
@@ -32,7 +36,9 @@ struct NATSTransportTLSTests {
             for arguments in steps {
                 let child = try ChildProcess(executable: openssl, arguments: arguments)
                 child.process.waitUntilExit()
-                guard child.process.terminationStatus == 0 else { throw FixtureError("openssl failed: \(child.output)") }
+                guard child.process.terminationStatus == 0 else {
+                    throw FixtureError("openssl failed: \(child.output)")
+                }
             }
         }
     }
@@ -47,7 +53,9 @@ struct NATSTransportTLSTests {
         let port = FreePort.next()
         let server = try ChildProcess(
             executable: binary,
-            arguments: ["-a", "127.0.0.1", "-p", String(port), "--tlscert", certificates.cert, "--tlskey", certificates.key])
+            arguments: [
+                "-a", "127.0.0.1", "-p", String(port), "--tlscert", certificates.cert, "--tlskey", certificates.key,
+            ])
         defer { server.stop() }
         #expect(ChildProcess.waitUntil(timeout: 10) { FreePort.isListening(port) }, "\(server.output)")
 

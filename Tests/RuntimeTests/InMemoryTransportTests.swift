@@ -4,7 +4,7 @@ import Testing
 @testable import Runtime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Records every outcome in arrival order (duplicates included), with the delivering thread.
@@ -14,21 +14,22 @@ final class OutcomeLog: ReplyHandler, Sendable {
         var outcome: Outcome
         var context: UInt64
         var thread: pthread_t
+        /// Monotonic nanoseconds at delivery.
+        var at: UInt64
     }
     let entries = Mutex<[Entry]>([])
 
     func deliver(_ reply: Outcome, context: UInt64) {
         let thread = pthread_self()
-        entries.withLock { $0.append(Entry(outcome: reply, context: context, thread: thread)) }
+        let now = MonotonicClock.now()
+        entries.withLock { $0.append(Entry(outcome: reply, context: context, thread: thread, at: now)) }
     }
 
     var count: Int { entries.withLock { $0.count } }
 
-    /// Waits (bounded) until `count` outcomes arrived.
-    func waitFor(_ count: Int, seconds: Double = 10) -> Bool {
-        let deadline = MonotonicClock.now() + UInt64(seconds * 1e9)
-        while self.count < count && MonotonicClock.now() < deadline { usleep(500) }
-        return self.count >= count
+    /// Waits (bounded) until `count` outcomes arrived, without blocking a thread of the cooperative pool.
+    func arrived(_ count: Int, seconds: Double = 10) async -> Bool {
+        await eventually(seconds: seconds) { self.count >= count }
     }
 
     func error(at index: Int) -> RequestError? {
@@ -44,6 +45,17 @@ final class OutcomeLog: ReplyHandler, Sendable {
             return value as? T
         }
     }
+}
+
+/// Polls `condition` (bounded by `seconds`) between short task sleeps: waiting in an async test without holding
+/// one of the cooperative pool's few threads (other suites' timers need them).
+func eventually(seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    let deadline = MonotonicClock.now() + UInt64(seconds * 1e9)
+    while !condition() {
+        if MonotonicClock.now() >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return true
 }
 
 /// A handler that answers at once, with the payload itself (so a test can see it was not copied).
@@ -139,7 +151,8 @@ struct InMemoryTransportTests {
         var request = makeRequest(shard: 0)
         request.deadline = 0
         transport.request(request, replyTo: log, context: 1)
-        request.deadline = MonotonicClock.now() - 1
+        // Passed longer ago than one sweep interval (the watch's clock may lag by that much).
+        request.deadline = MonotonicClock.now() - 1_000_000_000
         transport.request(request, replyTo: log, context: 2)
         #expect(log.error(at: 0)?.code == .badRequest)
         #expect(log.error(at: 1)?.code == .deadlineExceeded)
@@ -147,7 +160,7 @@ struct InMemoryTransportTests {
     }
 
     @Test("a handler that never answers: the request ends with deadlineExceeded; the late reply is dropped")
-    func deadlineSweep() throws {
+    func deadlineSweep() async throws {
         var options = InMemoryTransportOptions()
         options.deadlineSweepInterval = .milliseconds(2)
         let transport = InMemoryTransport(options: options)
@@ -158,8 +171,9 @@ struct InMemoryTransportTests {
         let log = OutcomeLog()
         let start = MonotonicClock.now()
         transport.request(makeRequest(shard: 0, timeout: .milliseconds(50)), replyTo: log, context: 7)
-        #expect(log.waitFor(1, seconds: 5))
-        let elapsed = Double(MonotonicClock.now() - start) / 1e6
+        #expect(await log.arrived(1, seconds: 5))
+        // Measured to the delivery itself, not to when this task got to run again.
+        let elapsed = Double(try #require(log.entries.withLock { $0.first?.at }) - start) / 1e6
         #expect(elapsed >= 50, "answered after \(elapsed) ms, before the deadline")
         #expect(elapsed < 2_000, "answered after \(elapsed) ms")
         #expect(log.error(at: 0)?.code == .deadlineExceeded)
@@ -168,6 +182,44 @@ struct InMemoryTransportTests {
         #expect(log.count == 1)
         #expect(transport.statistics.expired == 1)
         #expect(transport.statistics.lateReplies == 1)
+    }
+
+    @Test("replies racing the deadline sweep: every request gets exactly one outcome")
+    func sweepRace() async throws {
+        var options = InMemoryTransportOptions()
+        options.deadlineSweepInterval = .milliseconds(1)
+        options.pendingCapacity = 64
+        let transport = InMemoryTransport(options: options)
+        defer { transport.close() }
+        let handler = HoldingHandler()
+        _ = try transport.serve(shards: [0], nodeID: "n", handler: handler)
+        let log = OutcomeLog()
+        let total = 3_000
+        let sending = Atomic<Bool>(true)
+        let replierDone = Atomic<Bool>(false)
+        let replier = TestThread {
+            defer { replierDone.store(true, ordering: .releasing) }
+            while sending.load(ordering: .acquiring) {
+                usleep(1_500)  // pacing, not synchronization: lets some requests reach their deadline first
+                handler.answerAll(.success(1))
+            }
+            handler.answerAll(.success(1))
+        }
+        for index in 0..<total {
+            // Deadlines of 1–3 ms: some replies win, some lose to the sweep.
+            let timeout = Duration.microseconds(1_000 + (index % 3) * 1_000)
+            transport.request(makeRequest(shard: 0, timeout: timeout), replyTo: log, context: UInt64(index))
+            if index % 100 == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        sending.store(false, ordering: .releasing)
+        #expect(await eventually { replierDone.load(ordering: .acquiring) })
+        replier.join()
+        #expect(await log.arrived(total))
+        let contexts = log.entries.withLock { $0.map(\.context) }
+        #expect(contexts.count == total)
+        #expect(Set(contexts).count == total)
+        let statistics = transport.statistics
+        #expect(statistics.lateReplies == statistics.expired)
     }
 
     @Test("close: new requests fail with transportClosed, serve throws, in-flight requests are still answered")
@@ -240,7 +292,7 @@ struct InMemoryTransportTests {
     }
 
     @Test("concurrent requests from several threads: each answered exactly once with its own context")
-    func concurrent() throws {
+    func concurrent() async throws {
         let transport = InMemoryTransport()
         defer { transport.close() }
         _ = try transport.serve(shards: Array(0..<8), nodeID: "n", handler: EchoHandler())
@@ -248,24 +300,29 @@ struct InMemoryTransportTests {
         let perThread = 5_000
         let log = OutcomeLog()
         let barrier = Atomic<Int>(0)
+        let finished = Atomic<Int>(0)
         let workers = (0..<threads).map { thread in
             TestThread {
+                defer { finished.wrappingAdd(1, ordering: .releasing) }
                 barrier.wrappingAdd(1, ordering: .sequentiallyConsistent)
-                while barrier.load(ordering: .sequentiallyConsistent) < threads {}
+                while barrier.load(ordering: .sequentiallyConsistent) < threads { sched_yield() }
                 for index in 0..<perThread {
                     let context = UInt64(thread * perThread + index)
-                    transport.request(makeRequest(shard: index % 8, payload: Int(context)), replyTo: log, context: context)
+                    transport.request(
+                        makeRequest(shard: index % 8, payload: Int(context)), replyTo: log, context: context)
                 }
             }
         }
+        #expect(await eventually { finished.load(ordering: .acquiring) == threads })
         for worker in workers { worker.join() }
         #expect(log.count == threads * perThread)
         let entries = log.entries.withLock { $0 }
         #expect(Set(entries.map(\.context)).count == threads * perThread)
-        #expect(entries.allSatisfy { entry in
-            if case .success(let value) = entry.outcome { return value as? Int == Int(entry.context) }
-            return false
-        })
+        #expect(
+            entries.allSatisfy { entry in
+                if case .success(let value) = entry.outcome { return value as? Int == Int(entry.context) }
+                return false
+            })
         #expect(transport.statistics.overflowAllocations == 0)
     }
 }

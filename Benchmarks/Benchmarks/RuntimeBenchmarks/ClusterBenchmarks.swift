@@ -51,7 +51,8 @@ final class ClusterFixture: Sendable {
         self.transport = transport
         self.registries = registries
         self.nodes = zip(map.nodeIDs, registries).map { nodeID, registry in
-            ClusterNode(nodeID: nodeID, shardMap: map, transport: transport, handler: KeyedActorHandler(registry: registry))
+            ClusterNode(
+                nodeID: nodeID, shardMap: map, transport: transport, handler: KeyedActorHandler(registry: registry))
         }
         self.client = ClusterClient(transport: transport, shardMap: map)
         for node in nodes { try node.start() }

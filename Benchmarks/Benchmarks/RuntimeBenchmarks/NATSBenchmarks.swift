@@ -4,11 +4,17 @@ import RuntimeNATS
 import Synchronization
 import TestKit
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// NATS transport against bare libnats, in the same run, against a nats-server the setup starts on a free port.
 ///
 /// - bare: `natsConnection_Request` on a send-asap connection to an echo responder replying from its libnats
 ///   callback on another send-asap connection (the floor for one round trip through nats-server).
-/// - transport: ``NATSTransport`` request → node handler (replies inline) → reply, awaited on a ``ReplySlot``.
+/// - transport: ``NATSTransport`` request → node handler (replies inline) → reply, awaited on a ``ReplySlot``
+///   (spins briefly, then parks), and once more on a condition variable the waiter sleeps on at once, as
+///   `natsConnection_Request` does (the like-for-like variant).
 /// - throughput: 256 requests kept in flight on one transport (one request connection, one serving connection).
 func registerNATSBenchmarks() {
     let latency = Benchmark.Configuration(
@@ -21,8 +27,9 @@ func registerNATSBenchmarks() {
             let payload: [UInt8] = [84]
             payload.withUnsafeBytes { bytes in
                 for _ in benchmark.scaledIterations {
-                    blackHole(try? fixture.bareRequester.requestDiscardingReply(
-                        subject: "bench.bare", bytes: bytes, timeoutMilliseconds: 5_000))
+                    blackHole(
+                        try? fixture.bareRequester.requestDiscardingReply(
+                            subject: "bench.bare", bytes: bytes, timeoutMilliseconds: 5_000))
                 }
             }
         }, setup: { try NATSBenchmarkFixture() }, teardown: { NATSBenchmarkFixture.stopAll() })
@@ -31,6 +38,20 @@ func registerNATSBenchmarks() {
         "NATS transport request→reply (send-asap)", configuration: latency,
         closure: { benchmark, fixture in
             let slot = ReplySlot()
+            for index in benchmark.scaledIterations {
+                fixture.transport.request(
+                    ClusterRequest(
+                        shard: 0, key: "k", messageType: "inc", payload: .value(index),
+                        deadline: MonotonicClock.now() &+ 5_000_000_000),
+                    replyTo: slot, context: UInt64(index))
+                blackHole(slot.wait())
+            }
+        }, setup: { try NATSBenchmarkFixture() }, teardown: { NATSBenchmarkFixture.stopAll() })
+
+    Benchmark(
+        "NATS transport request→reply, caller blocks on a condition variable (send-asap)", configuration: latency,
+        closure: { benchmark, fixture in
+            let slot = BlockingReplySlot()
             for index in benchmark.scaledIterations {
                 fixture.transport.request(
                     ClusterRequest(
@@ -87,7 +108,9 @@ final class NATSBenchmarkFixture: Sendable {
 
     /// Closes every fixture's connections and stops its server.
     static func stopAll() {
-        for fixture in live.withLock({ list in defer { list.removeAll() }; return list }) {
+        for fixture in live.withLock({ list in
+            defer { list.removeAll() }; return list
+        }) {
             fixture.serving.cancel()
             fixture.echo.cancel()
             fixture.transport.close()
@@ -151,5 +174,43 @@ final class NATSPipeline: ReplyHandler {
         if completed.wrappingAdd(1, ordering: .relaxed).newValue == total.load(ordering: .relaxed) {
             done.deliver(.success(0), context: 0)
         }
+    }
+}
+
+/// A reply slot whose waiter sleeps on a condition variable at once (no spinning), as `natsConnection_Request`
+/// does: the like-for-like comparison with the bare libnats round trip.
+final class BlockingReplySlot: ReplyHandler, @unchecked Sendable {
+    // @unchecked Sendable: `reply` and `ready` are read and written only with `mutex` held.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var reply: Outcome?
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        condition.deallocate()
+    }
+
+    func deliver(_ reply: Outcome, context: UInt64) {
+        pthread_mutex_lock(mutex)
+        self.reply = reply
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Sleeps until the reply arrives, then returns it and empties the slot.
+    func wait() -> Outcome {
+        pthread_mutex_lock(mutex)
+        while reply == nil { pthread_cond_wait(condition, mutex) }
+        let taken = reply!
+        reply = nil
+        pthread_mutex_unlock(mutex)
+        return taken
     }
 }

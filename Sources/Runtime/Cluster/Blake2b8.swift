@@ -49,7 +49,9 @@ enum Blake2b8 {
     /// - Returns: the digest as a big-endian `UInt64`.
     @usableFromInline
     static func digest(prefix: UnsafeRawBufferPointer, key: String) -> UInt64 {
-        if let hash = key.utf8.withContiguousStorageIfAvailable({ digest(prefix: prefix, body: UnsafeRawBufferPointer($0)) }) {
+        if let hash = key.utf8.withContiguousStorageIfAvailable({
+            digest(prefix: prefix, body: UnsafeRawBufferPointer($0))
+        }) {
             return hash
         }
         // A bridged or otherwise non-contiguous string: make a native copy once.

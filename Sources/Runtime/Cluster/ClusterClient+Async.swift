@@ -47,7 +47,9 @@ extension ClusterClient {
     ///   - key: the routing key.
     ///   - timeout: how long to wait; ``defaultTimeout`` when `nil`.
     /// - Throws: ``RequestError`` (see ``request(_:key:timeout:)``).
-    public func notify<M: ClusterMessage>(_ message: M, key: String, timeout: Duration? = nil) async throws(RequestError) {
+    public func notify<M: ClusterMessage>(
+        _ message: M, key: String, timeout: Duration? = nil
+    ) async throws(RequestError) {
         let outcome = await awaitOutcome(timeout: timeout) { waiter in
             self.request(message, key: key, replyTo: waiter, context: 0, timeout: timeout)
         }

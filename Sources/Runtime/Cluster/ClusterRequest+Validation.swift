@@ -17,7 +17,8 @@ extension ClusterRequest {
             return RequestError(.badRequest, "request without a deadline")
         }
         if !headers.isEmpty, let name = headers.keys.first(where: Self.isReservedHeader) {
-            return RequestError(.badRequest, "header \"\(name)\" uses the reserved prefix \"\(Self.reservedHeaderPrefix)\"")
+            return RequestError(
+                .badRequest, "header \"\(name)\" uses the reserved prefix \"\(Self.reservedHeaderPrefix)\"")
         }
         return nil
     }

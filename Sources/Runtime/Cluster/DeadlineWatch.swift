@@ -15,6 +15,9 @@ final class DeadlineWatch: Sendable {
     let pool: PendingReplyPool
     private let ticker: Mutex<BackgroundTicker?> = Mutex(nil)
     private let retiring = Atomic<Bool>(false)
+    /// The monotonic time of the last sweep (or of creation): a clock that lags by at most one interval, free to
+    /// read. A deadline before it has certainly passed.
+    private let lastSweep = Atomic<UInt64>(MonotonicClock.now())
 
     /// Creates the table and starts the sweep.
     /// - Parameters:
@@ -90,6 +93,8 @@ final class DeadlineWatch: Sendable {
     /// Answers the armed requests whose deadline has passed; stops the sweep once retired and idle.
     /// - Parameter now: monotonic nanoseconds.
     func sweep(now: UInt64 = MonotonicClock.now()) {
+        // Relaxed: readers only need some recent value; a stale one makes them defer to the next check.
+        lastSweep.store(now, ordering: .relaxed)
         var armed = 0
         // Relaxed: see `highWater`.
         let bound = min(slots.count, highWater.load(ordering: .relaxed))
@@ -120,6 +125,12 @@ final class DeadlineWatch: Sendable {
                 .failure(RequestError(.deadlineExceeded, "no reply before the deadline")), context: context)
         }
         return false
+    }
+
+    /// A monotonic time at most one sweep interval old, without reading the clock.
+    var coarseNow: UInt64 {
+        // Relaxed: see `lastSweep`.
+        lastSweep.load(ordering: .relaxed)
     }
 
     /// Stops the sweep once no request is in flight (the transport was closed).

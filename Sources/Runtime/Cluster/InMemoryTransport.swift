@@ -4,8 +4,9 @@ import Synchronization
 /// reference, without encoding or copying.
 ///
 /// - A request for a shard nobody serves fails at once with `noResponder`; a request without a deadline with
-///   `badRequest`; one whose deadline has passed with `deadlineExceeded`; any request after ``close()`` with
-///   `transportClosed`.
+///   `badRequest`; one whose deadline has passed with `deadlineExceeded` (with the deadline watch, "passed" is
+///   judged by the watch's clock, which lags by up to one sweep interval, so that sending reads no clock); any
+///   request after ``close()`` with `transportClosed`.
 /// - The handler runs on the caller's thread (with an actor handler that means: the request is enqueued in the
 ///   actor's mailbox, and the actor runs on its executor); its reply goes straight to the requester's
 ///   ``ReplyHandler`` on the thread that produced it: no thread hop beyond what the actor's execution needs.
@@ -15,8 +16,11 @@ import Synchronization
 public final class InMemoryTransport: ClusterTransport {
     /// Which handler serves each shard.
     struct Routes: Sendable {
-        /// Indexed by shard; `nil` where no node serves.
-        var handlers: [(handler: any ShardRequestHandler, nodeID: String, subscription: Int)?] = []
+        /// Indexed by shard; `nil` where no node serves. Kept apart from the bookkeeping below so that the
+        /// request path copies out one reference.
+        var handlers: [(any ShardRequestHandler)?] = []
+        /// Indexed by shard: the serving node and its subscription (for error messages and cancelling).
+        var owners: [(nodeID: String, subscription: Int)?] = []
     }
 
     private let routes = SnapshotCell(Routes())
@@ -50,21 +54,28 @@ public final class InMemoryTransport: ClusterTransport {
             return replyTo.deliver(.failure(RequestError(.badRequest, "request without a deadline")), context: context)
         }
         let handlers = routes.load().handlers
-        guard request.shard >= 0, request.shard < handlers.count, let route = handlers[request.shard] else {
+        guard request.shard >= 0, request.shard < handlers.count, let handler = handlers[request.shard] else {
             return replyTo.deliver(
                 .failure(RequestError(.noResponder, "no node serves shard \(request.shard)")), context: context)
         }
-        if MonotonicClock.now() >= request.deadline {
-            return replyTo.deliver(
-                .failure(RequestError(.deadlineExceeded, "deadline passed before the request was sent")),
-                context: context)
-        }
         if let watch {
+            // The sweep's clock lags by up to one interval and costs no clock read: a request whose deadline
+            // passed longer ago fails here; a more recent one fails at its actor's turn or at the next sweep.
+            if watch.coarseNow >= request.deadline {
+                return replyTo.deliver(.failure(Self.expiredAtSend()), context: context)
+            }
             let (slot, token) = watch.watch(replyTo: replyTo, context: context, deadline: request.deadline)
-            route.handler.handle(request, replyTo: slot, context: token)
+            handler.handle(request, replyTo: slot, context: token)
         } else {
-            route.handler.handle(request, replyTo: replyTo, context: context)
+            if MonotonicClock.now() >= request.deadline {
+                return replyTo.deliver(.failure(Self.expiredAtSend()), context: context)
+            }
+            handler.handle(request, replyTo: replyTo, context: context)
         }
+    }
+
+    private static func expiredAtSend() -> RequestError {
+        RequestError(.deadlineExceeded, "deadline passed before the request was sent")
     }
 
     public func serve(
@@ -83,12 +94,14 @@ public final class InMemoryTransport: ClusterTransport {
             let needed = (shards.max() ?? -1) + 1
             if next.handlers.count < needed {
                 next.handlers.append(contentsOf: repeatElement(nil, count: needed - next.handlers.count))
+                next.owners.append(contentsOf: repeatElement(nil, count: needed - next.owners.count))
             }
             for shard in shards {
-                if let existing = next.handlers[shard] {
+                if let existing = next.owners[shard] {
                     throw RequestError(.badRequest, "shard \(shard) is already served by \(existing.nodeID)")
                 }
-                next.handlers[shard] = (handler, nodeID, id)
+                next.handlers[shard] = handler
+                next.owners[shard] = (nodeID, id)
             }
             return (next, ())
         }
@@ -99,8 +112,9 @@ public final class InMemoryTransport: ClusterTransport {
     fileprivate func unsubscribe(_ id: Int) {
         routes.update { current -> (Routes, Void) in
             var next = current
-            for shard in next.handlers.indices where next.handlers[shard]?.subscription == id {
+            for shard in next.owners.indices where next.owners[shard]?.subscription == id {
                 next.handlers[shard] = nil
+                next.owners[shard] = nil
             }
             return (next, ())
         }

@@ -68,9 +68,9 @@ final class PendingReply: ReplyHandler, @unchecked Sendable {
         // before the slot becomes poppable again (the pool's releasing push also covers it).
         let (won, _) = state.compareExchange(
             expected: token, desired: token & ~1, ordering: .acquiringAndReleasing)
-        guard won, let receiver = target else { return nil }
+        // `take()` moves the reference out (no retain/release pair).
+        guard won, let receiver = target.take() else { return nil }
         let receiverContext = targetContext
-        target = nil
         pool.release(self)
         return (receiver, receiverContext)
     }

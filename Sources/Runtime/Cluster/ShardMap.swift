@@ -35,7 +35,9 @@ public struct ShardMap: Sendable {
         self.seed = seed
         self.nodeIDs = sorted
         self.keyPrefix = prefix
-        self.owners = (0..<numShards).map { shard in Self.rendezvousOwner(shard: shard, sortedNodeIDs: sorted, prefix: prefix) }
+        self.owners = (0..<numShards).map { shard in
+            Self.rendezvousOwner(shard: shard, sortedNodeIDs: sorted, prefix: prefix)
+        }
     }
 
     /// The shard of `key`.
