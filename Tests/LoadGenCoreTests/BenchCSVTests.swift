@@ -202,7 +202,7 @@ struct BenchCSVTests {
         #expect(rate.throughput?.verdict == .unchanged)
         #expect(comparison.table.contains("regressed"))
         #expect(!comparison.anchorsMoved)
-        #expect(!comparison.table.contains("note: the nginx anchor"))
+        #expect(!comparison.table.contains("note: an nginx anchor"))
 
         // Head against itself: nothing moves.
         let same = try BenchComparison(results: results, base: "bbbbbbb", head: "bbbbbbb2222")
@@ -304,6 +304,6 @@ extension BenchCSVTests {
         let comparison = try BenchComparison(
             results: BenchResults(rows: [row("base0000", rps: 40_000), row("head0000", rps: 20_000)]))
         #expect(comparison.anchorsMoved)
-        #expect(comparison.table.contains("note: the nginx anchor itself moved"))
+        #expect(comparison.table.hasSuffix("read the verdicts with care\n"))
     }
 }

@@ -175,8 +175,8 @@ public struct BenchComparison: Sendable {
         return Delta(metric: metric, base: baseMedian, head: headMedian, change: change, band: band, verdict: verdict)
     }
 
-    /// Whether a run against the nginx anchor moved beyond its band: nginx did not change between the commits,
-    /// so the machine did.
+    /// Whether a run against the nginx anchor moved beyond its band: nginx did not change between the commits, so
+    /// the machine did, or the tool that drove it (a loadgen change moves every loadgen ratio to nginx).
     public var anchorsMoved: Bool {
         lines.contains { $0.key.target == "nginx" && ($0.verdict == .regressed || $0.verdict == .improved) }
     }
@@ -214,8 +214,8 @@ public struct BenchComparison: Sendable {
         out += render(header) + "\n"
         for row in body { out += render(row) + "\n" }
         if anchorsMoved {
-            out += "note: the nginx anchor itself moved beyond its band: one of the runs had a noisier machine; "
-            out += "read the verdicts with care and re-run both\n"
+            out += "note: an nginx anchor moved beyond its band, so the machine or the load tool changed between "
+            out += "the runs (the ratios to nginx divide by the same tool's nginx rate); read the verdicts with care\n"
         }
         return out
     }
