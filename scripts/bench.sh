@@ -410,9 +410,9 @@ if start_service; then
         run_loadgen rate counter-service POST "/counter/rate-$TAG-$i/increment" "$RATE_N" --rate "$RATE"
     done
     if [ "$SOAK" = 1 ]; then
-        # The soak runs over counters that already exist, so that its heap and RSS must stay flat: a warm-up
-        # creates the 10,000 counters (not recorded), a sweep reads their sum (the verification's start; its
-        # traffic also lets jemalloc merge the threads' cached statistics, which lag otherwise).
+        # The soak runs over counters that already exist, so that its heap and RSS must stay flat (each new
+        # counter actor allocates its mailbox ring): a warm-up creates the 10,000 counters (not recorded), and a
+        # sweep reads their sum, from which the soak's verification starts.
         log "soak warm-up: creating $SPREAD_IDS counters"
         "$LOADGEN" -n "$SPREAD_IDS" -c "$CONNECTIONS" -m POST --no-progress \
             "$SVC_URL/counter/soak-$TAG-{n}/increment" >"$RUN/soak-warmup.log" 2>&1 || log "soak warm-up failed"
