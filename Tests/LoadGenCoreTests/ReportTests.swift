@@ -136,3 +136,25 @@ struct ReportTests {
         #expect(html.hasSuffix("</body></html>\n"))
     }
 }
+
+extension ReportTests {
+    @Test("across commits, only runs of the latest size share a line (QUICK and full do not mix)")
+    func reportSeparatesSizes() {
+        func row(_ commit: String, n: String, rps: Double) -> BenchRow {
+            BenchRow([
+                "commit": commit, "scenario": "hot-key", "tool": "loadgen", "target": "counter-service", "n": n,
+                "c": "200", "rps": String(rps), "p99_ms": "5", "status": "PASS",
+            ])
+        }
+        let renderer = ReportRenderer(
+            results: BenchResults(rows: [
+                row("full0001", n: "100000", rps: 50_000), row("quick001", n: "10000", rps: 30_000),
+                row("full0002", n: "100000", rps: 60_000),
+            ]))
+        #expect(renderer.median("rps", commit: "full0001", scenario: "hot-key") == 50_000)
+        #expect(renderer.median("rps", commit: "quick001", scenario: "hot-key") == nil)
+        let throughput = renderer.charts()[0].svg
+        #expect(throughput.contains("hot-key · full0002: 60k"))
+        #expect(!throughput.contains("quick001: 30k"))
+    }
+}

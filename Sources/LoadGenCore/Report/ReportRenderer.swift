@@ -29,11 +29,25 @@ public struct ReportRenderer: Sendable {
     }
 
     /// The median of a column over the passing loadgen → counter-service rows of a commit and scenario.
+    ///
+    /// Only runs of the size the latest commit ran the scenario with count (``BenchComparison/size(of:)``), so that a
+    /// `QUICK=1` commit and a full one do not share a line; other commits show a gap.
     func median(_ column: String, commit: String, scenario: String) -> Double? {
-        BenchStatistics.median(
+        let size = latestSize[scenario]
+        return BenchStatistics.median(
             results.rows(of: commit).filter {
                 $0.scenario == scenario && $0.tool == "loadgen" && $0.target == "counter-service" && $0.passed
+                    && (size == nil || BenchComparison.size(of: $0) == size)
             }.compactMap { $0.number(column) })
+    }
+
+    /// Per scenario, the run size of its latest loadgen → counter-service row.
+    var latestSize: [String: String] {
+        var sizes: [String: String] = [:]
+        for row in results.rows where row.tool == "loadgen" && row.target == "counter-service" {
+            sizes[row.scenario] = BenchComparison.size(of: row)
+        }
+        return sizes
     }
 
     /// The charts, in page order, each as an `<svg>` element with its heading.
