@@ -158,3 +158,15 @@ extension ReportTests {
         #expect(!throughput.contains("quick001: 30k"))
     }
 }
+
+extension ReportTests {
+    @Test("a line chart that connects gaps draws one polyline per series")
+    func lineChartConnectsGaps() throws {
+        var chart = Chart(
+            title: "t", yLabel: "ms", categories: ["a", "b", "c"], series: [.init(name: "two", values: [2, nil, 1])])
+        chart.connectGaps = true
+        let svg = chart.svg()
+        #expect(svg.components(separatedBy: "<polyline ").count - 1 == 1)
+        #expect(svg.components(separatedBy: "<circle ").count - 1 == 2)
+    }
+}

@@ -47,6 +47,9 @@ public struct Chart: Sendable {
     public var logarithmic: Bool
     /// A dashed reference line (for example 1.0 for ratios), optional.
     public var reference: Double?
+    /// Whether a line continues across missing values (across commits: a commit without that run) instead of
+    /// breaking there.
+    public var connectGaps = false
     /// Canvas width.
     public var width: Double = 760
     /// Canvas height.
@@ -131,7 +134,7 @@ public struct Chart: Sendable {
                         svg.circle(
                             x: centre(index), y: y(value), radius: 3.5, fill: colour,
                             title: "\(line.name) · \(categories[index]): \(ChartScale.label(value))")
-                    } else {
+                    } else if !connectGaps {
                         svg.polyline(run, stroke: colour)
                         run = []
                     }

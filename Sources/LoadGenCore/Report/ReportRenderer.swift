@@ -60,30 +60,32 @@ public struct ReportRenderer: Sendable {
                 Chart.Series(name: scenario, values: commits.map { median(column, commit: $0, scenario: scenario) })
             }
         }
+        func trend(_ title: String, yLabel: String, column: String, logarithmic: Bool = false) -> String {
+            var chart = Chart(
+                title: title, yLabel: yLabel, categories: labels, series: acrossCommits(column),
+                logarithmic: logarithmic)
+            chart.connectGaps = true
+            return chart.svg()
+        }
         var out: [(String, String)] = []
         out.append(
             (
                 "Throughput per scenario across commits",
-                Chart(
-                    title: "req/s (median of repeats, loadgen → counter-service)", yLabel: "req/s",
-                    categories: labels, series: acrossCommits("rps")
-                ).svg()
+                trend(
+                    "req/s (median of repeats, loadgen → counter-service, runs of the latest size)", yLabel: "req/s",
+                    column: "rps")
             ))
         out.append(
             (
                 "Tail latency per scenario across commits",
-                Chart(
-                    title: "p99 latency (median of repeats)", yLabel: "ms", categories: labels,
-                    series: acrossCommits("p99_ms"), logarithmic: true
-                ).svg()
+                trend("p99 latency (median of repeats)", yLabel: "ms", column: "p99_ms", logarithmic: true)
             ))
         out.append(
             (
                 "Anchor ratio across commits",
-                Chart(
-                    title: "req/s ÷ nginx req/s (same tool, same run) — comparable across machines",
-                    yLabel: "ratio", categories: labels, series: acrossCommits("ratio_vs_nginx")
-                ).svg()
+                trend(
+                    "req/s ÷ nginx req/s (same tool, same run) — comparable across machines", yLabel: "ratio",
+                    column: "ratio_vs_nginx")
             ))
 
         let percentiles = [("p50", "50"), ("p90", "90"), ("p99", "99"), ("p99.9", "999"), ("max", "max")]
