@@ -185,10 +185,15 @@ struct CounterApp {
             MetricsSources(
                 http: front, cluster: runsFront ? clusterMetrics : nil, actors: actorMetrics,
                 shardsOwned: localNodes.map { ($0, shardMap.shards(ownedBy: $0).count) }))
-        switch mode {
-        case .all, .gateway: logger.info("=== Counter Demo Ready ===")
-        case .node(let id): logger.info("node ready", metadata: ["nodeID": "\(id)"])
-        }
+        // Announced from inside the service group, once its signal handlers are installed: a SIGTERM sent by
+        // someone who saw this line always shuts down gracefully.
+        let mode = self.mode
+        steps.insert(ShutdownStep(name: "ready", announce: {
+            switch mode {
+            case .all, .gateway: logger.info("=== Counter Demo Ready ===")
+            case .node(let id): logger.info("node ready", metadata: ["nodeID": "\(id)"])
+            }
+        }) {}, at: 0)
     }
 }
 
