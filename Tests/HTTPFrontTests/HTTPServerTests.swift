@@ -70,9 +70,10 @@ struct HTTPServerTests {
             let client = try RawHTTPConnection(port: port)
             try client.send("GET /later/5 HTTP/1.1\r\n\r\n")
             #expect(ChildProcess.waitUntil(timeout: 5) { service.pendingCount == 1 })
-            // Detached: the test's own queue blocks below, and the shutdown must make progress meanwhile.
-            let stopping = Task.detached { await server.shutdown() }
-            #expect(ChildProcess.waitUntil(timeout: 5) { server.drainRequested.load(ordering: .sequentiallyConsistent) })
+            // On an executor of its own: the test's queue blocks below, and the cooperative pool may be busy with
+            // other suites; the shutdown must make progress meanwhile.
+            let stopping = Task(executorPreference: BlockingExecutor()) { await server.shutdown() }
+            #expect(ChildProcess.waitUntil(timeout: 15) { server.drainRequested.load(ordering: .sequentiallyConsistent) })
             service.complete(5)
             let response = try client.readResponse()
             #expect(response.body == "k5=50")
