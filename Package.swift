@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "RuntimeMemory", targets: ["RuntimeMemory"]),
         .library(name: "RuntimeNATS", targets: ["RuntimeNATS"]),
         .library(name: "HTTPFront", targets: ["HTTPFront"]),
         .library(name: "LoadGenCore", targets: ["LoadGenCore"]),
@@ -33,9 +34,17 @@ let package = Package(
         .target(
             name: "Runtime",
             dependencies: [
-                "CJemalloc", "CBlake2",
+                "CBlake2",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // jemalloc as the process allocator plus its heap statistics. Kept out of `Runtime` so that a process can
+        // choose its allocator: the services link it; the micro benchmarks must not, because package-benchmark
+        // counts mallocs by interposing malloc, and jemalloc linked first would bypass the interposer.
+        .target(
+            name: "RuntimeMemory",
+            dependencies: ["CJemalloc"],
             swiftSettings: strict
         ),
         // NATS transport over libnats.
@@ -61,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "CounterService",
             dependencies: [
-                "Runtime", "RuntimeNATS", "HTTPFront",
+                "Runtime", "RuntimeNATS", "HTTPFront", "RuntimeMemory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,7 +104,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestKit"], swiftSettings: strict),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "RuntimeMemory", "TestKit"], swiftSettings: strict),
         .testTarget(name: "RuntimeNATSTests", dependencies: ["RuntimeNATS", "Runtime", "TestKit"], swiftSettings: strict),
         .testTarget(
             name: "HTTPFrontTests",

@@ -1,5 +1,9 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
+
+// A path dependency is named after its folder, which differs between clones: derive it.
+let root = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathComponent().lastPathComponent
 
 let package = Package(
     name: "benchmarks",
@@ -13,7 +17,7 @@ let package = Package(
         .executableTarget(
             name: "RuntimeBenchmarks",
             dependencies: [
-                .product(name: "Runtime", package: "swift-clstr"),
+                .product(name: "Runtime", package: root),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/RuntimeBenchmarks",

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Runtime
+import RuntimeMemory
 
 @Suite("HeapStatistics")
 struct HeapStatisticsTests {

@@ -11,7 +11,9 @@ public struct ActorBehavior<State>: Sendable {
     @usableFromInline
     typealias Erased = @Sendable (inout State, any Sendable) throws -> any Sendable
 
-    @usableFromInline var handlers: [ObjectIdentifier: Erased] = [:]
+    /// A short list scanned linearly: for the handful of message types an actor has, comparing pointers beats
+    /// hashing them.
+    @usableFromInline var handlers: [(type: ObjectIdentifier, handler: Erased)] = []
     @usableFromInline var fallback: (@Sendable (inout State, any Sendable) throws -> any Sendable)?
     /// Runs once when the actor stops (stopped, passivated or its registry shut down), on the actor's turn.
     public var onStop: (@Sendable (inout State) -> Void)?
@@ -23,13 +25,20 @@ public struct ActorBehavior<State>: Sendable {
     ///   - type: the message type.
     ///   - handler: runs on the actor's turn with exclusive access to the state; its return value is the reply,
     ///     and an error it throws is the requester's error (the actor keeps serving).
+    @inlinable
     public mutating func on<M: ActorMessage>(
         _ type: M.Type,
         _ handler: @escaping @Sendable (inout State, M) throws -> M.Reply
     ) {
-        handlers[ObjectIdentifier(type)] = { state, message in
+        let erased: Erased = { state, message in
             // The table is keyed by the dynamic type, so this cast cannot fail.
             try handler(&state, message as! M)
+        }
+        let id = ObjectIdentifier(type)
+        if let index = handlers.firstIndex(where: { $0.type == id }) {
+            handlers[index].handler = erased
+        } else {
+            handlers.append((id, erased))
         }
     }
 
@@ -38,13 +47,55 @@ public struct ActorBehavior<State>: Sendable {
         fallback = handler
     }
 
-    @inlinable
-    func handle(_ message: any Sendable, state: inout State) throws -> any Sendable {
-        if let handler = handlers[ObjectIdentifier(type(of: message))] {
-            return try handler(&state, message)
+    /// Binds the handlers to one actor's state: the turn loop then calls plain closures and needs no generic
+    /// code of its own.
+    func bind(to box: StateBox<State>) -> BoundBehavior {
+        var bound: [(type: ObjectIdentifier, handler: BoundBehavior.Handler)] = []
+        for entry in handlers {
+            let handler = entry.handler
+            let call: BoundBehavior.Handler = { message in try handler(&box.value, message) }
+            bound.append((entry.type, call))
+        }
+        var boundFallback: BoundBehavior.Handler? = nil
+        if let fallback {
+            boundFallback = { message in try fallback(&box.value, message) }
+        }
+        var boundStop: (@Sendable () -> Void)? = nil
+        if let onStop {
+            boundStop = { onStop(&box.value) }
+        }
+        return BoundBehavior(handlers: bound, fallback: boundFallback, onStop: boundStop)
+    }
+}
+
+/// An actor's state, owned by its turns; the bound handlers capture it.
+final class StateBox<State>: @unchecked Sendable {
+    // @unchecked Sendable: `value` is only accessed inside the owning actor's turns, which are serialized.
+    var value: State
+    init(_ value: State) { self.value = value }
+}
+
+/// Handlers bound to one actor's state (see ``ActorBehavior/bind(to:)``).
+@usableFromInline
+final class BoundBehavior: Sendable {
+    typealias Handler = @Sendable (any Sendable) throws -> any Sendable
+    let handlers: [(type: ObjectIdentifier, handler: Handler)]
+    let fallback: Handler?
+    let onStop: (@Sendable () -> Void)?
+
+    init(handlers: [(type: ObjectIdentifier, handler: Handler)], fallback: Handler?, onStop: (@Sendable () -> Void)?) {
+        self.handlers = handlers
+        self.fallback = fallback
+        self.onStop = onStop
+    }
+
+    func handle(_ message: any Sendable) throws -> any Sendable {
+        let id = ObjectIdentifier(type(of: message))
+        for entry in handlers where entry.type == id {
+            return try entry.handler(message)
         }
         if let fallback {
-            return try fallback(&state, message)
+            return try fallback(message)
         }
         throw RequestError(.noHandler, "no handler for \(type(of: message))")
     }

@@ -48,9 +48,12 @@ struct Envelope: Sendable {
 /// the state is touched by one thread at a time. The producer publishes its message with a sequentially consistent
 /// store and then reads the state word; the turn writes `idle` and then reads the mailbox, both sequentially
 /// consistent: one of the two always sees the other, so no message is left without a turn.
-public final class ActorRef<State>: ActorJob, @unchecked Sendable {
-    // @unchecked Sendable: `state` and `stopHandled` are touched only inside a turn, and turns are serialized by the
-    // state word (see above); everything else is immutable or atomic.
+///
+/// The turn loop lives in this non-generic base class and calls handlers bound to the state
+/// (``ActorBehavior``), so no unspecialized generic code runs per message; ``ActorRef`` adds the typed state.
+public class ActorCell: ActorJob, @unchecked Sendable {
+    // @unchecked Sendable: `stopHandled` (and the bound state) are touched only inside a turn, and turns are
+    // serialized by the state word (see above); everything else is immutable or atomic.
 
     @usableFromInline static var idle: Int { 0 }
     @usableFromInline static var scheduled: Int { 1 }
@@ -63,32 +66,17 @@ public final class ActorRef<State>: ActorJob, @unchecked Sendable {
     @usableFromInline let word = Atomic<Int>(0)
     @usableFromInline let options: ActorOptions
     @usableFromInline let metrics: ActorMetrics?
-    let behavior: ActorBehavior<State>
-    var state: State
+    let behavior: BoundBehavior
     private var stopHandled = false
     private let lastTurnEnd = Atomic<UInt64>(0)
 
-    /// Creates an actor; it is ready at once and runs only when it has messages.
-    /// - Parameters:
-    ///   - state: the initial state.
-    ///   - behavior: the handlers.
-    ///   - executor: where its turns run.
-    ///   - options: mailbox size, overflow policy, throughput, affinity.
-    ///   - metrics: optional hooks (lock-free counters).
-    public init(
-        state: State,
-        behavior: ActorBehavior<State>,
-        executor: any ActorExecutor,
-        options: ActorOptions = ActorOptions(),
-        metrics: ActorMetrics? = nil
-    ) {
-        self.state = state
+    init(behavior: BoundBehavior, executor: any ActorExecutor, options: ActorOptions, metrics: ActorMetrics?) {
         self.behavior = behavior
         self.executor = executor
         self.options = options
         self.metrics = metrics
         self.mailbox = MPSCRing(minimumCapacity: options.mailboxCapacity)
-        lastTurnEnd.store(MonotonicClock.now(), ordering: .relaxed)
+        lastTurnEnd.store(MonotonicClock.coarseNow(), ordering: .relaxed)
     }
 
     // MARK: Sending
@@ -223,7 +211,7 @@ public final class ActorRef<State>: ActorJob, @unchecked Sendable {
                 handled += 1
             }
             metrics?.turnCompleted(messages: handled, depthAfter: mailbox.approximateCount)
-            lastTurnEnd.store(MonotonicClock.now(), ordering: .relaxed)
+            lastTurnEnd.store(MonotonicClock.coarseNow(), ordering: .relaxed)
         }
         // running → idle, then look again: a producer that saw us running relied on this check.
         word.wrappingSubtract(2, ordering: .sequentiallyConsistent)
@@ -244,7 +232,7 @@ public final class ActorRef<State>: ActorJob, @unchecked Sendable {
         let start = metrics != nil ? MonotonicClock.now() : 0
         let reply: Outcome
         do {
-            reply = .success(try behavior.handle(envelope.message, state: &state))
+            reply = .success(try behavior.handle(envelope.message))
         } catch {
             reply = .failure(RequestError.from(handlerError: error))
         }
@@ -261,8 +249,31 @@ public final class ActorRef<State>: ActorJob, @unchecked Sendable {
         }
         if !stopHandled {
             stopHandled = true
-            behavior.onStop?(&state)
+            behavior.onStop?()
         }
+    }
+}
+
+/// An actor with a state of type `State`: see ``ActorCell`` for the mailbox, the state word and turns.
+public final class ActorRef<State>: ActorCell, @unchecked Sendable {
+    // @unchecked Sendable: the state lives in a box only the actor's serialized turns touch.
+
+    /// Creates an actor; it is ready at once and runs only when it has messages.
+    /// - Parameters:
+    ///   - state: the initial state.
+    ///   - behavior: the handlers.
+    ///   - executor: where its turns run.
+    ///   - options: mailbox size, overflow policy, throughput, affinity.
+    ///   - metrics: optional hooks (lock-free counters).
+    public init(
+        state: State,
+        behavior: ActorBehavior<State>,
+        executor: any ActorExecutor,
+        options: ActorOptions = ActorOptions(),
+        metrics: ActorMetrics? = nil
+    ) {
+        super.init(
+            behavior: behavior.bind(to: StateBox(state)), executor: executor, options: options, metrics: metrics)
     }
 }
 

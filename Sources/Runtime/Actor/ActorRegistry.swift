@@ -154,7 +154,7 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     /// Stops and removes the actors idle longer than `olderThan`.
     /// - Returns: how many were passivated.
     @discardableResult
-    public func passivateIdle(olderThan idle: Duration, now: UInt64 = MonotonicClock.now()) -> Int {
+    public func passivateIdle(olderThan idle: Duration, now: UInt64 = MonotonicClock.coarseNow()) -> Int {
         let (seconds, attoseconds) = idle.components
         let threshold = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
         var passivated = 0
