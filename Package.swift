@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "RuntimeNATS", targets: ["RuntimeNATS"]),
         .library(name: "HTTPFront", targets: ["HTTPFront"]),
         .library(name: "LoadGenCore", targets: ["LoadGenCore"]),
+        // For the nested benchmark package, which starts its own nats-server.
+        .library(name: "TestKit", targets: ["TestKit"]),
         .executable(name: "counter-service", targets: ["CounterService"]),
         .executable(name: "loadgen", targets: ["LoadGen"]),
     ],

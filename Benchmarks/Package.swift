@@ -18,6 +18,8 @@ let package = Package(
             name: "RuntimeBenchmarks",
             dependencies: [
                 .product(name: "Runtime", package: root),
+                .product(name: "RuntimeNATS", package: root),
+                .product(name: "TestKit", package: root),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/RuntimeBenchmarks",

@@ -1,0 +1,93 @@
+import CNATS
+import Runtime
+import Synchronization
+
+/// One request waiting for its reply.
+struct PendingRequest {
+    var handler: any ReplyHandler
+    var context: UInt64
+    var shard: Int
+}
+
+/// The requesting half of a ``NATSTransport``: the pending table, the inbox, and the connection state, shared with
+/// the libnats callbacks (the inbox's message callback, the request connection's event callbacks).
+final class RequestCore: Sendable {
+    static let closedError = RequestError(.transportClosed, "the NATS transport is closed")
+    static let disconnectedError = RequestError(.disconnected, "the NATS connection is down; reconnecting")
+    static let expiredError = RequestError(.deadlineExceeded, "no reply within the request's deadline")
+    static let tableFullError = RequestError(.mailboxFull, "too many requests in flight on this NATS transport")
+
+    let pending: SlotTable<PendingRequest>
+    /// `_INBOX.<nuid>`: the transport subscribes `<inboxSubject>.*`.
+    let inboxSubject: String
+    /// `_INBOX.<nuid>.` without the terminating NUL; reply subjects append the token in hex.
+    let inboxPrefix: ContiguousArray<CChar>
+    private let connected = Atomic<Bool>(true)
+    private let closed = Atomic<Bool>(false)
+
+    init(capacity: Int, inbox: String) {
+        self.pending = SlotTable(capacity: capacity)
+        self.inboxSubject = inbox
+        self.inboxPrefix = ContiguousArray((inbox + ".").utf8CString.dropLast())
+    }
+
+    // Relaxed loads of `connected` and `closed`: they gate new requests only; a request that races with a state
+    // change is still answered (by the disconnect or close sweep, the publish status, or its deadline).
+    var isConnected: Bool { connected.load(ordering: .relaxed) }
+    var isClosed: Bool { closed.load(ordering: .relaxed) }
+
+    /// Marks the core closed; returns whether this call did it.
+    func markClosed() -> Bool {
+        // Acquiring-and-releasing: picks the one closing caller; the pending table's own atomics order the rest.
+        !closed.exchange(true, ordering: .acquiringAndReleasing)
+    }
+
+    /// The request connection is down: new requests fail at once and pending ones fail now.
+    func connectionLost() {
+        connected.store(false, ordering: .relaxed)  // relaxed: see `isConnected`
+        failAll(isClosed ? Self.closedError : Self.disconnectedError)
+    }
+
+    func connectionRestored() {
+        connected.store(true, ordering: .relaxed)  // relaxed: see `isConnected`
+    }
+
+    /// Fails every pending request with `error`.
+    func failAll(_ error: RequestError) {
+        pending.takeAll { entry in entry.handler.deliver(.failure(error), context: entry.context) }
+    }
+
+    /// Fails pending requests whose deadline has passed.
+    func expire(now: UInt64) {
+        pending.expire(now: now) { entry in entry.handler.deliver(.failure(Self.expiredError), context: entry.context) }
+    }
+
+    /// Completes the request a message on the inbox answers; destroys the message.
+    func handleReply(_ message: OpaquePointer) {
+        guard let subject = natsMsg_GetSubject(message), let token = SubjectFormat.parseTrailingHex(subject),
+            let entry = pending.take(token)
+        else {
+            natsMsg_Destroy(message)  // a late reply (deadline passed, or failed on disconnect): nobody waits
+            return
+        }
+        let outcome: Outcome
+        if natsMsg_IsNoResponders(message) {
+            outcome = .failure(RequestError(.noResponder, "no node serves shard \(entry.shard)"))
+        } else {
+            let count = Int(natsMsg_GetDataLength(message))
+            outcome = NATSEnvelope.decodeReply(UnsafeRawBufferPointer(start: natsMsg_GetData(message), count: count))
+        }
+        natsMsg_Destroy(message)
+        entry.handler.deliver(outcome, context: entry.context)
+    }
+}
+
+/// The inbox subscription's message callback (a libnats thread): hands the reply to its pending request.
+func natsTransportReplyCallback(
+    _ connection: OpaquePointer?, _ subscription: OpaquePointer?, _ message: OpaquePointer?,
+    _ closure: UnsafeMutableRawPointer?
+) {
+    guard let message else { return }
+    guard let closure else { return natsMsg_Destroy(message) }
+    Unmanaged<RequestCore>.fromOpaque(closure).takeUnretainedValue().handleReply(message)
+}

@@ -1,0 +1,144 @@
+import Synchronization
+
+/// A fixed-capacity, lock-free table of in-flight entries (pending requests, reply addresses), each addressed by a
+/// token that carries the slot's index and generation, so a late or duplicate reply for a reused slot is ignored.
+///
+/// State word per slot (`UInt64`):
+/// ```
+/// bits 0-1  phase: 0 free, 1 claimed (being filled), 2 armed (waiting), 3 taken (being emptied)
+/// bits 2-63 generation, incremented each time the slot is freed
+/// ```
+/// Legal transitions: free → claimed (CAS, by a claimer), claimed → armed (store, by that claimer),
+/// armed → taken (CAS, by whoever completes: reply, deadline sweep, fail-all), taken → free with generation + 1
+/// (store, by that completer). Exactly one party wins the armed → taken CAS, so each entry completes once.
+///
+/// Token layout: `generation (low 40 bits) << 24 | index`; capacity is at most 2^24.
+final class SlotTable<Element>: @unchecked Sendable {
+    // @unchecked Sendable: `elements[i]` is written only by the thread that moved slot i to `claimed` and read and
+    // cleared only by the thread that moved it to `taken`; the release store that arms (or frees) the slot and the
+    // acquiring CAS that claims (or takes) it order those accesses. Deadlines and states are atomics.
+
+    static var indexBits: UInt64 { 24 }
+    static var indexMask: UInt64 { (1 << indexBits) - 1 }
+    static var generationMask: UInt64 { (1 << 40) - 1 }
+
+    private static var phaseFree: UInt64 { 0 }
+    private static var phaseClaimed: UInt64 { 1 }
+    private static var phaseArmed: UInt64 { 2 }
+    private static var phaseTaken: UInt64 { 3 }
+
+    /// Number of slots (a power of two).
+    let capacity: Int
+    private let mask: Int
+    private let states: UnsafeMutablePointer<Atomic<UInt64>>
+    private let deadlines: UnsafeMutablePointer<Atomic<UInt64>>
+    private let elements: UnsafeMutablePointer<Element?>
+    private let cursor = Atomic<Int>(0)
+
+    /// - Parameter capacity: the most entries in flight at once (rounded up to a power of two, at most 2^24).
+    init(capacity requested: Int) {
+        var capacity = 1
+        while capacity < max(2, min(requested, 1 << 24)) { capacity <<= 1 }
+        self.capacity = capacity
+        self.mask = capacity - 1
+        states = .allocate(capacity: capacity)
+        deadlines = .allocate(capacity: capacity)
+        elements = .allocate(capacity: capacity)
+        for index in 0..<capacity {
+            (states + index).initialize(to: Atomic(0))
+            (deadlines + index).initialize(to: Atomic(0))
+            (elements + index).initialize(to: nil)
+        }
+    }
+
+    deinit {
+        states.deinitialize(count: capacity)
+        deadlines.deinitialize(count: capacity)
+        elements.deinitialize(count: capacity)
+        states.deallocate()
+        deadlines.deallocate()
+        elements.deallocate()
+    }
+
+    private static func token(generation: UInt64, index: Int) -> UInt64 {
+        (generation & generationMask) << indexBits | UInt64(index)
+    }
+
+    /// Stores `element` in a free slot with `deadline` (monotonic ns; 0 = none) and arms it.
+    /// - Parameter fill: called with the slot's index before the slot is armed (to fill side storage).
+    /// - Returns: the token, or `nil` when every slot is in use.
+    func claim(_ element: Element, deadline: UInt64, fill: (Int) -> Void = { _ in }) -> UInt64? {
+        // A rotating cursor spreads claims over the table; with capacity well above the in-flight count the first
+        // probe almost always finds a free slot. Relaxed: the cursor only picks where to look.
+        for _ in 0..<capacity {
+            let index = cursor.wrappingAdd(1, ordering: .relaxed).oldValue & mask
+            let state = states[index].load(ordering: .relaxed)
+            guard state & 3 == Self.phaseFree else { continue }
+            let claimed = (state & ~3) | Self.phaseClaimed
+            // Acquiring: the previous owner's clearing of the element happens before our write.
+            guard states[index].compareExchange(expected: state, desired: claimed, ordering: .acquiring).exchanged
+            else { continue }
+            elements[index] = element
+            // Relaxed: published by the releasing store that arms the slot.
+            deadlines[index].store(deadline, ordering: .relaxed)
+            fill(index)
+            states[index].store((state & ~3) | Self.phaseArmed, ordering: .releasing)
+            return Self.token(generation: state >> 2, index: index)
+        }
+        return nil
+    }
+
+    /// Takes the entry `token` names, if it is still armed, runs `body` with it, then frees the slot.
+    /// - Returns: `body`'s result, or `nil` when the token is stale (answered, expired or failed already).
+    func withTaken<R>(_ token: UInt64, _ body: (Int, Element) -> R) -> R? {
+        let index = Int(token & Self.indexMask)
+        guard index < capacity else { return nil }
+        let state = states[index].load(ordering: .relaxed)
+        guard state & 3 == Self.phaseArmed, (state >> 2) & Self.generationMask == token >> Self.indexBits else {
+            return nil
+        }
+        return take(index: index, state: state, body)
+    }
+
+    /// Takes the entry `token` names, if it is still armed, and frees its slot.
+    func take(_ token: UInt64) -> Element? {
+        withTaken(token) { _, element in element }
+    }
+
+    private func take<R>(index: Int, state: UInt64, _ body: (Int, Element) -> R) -> R? {
+        // Acquiring: pairs with the arming release store, so the element and deadline written before it are visible.
+        guard
+            states[index].compareExchange(
+                expected: state, desired: (state & ~3) | Self.phaseTaken, ordering: .acquiring
+            ).exchanged,
+            let element = elements[index]
+        else { return nil }
+        elements[index] = nil
+        let result = body(index, element)
+        // Releasing: the cleared element is visible to the next claimer (which acquires).
+        states[index].store(((state >> 2) &+ 1) << 2 | Self.phaseFree, ordering: .releasing)
+        return result
+    }
+
+    /// Takes every armed entry whose deadline is at or before `now` and passes it to `body`.
+    func expire(now: UInt64, _ body: (Element) -> Void) {
+        for index in 0..<capacity {
+            // Acquiring: the deadline read next belongs to the generation this load saw armed (the CAS in `take`
+            // fails if the slot moved on since).
+            let state = states[index].load(ordering: .acquiring)
+            guard state & 3 == Self.phaseArmed else { continue }
+            let deadline = deadlines[index].load(ordering: .relaxed)
+            guard deadline != 0, deadline <= now else { continue }
+            _ = take(index: index, state: state) { _, element in body(element) }
+        }
+    }
+
+    /// Takes every armed entry and passes it to `body` (on close or disconnect).
+    func takeAll(_ body: (Element) -> Void) {
+        for index in 0..<capacity {
+            let state = states[index].load(ordering: .acquiring)
+            guard state & 3 == Self.phaseArmed else { continue }
+            _ = take(index: index, state: state) { _, element in body(element) }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Runtime
+import Testing
+
+@testable import RuntimeNATS
+
+@Suite("NATS envelope and reply frame codec")
+struct NATSEnvelopeTests {
+    @Test("a request round-trips with every field")
+    func requestRoundTrip() throws {
+        let request = ClusterRequest(
+            shard: 1_234, key: "alice-é", messageType: "counter.Increment", payload: .value(-77),
+            deadline: 0, headers: ["trace": "abc", "tenant": "t1"], createdAtMilliseconds: 1_700_000_000_123)
+        var writer = WireWriter()
+        try NATSEnvelope.encodeRequest(request, remainingMicroseconds: 2_500_000, into: &writer)
+        #expect(writer.bytes.first == NATSEnvelope.version)
+        let incoming = try decodeRequest(writer.bytes).get()
+        #expect(incoming.remainingMicroseconds == 2_500_000)
+        #expect(incoming.request.shard == 1_234)
+        #expect(incoming.request.key == "alice-é")
+        #expect(incoming.request.messageType == "counter.Increment")
+        #expect(incoming.request.headers == ["trace": "abc", "tenant": "t1"])
+        #expect(incoming.request.createdAtMilliseconds == 1_700_000_000_123)
+        guard case .bytes(let payload) = incoming.request.payload else { Issue.record("payload not bytes"); return }
+        #expect(try WireBytes(payload).decode(as: Int.self) == -77)
+    }
+
+    @Test("reply frames round-trip: value, WireBytes, remote error, non-codable value")
+    func replyRoundTrip() throws {
+        func roundTrip(_ outcome: Outcome) -> Outcome {
+            var writer = WireWriter()
+            NATSEnvelope.encodeReply(outcome, into: &writer)
+            return writer.bytes.withUnsafeBytes { NATSEnvelope.decodeReply($0) }
+        }
+        #expect(try roundTrip(.success("hello")).decode(as: String.self).get() == "hello")
+        #expect(try roundTrip(.success(WireBytes([1, 2, 3]))).get(as: WireBytes.self).get() == WireBytes([1, 2, 3]))
+        let error = roundTrip(.failure(RequestError(.deadlineExceeded, "late")))
+        guard case .failure(let decoded) = error else { Issue.record("expected failure"); return }
+        #expect(decoded.code == .deadlineExceeded)
+        #expect(decoded.message == "late")
+        guard case .failure(let opaque) = roundTrip(.success(TestShardHandler.NotCodable())) else {
+            Issue.record("expected failure"); return
+        }
+        #expect(opaque.code == .codec)
+    }
+
+    @Test("every prefix and random mutations of valid frames decode or fail with codec, never crash")
+    func fuzz() throws {
+        var writer = WireWriter()
+        try NATSEnvelope.encodeRequest(
+            ClusterRequest(
+                shard: 3, key: "key", messageType: "type", payload: .value("payload"), deadline: 0,
+                headers: ["a": "b"]),
+            remainingMicroseconds: 1_000, into: &writer)
+        let valid = writer.bytes
+        var generator = SystemRandomNumberGenerator()
+        var frames: [[UInt8]] = (0...valid.count).map { Array(valid.prefix($0)) }
+        for _ in 0..<2_000 {
+            var frame = valid
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                frame[Int.random(in: 0..<frame.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            frames.append(frame)
+            frames.append(
+                (0..<Int.random(in: 0...32, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator)
+                })
+        }
+        for frame in frames {
+            if case .failure(let error) = decodeRequest(frame) {
+                #expect(error.code == .codec || error.code == .badRequest)
+            }
+            if case .failure(let error) = frame.withUnsafeBytes({ NATSEnvelope.decodeReply($0) }) {
+                #expect(error.code == .codec || frame.count > 2)
+            }
+        }
+    }
+
+    @Test("subject formatting and token parsing")
+    func subjects() {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer in
+            for value: UInt64 in [0, 9, 10, 255, 4_096, 123_456_789, .max] {
+                let decimal = SubjectFormat.writeDecimal(value, into: buffer.baseAddress!)
+                #expect(String(decoding: buffer.prefix(decimal).map { UInt8($0) }, as: UTF8.self) == String(value))
+                buffer[0] = 46  // "."
+                let hex = SubjectFormat.writeHex(value, into: buffer.baseAddress! + 1)
+                buffer[hex + 1] = 0
+                #expect(String(decoding: buffer[1...hex].map { UInt8($0) }, as: UTF8.self) == String(value, radix: 16))
+                #expect(SubjectFormat.parseTrailingHex(UnsafePointer(buffer.baseAddress!)) == value)
+            }
+        }
+        #expect(SubjectFormat.parseTrailingHex("_INBOX.abc.zz") == nil)
+        #expect(SubjectFormat.parseTrailingHex("_INBOX.abc.") == nil)
+        #expect(SubjectFormat.parseTrailingHex("_INBOX.abc.1f") == 0x1f)
+    }
+}
+
+func decodeRequest(_ frame: [UInt8]) -> Result<NATSEnvelope.Incoming, RequestError> {
+    frame.withUnsafeBytes { bytes in
+        do throws(RequestError) { return .success(try NATSEnvelope.decodeRequest(bytes)) } catch {
+            return .failure(error)
+        }
+    }
+}
+
+@Suite("SlotTable")
+struct SlotTableTests {
+    @Test("claim, take once, stale tokens rejected after reuse")
+    func lifecycle() {
+        let table = SlotTable<Int>(capacity: 4)
+        #expect(table.capacity == 4)
+        let tokens = (0..<4).compactMap { table.claim($0, deadline: 0) }
+        #expect(tokens.count == 4)
+        #expect(table.claim(99, deadline: 0) == nil, "full")
+        #expect(table.take(tokens[1]) == 1)
+        #expect(table.take(tokens[1]) == nil, "taken once")
+        let reused = table.claim(5, deadline: 0)
+        #expect(reused != nil && reused != tokens[1])
+        #expect(table.take(tokens[1]) == nil, "stale generation")
+        #expect(table.take(reused!) == 5)
+    }
+
+    @Test("expire takes only entries past their deadline; takeAll takes the rest")
+    func expiry() {
+        let table = SlotTable<Int>(capacity: 8)
+        _ = table.claim(1, deadline: 100)
+        _ = table.claim(2, deadline: 200)
+        _ = table.claim(3, deadline: 0)
+        var expired: [Int] = []
+        table.expire(now: 150) { expired.append($0) }
+        #expect(expired == [1])
+        var rest: [Int] = []
+        table.takeAll { rest.append($0) }
+        #expect(rest.sorted() == [2, 3])
+    }
+
+    @Test("concurrent completers: every entry is taken exactly once")
+    func concurrentTakes() async {
+        let table = SlotTable<Int>(capacity: 1_024)
+        let tokens = (0..<1_000).map { table.claim($0, deadline: 1)! }
+        let taken = await withTaskGroup(of: [Int].self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var mine: [Int] = []
+                    if worker == 3 {
+                        table.expire(now: 2) { mine.append($0) }
+                    } else {
+                        for token in tokens { if let value = table.take(token) { mine.append(value) } }
+                    }
+                    return mine
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(taken.sorted() == Array(0..<1_000))
+    }
+}
