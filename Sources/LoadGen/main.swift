@@ -1,1 +1,3 @@
-print("loadgen: not built yet")
+import LoadGenCore
+
+await LoadGenCommand.runFromCommandLine()

@@ -1,0 +1,34 @@
+/// A loop's buffer of `-o csv` rows (hey's columns, `%4.4f` seconds), flushed in 64 KB batches.
+struct CSVRows {
+    private var bytes: [UInt8] = []
+
+    /// Whether the buffer should be flushed.
+    var isFull: Bool { bytes.count >= 64 * 1024 }
+
+    /// Appends one row, prefixed by a newline as hey writes them.
+    mutating func append(totalNs: UInt64, dialNs: UInt64, waitNs: UInt64, readNs: UInt64, status: Int, offsetNs: UInt64) {
+        if bytes.capacity == 0 { bytes.reserveCapacity(80 * 1024) }
+        bytes.append(UInt8(ascii: "\n"))
+        FixedPoint.appendSeconds(totalNs, to: &bytes)
+        bytes.append(UInt8(ascii: ","))
+        FixedPoint.appendSeconds(dialNs, to: &bytes)
+        // DNS (resolved once before the run) and Request-write (not timed) are 0.
+        bytes.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: "0"), UInt8(ascii: "."), 48, 48, 48, 48])
+        bytes.append(contentsOf: [UInt8(ascii: ","), UInt8(ascii: "0"), UInt8(ascii: "."), 48, 48, 48, 48])
+        bytes.append(UInt8(ascii: ","))
+        FixedPoint.appendSeconds(waitNs, to: &bytes)
+        bytes.append(UInt8(ascii: ","))
+        FixedPoint.appendSeconds(readNs, to: &bytes)
+        bytes.append(UInt8(ascii: ","))
+        FixedPoint.appendInteger(status, to: &bytes)
+        bytes.append(UInt8(ascii: ","))
+        FixedPoint.appendSeconds(offsetNs, to: &bytes)
+    }
+
+    /// Writes the buffered rows to `sink` and empties the buffer.
+    mutating func flush(to sink: OutputSink) {
+        guard !bytes.isEmpty else { return }
+        sink.write(bytes)
+        bytes.removeAll(keepingCapacity: true)
+    }
+}
