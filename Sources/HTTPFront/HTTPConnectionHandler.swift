@@ -344,7 +344,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             body.clear()
             var builder = HTTPResponseBuilder(body: body)
             service.render(
-                outcome, for: HTTPDeferredRequest(route: route, tag: slots[index].tag, key: slots[index].key, shard: metricsShard),
+                outcome,
+                for: HTTPDeferredRequest(
+                    route: route, tag: slots[index].tag, key: slots[index].key, shard: metricsShard),
                 into: &builder)
             status = builder.status
             HTTPResponseEncoder.writeHead(
@@ -354,7 +356,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             swap(&builder.body, &scratch)
         }
         slots[index].key = ""
-        metrics.record(shard: metricsShard, route: route, status: status, nanoseconds: MonotonicClock.now() &- slots[index].start)
+        metrics.record(
+            shard: metricsShard, route: route, status: status, nanoseconds: MonotonicClock.now() &- slots[index].start)
         if !keepAlive {
             closeAfterFlush = true
             stopParsing = true
@@ -378,7 +381,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         if output.readableBytes > 0 {
             if closeAfterFlush && headSequence == nextSequence {
                 closed = true
-                context.writeAndFlush(wrapOutboundOut(output)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                context.writeAndFlush(wrapOutboundOut(output)).assumeIsolated().whenComplete { _ in
+                    context.close(promise: nil)
+                }
                 output = empty
                 return
             }

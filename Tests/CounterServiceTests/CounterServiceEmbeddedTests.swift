@@ -12,10 +12,13 @@ struct CounterServiceEmbeddedTests {
             #expect(first.status == 200)
             #expect(first.headers["content-type"] == "application/json")
             #expect(first.body == #"{"counter_id":"my-counter","value":1}"#)
-            #expect(try service.request("POST", "/counter/my-counter/increment", body: #"{"amount": 5}"#).body
-                == #"{"counter_id":"my-counter","value":6}"#)
+            #expect(
+                try service.request("POST", "/counter/my-counter/increment", body: #"{"amount": 5}"#).body
+                    == #"{"counter_id":"my-counter","value":6}"#)
             #expect(try service.request("GET", "/counter/my-counter").body == #"{"counter_id":"my-counter","value":6}"#)
-            #expect(try service.request("GET", "/counter/never-touched").body == #"{"counter_id":"never-touched","value":0}"#)
+            #expect(
+                try service.request("GET", "/counter/never-touched").body
+                    == #"{"counter_id":"never-touched","value":0}"#)
 
             let key = "café/ü \"q\" 漢"
             let reply = try service.request("POST", "/counter/\(percentEncode(key))/increment", body: #"{"amount": 3}"#)
@@ -33,7 +36,8 @@ struct CounterServiceEmbeddedTests {
         try await withBlockingAllowed {
             let service = try CounterServiceProcess([])
             let owners = try RoutingVectors.rows("shard-owners.tsv").filter {
-                $0[0] == "counter-cluster" && $0[1] == "64" && $0[2] == "node-0,node-1,node-2,node-3,node-4,node-5,node-6"
+                $0[0] == "counter-cluster" && $0[1] == "64"
+                    && $0[2] == "node-0,node-1,node-2,node-3,node-4,node-5,node-6"
             }
             #expect(owners.count == 64)
             var ownerOfShard: [Int: String] = [:]
@@ -73,31 +77,43 @@ struct CounterServiceEmbeddedTests {
 
     static let badInputs: [BadInput] = [
         BadInput(name: "invalid JSON", raw: post("/counter/victim/increment", #"{"amount": }"#), status: 400),
-        BadInput(name: "JSON with trailing garbage", raw: post("/counter/victim/increment", #"{"amount": 1} x"#), status: 400),
+        BadInput(
+            name: "JSON with trailing garbage", raw: post("/counter/victim/increment", #"{"amount": 1} x"#), status: 400
+        ),
         BadInput(name: "amount as string", raw: post("/counter/victim/increment", #"{"amount": "5"}"#), status: 422),
         BadInput(name: "fractional amount", raw: post("/counter/victim/increment", #"{"amount": 1.5}"#), status: 422),
         BadInput(name: "zero amount", raw: post("/counter/victim/increment", #"{"amount": 0}"#), status: 422),
         BadInput(name: "negative amount", raw: post("/counter/victim/increment", #"{"amount": -4}"#), status: 422),
-        BadInput(name: "amount above Int.max", raw: post("/counter/victim/increment", #"{"amount": 9223372036854775808}"#), status: 422),
+        BadInput(
+            name: "amount above Int.max", raw: post("/counter/victim/increment", #"{"amount": 9223372036854775808}"#),
+            status: 422),
         BadInput(name: "body not an object", raw: post("/counter/victim/increment", "[1]"), status: 422),
         BadInput(name: "empty id", raw: post("/counter//increment", nil), status: 400),
-        BadInput(name: "over-long id", raw: post("/counter/\(String(repeating: "v", count: 257))/increment", nil), status: 400),
+        BadInput(
+            name: "over-long id", raw: post("/counter/\(String(repeating: "v", count: 257))/increment", nil),
+            status: 400),
         BadInput(name: "invalid percent-encoding", raw: post("/counter/vic%ZZtim/increment", nil), status: 400),
         BadInput(name: "invalid UTF-8 in id", raw: post("/counter/%C3%28/increment", nil), status: 400),
         BadInput(
             name: "body over the limit", raw: post("/counter/victim/increment", String(repeating: " ", count: 16_385)),
             status: 413, closes: true),
         BadInput(name: "unknown route", raw: "GET /nothing/here HTTP/1.1\r\nHost: x\r\n\r\n", status: 404),
-        BadInput(name: "GET on increment", raw: "GET /counter/victim/increment HTTP/1.1\r\nHost: x\r\n\r\n", status: 405),
+        BadInput(
+            name: "GET on increment", raw: "GET /counter/victim/increment HTTP/1.1\r\nHost: x\r\n\r\n", status: 405),
         BadInput(name: "DELETE on a counter", raw: "DELETE /counter/victim HTTP/1.1\r\nHost: x\r\n\r\n", status: 405),
-        BadInput(name: "malformed request line", raw: "POST  /counter/victim/increment HTTP/1.1\r\n\r\n", status: 400, closes: true),
-        BadInput(name: "malformed header", raw: "POST /counter/victim/increment HTTP/1.1\r\nNo colon\r\n\r\n", status: 400, closes: true),
+        BadInput(
+            name: "malformed request line", raw: "POST  /counter/victim/increment HTTP/1.1\r\n\r\n", status: 400,
+            closes: true),
+        BadInput(
+            name: "malformed header", raw: "POST /counter/victim/increment HTTP/1.1\r\nNo colon\r\n\r\n", status: 400,
+            closes: true),
         BadInput(
             name: "header section over the limit",
             raw: "POST /counter/victim/increment HTTP/1.1\r\nX-Big: \(String(repeating: "b", count: 9_000))\r\n\r\n",
             status: 431, closes: true),
         BadInput(
-            name: "chunked body", raw: "POST /counter/victim/increment HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n1\r\n0\r\n\r\n",
+            name: "chunked body",
+            raw: "POST /counter/victim/increment HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n1\r\n0\r\n\r\n",
             status: 411, closes: true),
     ]
 
@@ -122,10 +138,14 @@ struct CounterServiceEmbeddedTests {
                     #expect(connection.readsEndOfStream(), "\(input.name) should close the connection")
                 }
                 #expect(try service.value("victim") == 41, "\(input.name) changed the counter")
-                #expect(try bystander.request("GET", "/counter/victim").status == 200, "\(input.name): server stopped serving")
+                #expect(
+                    try bystander.request("GET", "/counter/victim").status == 200,
+                    "\(input.name): server stopped serving")
             }
             // A resulting value that would overflow is refused and leaves the counter unchanged.
-            #expect(try service.request("POST", "/counter/big/increment", body: #"{"amount": 9223372036854775806}"#).status == 200)
+            #expect(
+                try service.request("POST", "/counter/big/increment", body: #"{"amount": 9223372036854775806}"#).status
+                    == 200)
             #expect(try service.request("POST", "/counter/big/increment").status == 200)
             let overflow = try service.request("POST", "/counter/big/increment")
             #expect(overflow.status == 409)

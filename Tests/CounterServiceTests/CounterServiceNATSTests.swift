@@ -9,7 +9,9 @@ struct CounterServiceNATSTests {
         try await withBlockingAllowed {
             let nats = try NATSServer()
             let service = try CounterServiceProcess(["--transport", "nats", "--nats-url", nats.url])
-            #expect(try service.request("POST", "/counter/n/increment", body: #"{"amount": 2}"#).body == #"{"counter_id":"n","value":2}"#)
+            #expect(
+                try service.request("POST", "/counter/n/increment", body: #"{"amount": 2}"#).body
+                    == #"{"counter_id":"n","value":2}"#)
             #expect(try service.request("POST", "/counter/n/increment", body: #"{"amount": 0}"#).status == 422)
             let tally = RawHTTPLoad.run(
                 port: service.httpPort, connections: 200, requestsPerConnection: 100,
@@ -35,7 +37,8 @@ struct CounterServiceNATSTests {
             kill(service.child.pid, SIGTERM)
             #expect(ChildProcess.waitUntil(timeout: 15) { !service.child.process.isRunning })
             #expect(service.child.process.terminationStatus == 0)
-            #expect(ChildProcess.waitUntil(timeout: 5) { kill(pid, 0) != 0 }, "the child nats-server outlived the service")
+            #expect(
+                ChildProcess.waitUntil(timeout: 5) { kill(pid, 0) != 0 }, "the child nats-server outlived the service")
         }
     }
 

@@ -9,7 +9,8 @@ struct HTTPConnectionHandlerTests {
     static func makeChannel(_ service: TestService, limits: HTTPLimits = HTTPLimits()) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let handler = HTTPConnectionHandler(
-            service: service, metrics: HTTPMetrics(routeNames: service.routeNames), limits: limits, eventLoop: channel.eventLoop)
+            service: service, metrics: HTTPMetrics(routeNames: service.routeNames), limits: limits,
+            eventLoop: channel.eventLoop)
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel

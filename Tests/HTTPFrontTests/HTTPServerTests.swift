@@ -39,7 +39,9 @@ struct HTTPServerTests {
 
             try client.send("GET /later/7 HTTP/1.1\r\n\r\nGET /now HTTP/1.1\r\n\r\nGET /later/8 HTTP/1.1\r\n\r\n")
             #expect(ChildProcess.waitUntil(timeout: 5) { service.pendingCount == 2 })
-            let thread = Thread { service.complete(8); service.complete(7) }
+            let thread = Thread {
+                service.complete(8); service.complete(7)
+            }
             thread.start()
             #expect(try client.readResponse().body == "k7=70")
             #expect(try client.readResponse().body == "now")
@@ -73,7 +75,8 @@ struct HTTPServerTests {
             // On an executor of its own: the test's queue blocks below, and the cooperative pool may be busy with
             // other suites; the shutdown must make progress meanwhile.
             let stopping = Task(executorPreference: BlockingExecutor()) { await server.shutdown() }
-            #expect(ChildProcess.waitUntil(timeout: 15) { server.drainRequested.load(ordering: .sequentiallyConsistent) })
+            #expect(
+                ChildProcess.waitUntil(timeout: 15) { server.drainRequested.load(ordering: .sequentiallyConsistent) })
             service.complete(5)
             let response = try client.readResponse()
             #expect(response.body == "k5=50")
