@@ -74,6 +74,8 @@ final class MetricsSources: Sendable {
             }
         }
         if let actors {
+            // Relaxed loads (and the reset of the max depth): a scrape needs no ordering with the messages it
+            // counts, only eventually consistent values.
             text.header("clstr_actor_messages_total", type: "counter", help: "Messages handled by the counter actors.")
             text.sample("clstr_actor_messages_total", value: actors.messages.load(ordering: .relaxed))
             text.header("clstr_actor_message_failures_total", type: "counter", help: "Messages whose handler threw.")

@@ -64,6 +64,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var closed = false
     private var readHeld = false
     private var continueSentFor: UInt64 = .max
+    /// Reads since the last idle check.
+    private var readsSinceIdleCheck = 0
+    private var idleCheck: RepeatedTask?
 
     /// Where replies from other threads are queued for this connection's loop (nil: one `execute` per reply).
     let inbox: ReplyInbox?
@@ -103,22 +106,46 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         closed = true
+        idleCheck?.cancel()
+        idleCheck = nil
+    }
+
+    /// Closes the connection when it read nothing since the last check and has nothing in flight.
+    private func checkIdle() {
+        defer { readsSinceIdleCheck = 0 }
+        guard readsSinceIdleCheck == 0, inFlight == 0, !closed, let context else { return }
+        closed = true
+        idleCheck?.cancel()
+        idleCheck = nil
+        context.close(promise: nil)
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        // Relaxed: gauges for scrapes, ordered with nothing else.
         metrics.openConnections.wrappingAdd(1, ordering: .relaxed)
         metrics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)
+        if let idle = limits.idleTimeout {
+            let period = TimeAmount.nanoseconds(
+                Int64(idle.components.seconds) * 1_000_000_000 + idle.components.attoseconds / 1_000_000_000)
+            idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
+                self?.checkIdle()
+            }
+        }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Relaxed: see channelActive.
         metrics.openConnections.wrappingSubtract(1, ordering: .relaxed)
         closed = true
+        idleCheck?.cancel()
+        idleCheck = nil
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         inReadBatch = true
+        readsSinceIdleCheck &+= 1
         guard !stopParsing else { return }
         var incoming = unwrapInboundIn(data)
         if carry.readableBytes == 0 {

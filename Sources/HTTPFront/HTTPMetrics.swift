@@ -86,6 +86,7 @@ public final class HTTPMetrics: Sendable {
                 (0..<shardCount).map { durations[$0 * routeNames.count + route] })
         }
         text.header("clstr_http_connections_open", type: "gauge", help: "HTTP connections open.")
+        // Relaxed: a scrape reads eventually consistent gauges; nothing else depends on the values.
         text.sample("clstr_http_connections_open", value: openConnections.load(ordering: .relaxed))
         text.header("clstr_http_connections_accepted_total", type: "counter", help: "HTTP connections accepted.")
         text.sample("clstr_http_connections_accepted_total", value: acceptedConnections.load(ordering: .relaxed))

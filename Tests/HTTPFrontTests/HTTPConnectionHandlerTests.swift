@@ -119,4 +119,17 @@ struct HTTPConnectionHandlerTests {
         #expect(try Self.output(close).contains("Connection: close\r\n"))
         #expect(!close.isActive)
     }
+
+    @Test("an idle connection is closed after the idle timeout; an active one is not")
+    func idleTimeout() throws {
+        var limits = HTTPLimits()
+        limits.idleTimeout = .seconds(1)
+        let channel = try Self.makeChannel(TestService(), limits: limits)
+        try Self.send(channel, "GET /now HTTP/1.1\r\n\r\n")
+        #expect(try Self.output(channel).hasPrefix("HTTP/1.1 200"))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(channel.isActive, "it read during the first period")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive, "nothing read during the second period")
+    }
 }
