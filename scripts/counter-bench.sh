@@ -3,7 +3,7 @@
 # wrk in one run, plus jemalloc heap after N requests. Everything binds to free loopback ports; every process
 # started here is stopped by its PID.
 #
-#   scripts/counter-bench.sh [duration=10s] [connections=200]
+#   scripts/counter-bench.sh [duration=10s] [connections=200]     (NGINX_WORKERS=1 for a one-worker nginx; default auto)
 #   EXECUTORS="eventloop workers" MODES="embedded nats nginx heap" scripts/counter-bench.sh
 # heap: embedded service driven by wrk until the counter passes 500,000 and then 1,000,000 requests; prints
 # jemalloc's allocated/resident bytes and the process RSS at both points (GET /metrics).
@@ -60,7 +60,7 @@ for mode in $MODES; do
       port=$(free_port)
       mkdir -p "$WORK/nginx"
       cat > "$WORK/nginx/nginx.conf" <<NGINX
-worker_processes auto;
+worker_processes ${NGINX_WORKERS:-auto};
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log;
 daemon off;

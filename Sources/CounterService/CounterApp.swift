@@ -48,18 +48,21 @@ struct CounterApp {
         logger.info("stopped")
     }
 
-    private func start(group: MultiThreadedEventLoopGroup, threads: Int, logger: Logger, steps: inout [ShutdownStep]) async throws {
+    private func start(
+        group: MultiThreadedEventLoopGroup, threads: Int, logger: Logger, steps: inout [ShutdownStep]
+    ) async throws {
         let transportKind = transport.resolved(natsByDefault: mode != .all)
         let shardMap = ShardMap(nodeIDs: cluster.resolvedNodeIDs, numShards: cluster.shards, seed: cluster.seed)
         let clusterMetrics = ClusterOutcomeMetrics(shards: threads)
         let runsNodes = mode != .gateway
         let runsFront = mode == .all || mode == .gateway
         let actorMetrics = runsNodes ? ActorMetrics() : nil
-        let localNodes: [String] = switch mode {
-        case .all: shardMap.nodeIDs
-        case .node(let id): [id]
-        case .gateway: []
-        }
+        let localNodes: [String] =
+            switch mode {
+            case .all: shardMap.nodeIDs
+            case .node(let id): [id]
+            case .gateway: []
+            }
 
         // The HTTP front is created first (its metrics are part of the endpoint) but listens last.
         var front: HTTPServer?
@@ -88,10 +91,11 @@ struct CounterApp {
             if transport.natsServer == "auto" {
                 logger.info("starting NATS server...")
                 let child = try NATSServerChild()
-                steps.insert(ShutdownStep(name: "nats-server") {
-                    child.stop()
-                    logger.info("NATS server stopped", metadata: ["pid": "\(child.pid)"])
-                }, at: 0)
+                steps.insert(
+                    ShutdownStep(name: "nats-server") {
+                        child.stop()
+                        logger.info("NATS server stopped", metadata: ["pid": "\(child.pid)"])
+                    }, at: 0)
                 urls = [child.url]
                 logger.info("NATS ready", metadata: ["url": "\(child.url)", "pid": "\(child.pid)"])
             }
@@ -105,10 +109,11 @@ struct CounterApp {
             }
             logger.info("NATS connected", metadata: ["url": "\(urls.joined(separator: ","))"])
         }
-        steps.append(ShutdownStep(name: "transport") {
-            clusterTransport.close()
-            logger.info("transport closed")
-        })
+        steps.append(
+            ShutdownStep(name: "transport") {
+                clusterTransport.close()
+                logger.info("transport closed")
+            })
 
         // Nodes.
         if runsNodes, let actorMetrics {
@@ -146,20 +151,24 @@ struct CounterApp {
                 let handler = KeyedActorHandler(registry: registry)
                 handler.register(Increment.self)
                 handler.register(GetValue.self)
-                let node = ClusterNode(nodeID: nodeID, shardMap: shardMap, transport: clusterTransport, handler: handler)
-                logger.info("starting node", metadata: ["nodeID": "\(nodeID)", "shardCount": "\(shardMap.shards(ownedBy: nodeID).count)"])
+                let node = ClusterNode(
+                    nodeID: nodeID, shardMap: shardMap, transport: clusterTransport, handler: handler)
+                logger.info(
+                    "starting node",
+                    metadata: ["nodeID": "\(nodeID)", "shardCount": "\(shardMap.shards(ownedBy: nodeID).count)"])
                 try node.start()
                 nodes.append(node)
                 registries.append(registry)
             }
             let startedNodes = nodes
             let startedRegistries = registries
-            steps.append(ShutdownStep(name: "nodes") {
-                for node in startedNodes { node.stop() }
-                for registry in startedRegistries { registry.shutdown() }
-                workerPool?.shutdown()
-                logger.info("nodes stopped", metadata: ["count": "\(startedNodes.count)"])
-            })
+            steps.append(
+                ShutdownStep(name: "nodes") {
+                    for node in startedNodes { node.stop() }
+                    for registry in startedRegistries { registry.shutdown() }
+                    workerPool?.shutdown()
+                    logger.info("nodes stopped", metadata: ["count": "\(startedNodes.count)"])
+                })
         }
 
         // HTTP front.
@@ -175,23 +184,32 @@ struct CounterApp {
             front = server
             let port = try await server.start()
             logger.info("HTTP server starting", metadata: ["port": "\(port)"])
-            steps.append(ShutdownStep(name: "http") {
-                logger.info("shutting down: HTTP front stops accepting, finishing in-flight requests")
-                await server.shutdown()
-            })
+            steps.append(
+                ShutdownStep(name: "http") {
+                    logger.info("shutting down: HTTP front stops accepting, finishing in-flight requests")
+                    await server.shutdown()
+                })
         }
         _ = client
         metricsService.install(
             MetricsSources(
                 http: front, cluster: runsFront ? clusterMetrics : nil, actors: actorMetrics,
                 shardsOwned: localNodes.map { ($0, shardMap.shards(ownedBy: $0).count) }))
-        switch mode {
-        case .all, .gateway: logger.info("=== Counter Demo Ready ===")
-        case .node(let id): logger.info("node ready", metadata: ["nodeID": "\(id)"])
-        }
+        // Announced from inside the service group, once its signal handlers are installed: a SIGTERM sent by
+        // someone who saw this line always shuts down gracefully.
+        let mode = self.mode
+        steps.insert(
+            ShutdownStep(
+                name: "ready",
+                announce: {
+                    switch mode {
+                    case .all, .gateway: logger.info("=== Counter Demo Ready ===")
+                    case .node(let id): logger.info("node ready", metadata: ["nodeID": "\(id)"])
+                    }
+                }
+            ) {}, at: 0)
     }
 }
-
 
 /// Experiment switches read from the environment (for measurements only).
 enum ProcessInfoFlags {
@@ -199,5 +217,5 @@ enum ProcessInfoFlags {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

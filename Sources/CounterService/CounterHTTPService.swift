@@ -76,10 +76,12 @@ final class CounterHTTPService: HTTPService {
     private func route(_ request: HTTPRequest, path: UnsafeRawBufferPointer, exchange: HTTPExchange) {
         if path.count == 1 {
             guard request.method == .get else {
-                return exchange.respond(.error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.index)
+                return exchange.respond(
+                    .error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.index)
             }
             return exchange.respond(
-                HTTPResponse(status: .ok, contentType: .plainText, body: .staticText(Self.indexText)), route: Route.index)
+                HTTPResponse(status: .ok, contentType: .plainText, body: .staticText(Self.indexText)),
+                route: Route.index)
         }
         if hasPrefix(path, "/counter/") {
             let rest = UnsafeRawBufferPointer(rebasing: path[9...])
@@ -87,7 +89,8 @@ final class CounterHTTPService: HTTPService {
             while slash < rest.count && rest[slash] != UInt8(ascii: "/") { slash += 1 }
             if slash == rest.count {
                 guard request.method == .get else {
-                    return exchange.respond(.error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.get)
+                    return exchange.respond(
+                        .error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.get)
                 }
                 guard let id = counterID(rest, route: Route.get, exchange: exchange) else { return }
                 let target = exchange.deferResponse(route: Route.get, tag: 1, key: id)
@@ -98,9 +101,12 @@ final class CounterHTTPService: HTTPService {
                 return exchange.respond(.error(.notFound, "not found"), route: Route.notFound)
             }
             guard request.method == .post else {
-                return exchange.respond(.error(.methodNotAllowed, "method not allowed", allow: "POST"), route: Route.increment)
+                return exchange.respond(
+                    .error(.methodNotAllowed, "method not allowed", allow: "POST"), route: Route.increment)
             }
-            guard let id = counterID(UnsafeRawBufferPointer(rebasing: rest[..<slash]), route: Route.increment, exchange: exchange)
+            guard
+                let id = counterID(
+                    UnsafeRawBufferPointer(rebasing: rest[..<slash]), route: Route.increment, exchange: exchange)
             else { return }
             let verdict = request.body.withUnsafeReadableBytes { JSONAmountParser.parse($0) }
             switch verdict {
@@ -120,10 +126,12 @@ final class CounterHTTPService: HTTPService {
                 return exchange.respond(.error(.notFound, "not found"), route: Route.notFound)
             }
             guard request.method == .get else {
-                return exchange.respond(.error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.route)
+                return exchange.respond(
+                    .error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.route)
             }
             guard let key = PercentDecoding.decodeSegment(rest) else {
-                return exchange.respond(.error(.badRequest, "key is not valid percent-encoded UTF-8"), route: Route.route)
+                return exchange.respond(
+                    .error(.badRequest, "key is not valid percent-encoded UTF-8"), route: Route.route)
             }
             let shard = client.shardMap.shard(forKey: key)
             var json = JSONWriter()
@@ -134,13 +142,16 @@ final class CounterHTTPService: HTTPService {
             json.writeRaw(#","node":"#)
             json.writeString(client.shardMap.owner(ofShard: shard))
             json.writeRaw("}")
-            return exchange.respond(HTTPResponse(status: .ok, contentType: .json, body: .string(json.string)), route: Route.route)
+            return exchange.respond(
+                HTTPResponse(status: .ok, contentType: .json, body: .string(json.string)), route: Route.route)
         }
         if path.elementsEqual("/cluster/nodes".utf8) {
             guard request.method == .get else {
-                return exchange.respond(.error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.nodes)
+                return exchange.respond(
+                    .error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.nodes)
             }
-            return exchange.respond(HTTPResponse(status: .ok, contentType: .json, body: .string(nodesJSON)), route: Route.nodes)
+            return exchange.respond(
+                HTTPResponse(status: .ok, contentType: .json, body: .string(nodesJSON)), route: Route.nodes)
         }
         exchange.respond(.error(.notFound, "not found"), route: Route.notFound)
     }
@@ -202,5 +213,5 @@ private func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString) 
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -48,7 +48,8 @@ extension CounterServiceCommand {
             }
             guard cluster.resolvedNodeIDs.contains(nodeID) else {
                 throw ValidationError(
-                    "--node-id \(nodeID) is not one of the cluster's nodes (\(cluster.resolvedNodeIDs.joined(separator: ",")))")
+                    "--node-id \(nodeID) is not one of the cluster's nodes (\(cluster.resolvedNodeIDs.joined(separator: ",")))"
+                )
             }
         }
 

@@ -63,7 +63,10 @@ struct ClusterOptions: ParsableArguments {
 
 /// How the process reaches the other processes.
 struct TransportOptions: ParsableArguments {
-    @Option(help: "The transport: memory (one process; the default) or nats (implied by --nats-url/--nats-server, and by the node and gateway commands).")
+    @Option(
+        help:
+            "The transport: memory (one process; the default) or nats (implied by --nats-url/--nats-server, and by the node and gateway commands)."
+    )
     var transport: TransportKind?
 
     @Option(name: .customLong("nats-url"), help: "The NATS server URL(s), comma-separated (with --transport nats).")
@@ -119,7 +122,8 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "The lowest log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Option(help: "Where actor turns run: eventloop (shard-per-core; default), inline (caller's thread), workers (pool).")
+    @Option(
+        help: "Where actor turns run: eventloop (shard-per-core; default), inline (caller's thread), workers (pool).")
     var executor: ExecutorKind?
 
     @Option(help: "Event loop threads (default: one per core).")
@@ -128,7 +132,8 @@ struct ProcessOptions: ParsableArguments {
     var level: Logger.Level { Logger.Level(rawValue: logLevel.lowercased()) ?? .info }
 
     func validate() throws {
-        for (name, port) in [("--http-port", httpPort), ("--metrics-port", metricsPort)] where !(0...65_535).contains(port) {
+        for (name, port) in [("--http-port", httpPort), ("--metrics-port", metricsPort)]
+        where !(0...65_535).contains(port) {
             throw ValidationError("\(name) must be between 0 and 65535 (got \(port))")
         }
         if httpPort != 0 && httpPort == metricsPort {

@@ -7,9 +7,18 @@ import ServiceLifecycle
 /// (stop accepting, finish in-flight requests), metrics, nodes, NATS connections, the nats-server child.
 struct ShutdownStep: Service {
     let name: String
+    /// Runs when the group starts the step (after the group installed its signal handlers).
+    var announce: @Sendable () -> Void = {}
     let teardown: @Sendable () async -> Void
 
+    init(name: String, announce: @escaping @Sendable () -> Void = {}, teardown: @escaping @Sendable () async -> Void) {
+        self.name = name
+        self.announce = announce
+        self.teardown = teardown
+    }
+
     func run() async throws {
+        announce()
         try? await gracefulShutdown()
         await teardown()
     }

@@ -23,7 +23,9 @@ public final class EventLoopExecutor: ActorExecutor {
 
     public func execute(_ job: any ActorJob, affinity: Int) {
         // Relaxed: round-robin needs only distinct-enough values, no ordering.
-        let index = affinity >= 0 ? affinity % loops.count : roundRobin.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count
+        let index =
+            affinity >= 0
+            ? affinity % loops.count : roundRobin.wrappingAdd(1, ordering: .relaxed).oldValue % loops.count
         let loop = loops[index]
         if loop.inEventLoop {
             job.runTurn()

@@ -64,6 +64,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var closed = false
     private var readHeld = false
     private var continueSentFor: UInt64 = .max
+    /// Reads since the last idle check.
+    private var readsSinceIdleCheck = 0
+    private var idleCheck: RepeatedTask?
 
     /// Where replies from other threads are queued for this connection's loop (nil: one `execute` per reply).
     let inbox: ReplyInbox?
@@ -103,22 +106,46 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         closed = true
+        idleCheck?.cancel()
+        idleCheck = nil
+    }
+
+    /// Closes the connection when it read nothing since the last check and has nothing in flight.
+    private func checkIdle() {
+        defer { readsSinceIdleCheck = 0 }
+        guard readsSinceIdleCheck == 0, inFlight == 0, !closed, let context else { return }
+        closed = true
+        idleCheck?.cancel()
+        idleCheck = nil
+        context.close(promise: nil)
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        // Relaxed: gauges for scrapes, ordered with nothing else.
         metrics.openConnections.wrappingAdd(1, ordering: .relaxed)
         metrics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)
+        if let idle = limits.idleTimeout {
+            let period = TimeAmount.nanoseconds(
+                Int64(idle.components.seconds) * 1_000_000_000 + idle.components.attoseconds / 1_000_000_000)
+            idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
+                self?.checkIdle()
+            }
+        }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Relaxed: see channelActive.
         metrics.openConnections.wrappingSubtract(1, ordering: .relaxed)
         closed = true
+        idleCheck?.cancel()
+        idleCheck = nil
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         inReadBatch = true
+        readsSinceIdleCheck &+= 1
         guard !stopParsing else { return }
         var incoming = unwrapInboundIn(data)
         if carry.readableBytes == 0 {
@@ -344,7 +371,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             body.clear()
             var builder = HTTPResponseBuilder(body: body)
             service.render(
-                outcome, for: HTTPDeferredRequest(route: route, tag: slots[index].tag, key: slots[index].key, shard: metricsShard),
+                outcome,
+                for: HTTPDeferredRequest(
+                    route: route, tag: slots[index].tag, key: slots[index].key, shard: metricsShard),
                 into: &builder)
             status = builder.status
             HTTPResponseEncoder.writeHead(
@@ -354,7 +383,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
             swap(&builder.body, &scratch)
         }
         slots[index].key = ""
-        metrics.record(shard: metricsShard, route: route, status: status, nanoseconds: MonotonicClock.now() &- slots[index].start)
+        metrics.record(
+            shard: metricsShard, route: route, status: status, nanoseconds: MonotonicClock.now() &- slots[index].start)
         if !keepAlive {
             closeAfterFlush = true
             stopParsing = true
@@ -378,7 +408,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
         if output.readableBytes > 0 {
             if closeAfterFlush && headSequence == nextSequence {
                 closed = true
-                context.writeAndFlush(wrapOutboundOut(output)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                context.writeAndFlush(wrapOutboundOut(output)).assumeIsolated().whenComplete { _ in
+                    context.close(promise: nil)
+                }
                 output = empty
                 return
             }

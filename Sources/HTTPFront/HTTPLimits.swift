@@ -9,6 +9,9 @@ public struct HTTPLimits: Sendable {
     /// How many pipelined requests of one connection may be in flight; beyond it the connection stops reading
     /// until answers have been written.
     public var maxPipelined: Int = 64
+    /// A connection that reads nothing for this long while no request is in flight is closed (idle keep-alive
+    /// connections, stalled request heads); nil keeps connections forever. Checked once per period.
+    public var idleTimeout: Duration? = .seconds(60)
 
     public init() {}
 }

@@ -33,8 +33,12 @@ public final class HTTPMetrics: Sendable {
         self.routeNames = names
         self.malformedRoute = routeNames.count
         self.shardCount = max(1, shards)
-        self.durations = (0..<(max(1, shards) * names.count)).map { _ in AtomicHistogram(bounds: AtomicHistogram.latencyBounds) }
-        self.counters = (0..<max(1, shards)).map { _ in AtomicCounterArray(count: names.count * (HTTPStatus.otherIndex + 1)) }
+        self.durations = (0..<(max(1, shards) * names.count)).map { _ in
+            AtomicHistogram(bounds: AtomicHistogram.latencyBounds)
+        }
+        self.counters = (0..<max(1, shards)).map { _ in
+            AtomicCounterArray(count: names.count * (HTTPStatus.otherIndex + 1))
+        }
     }
 
     /// Records one answered request.
@@ -68,7 +72,8 @@ public final class HTTPMetrics: Sendable {
                 let value = count(route: route, statusIndex: status)
                 if value == 0 { continue }
                 text.sample(
-                    "clstr_http_requests_total", labels: [("route", routeNames[route]), ("status", Self.statusLabel(status))],
+                    "clstr_http_requests_total",
+                    labels: [("route", routeNames[route]), ("status", Self.statusLabel(status))],
                     value: value)
             }
         }
@@ -77,9 +82,11 @@ public final class HTTPMetrics: Sendable {
             help: "Time from a parsed request to its response, by route.")
         for route in routeNames.indices {
             text.histogram(
-                "clstr_http_request_duration_seconds", labels: [("route", routeNames[route])], (0..<shardCount).map { durations[$0 * routeNames.count + route] })
+                "clstr_http_request_duration_seconds", labels: [("route", routeNames[route])],
+                (0..<shardCount).map { durations[$0 * routeNames.count + route] })
         }
         text.header("clstr_http_connections_open", type: "gauge", help: "HTTP connections open.")
+        // Relaxed: a scrape reads eventually consistent gauges; nothing else depends on the values.
         text.sample("clstr_http_connections_open", value: openConnections.load(ordering: .relaxed))
         text.header("clstr_http_connections_accepted_total", type: "counter", help: "HTTP connections accepted.")
         text.sample("clstr_http_connections_accepted_total", value: acceptedConnections.load(ordering: .relaxed))

@@ -16,7 +16,8 @@ public struct HTTPRequest {
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     public var minorVersion: Int
 
-    public init(method: HTTPMethod, target: ByteBuffer, body: ByteBuffer, keepAlive: Bool = true, minorVersion: Int = 1) {
+    public init(method: HTTPMethod, target: ByteBuffer, body: ByteBuffer, keepAlive: Bool = true, minorVersion: Int = 1)
+    {
         self.method = method
         self.target = target
         self.body = body

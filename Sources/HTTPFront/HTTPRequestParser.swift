@@ -55,12 +55,15 @@ public struct HTTPRequestParser: Sendable {
         if headEnd < 0 {
             scanned = searchLimit
             if count > limits.maxHeadBytes {
-                return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "request head larger than \(limits.maxHeadBytes) bytes"))
+                return .failure(
+                    HTTPParseError(
+                        .requestHeaderFieldsTooLarge, "request head larger than \(limits.maxHeadBytes) bytes"))
             }
             return .needMore
         }
         if headEnd > limits.maxHeadBytes {
-            return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "request head larger than \(limits.maxHeadBytes) bytes"))
+            return .failure(
+                HTTPParseError(.requestHeaderFieldsTooLarge, "request head larger than \(limits.maxHeadBytes) bytes"))
         }
         return parseComplete(UnsafeRawBufferPointer(rebasing: bytes[0..<headEnd]))
     }
@@ -171,7 +174,8 @@ public struct HTTPRequestParser: Sendable {
                 return .failure(HTTPParseError(.badRequest, "Transfer-Encoding not allowed here"))
             }
             if chunked {
-                return .failure(HTTPParseError(.lengthRequired, "chunked bodies are not supported: send Content-Length"))
+                return .failure(
+                    HTTPParseError(.lengthRequired, "chunked bodies are not supported: send Content-Length"))
             }
             return .failure(HTTPParseError(.notImplemented, "unsupported Transfer-Encoding"))
         }
@@ -192,7 +196,6 @@ public struct HTTPRequestParser: Sendable {
 @usableFromInline let space: UInt8 = 0x20
 @usableFromInline let tab: UInt8 = 0x09
 @usableFromInline let slash: UInt8 = 0x2F
-
 
 private func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
 

@@ -44,7 +44,9 @@ public struct HTTPResponse: Sendable {
         json.bytes.append(contentsOf: #"{"error":"#.utf8)
         json.writeString(message)
         json.bytes.append(UInt8(ascii: "}"))
-        return HTTPResponse(status: status, contentType: .json, body: .string(String(decoding: json.bytes, as: UTF8.self)), allow: allow)
+        return HTTPResponse(
+            status: status, contentType: .json, body: .string(String(decoding: json.bytes, as: UTF8.self)), allow: allow
+        )
     }
 }
 

@@ -41,7 +41,9 @@ public final class HTTPServer: Sendable {
     ///   - service: the application.
     ///   - group: the event loops that accept and serve connections.
     ///   - logger: for lifecycle messages.
-    public init(configuration: HTTPServerConfiguration, service: any HTTPService, group: any EventLoopGroup, logger: Logger) {
+    public init(
+        configuration: HTTPServerConfiguration, service: any HTTPService, group: any EventLoopGroup, logger: Logger
+    ) {
         self.configuration = configuration
         self.service = service
         var loops: [ObjectIdentifier] = []

@@ -145,7 +145,8 @@ public enum JSONAmountParser {
                         if let error = parseNumber(&token) { return error }
                         switch token {
                         case .integer(let value): amountVerdict.pointee = .amount(value)
-                        case .negativeOrZero: amountVerdict.pointee = .invalidAmount("amount must be a positive integer")
+                        case .negativeOrZero:
+                            amountVerdict.pointee = .invalidAmount("amount must be a positive integer")
                         case .outOfRange: amountVerdict.pointee = .invalidAmount("amount is too large")
                         case .notInteger: amountVerdict.pointee = .invalidAmount("amount must be an integer")
                         }
@@ -208,16 +209,23 @@ public enum JSONAmountParser {
             if position < bytes.count && bytes[position] == UInt8(ascii: ".") {
                 integral = false
                 position += 1
-                guard position < bytes.count, isDigit(bytes[position]) else { return "invalid fraction at offset \(start)" }
+                guard position < bytes.count, isDigit(bytes[position]) else {
+                    return "invalid fraction at offset \(start)"
+                }
                 while position < bytes.count && isDigit(bytes[position]) { position += 1 }
             }
-            if position < bytes.count && (bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E")) {
+            if position < bytes.count && (bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E"))
+            {
                 integral = false
                 position += 1
-                if position < bytes.count && (bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-")) {
+                if position < bytes.count
+                    && (bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-"))
+                {
                     position += 1
                 }
-                guard position < bytes.count, isDigit(bytes[position]) else { return "invalid exponent at offset \(start)" }
+                guard position < bytes.count, isDigit(bytes[position]) else {
+                    return "invalid exponent at offset \(start)"
+                }
                 while position < bytes.count && isDigit(bytes[position]) { position += 1 }
             }
             if !integral {
@@ -252,7 +260,8 @@ public enum JSONAmountParser {
                     position += 1
                     guard position < bytes.count else { return "unterminated string at offset \(start)" }
                     switch bytes[position] {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                        UInt8(ascii: "f"),
                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                         position += 1
                     case UInt8(ascii: "u"):

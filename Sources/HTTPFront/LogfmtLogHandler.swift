@@ -1,9 +1,9 @@
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A swift-log handler that prints one logfmt line per message to standard error, in the spec's shape:
@@ -23,7 +23,10 @@ public struct LogfmtLogHandler: LogHandler {
     ///   - label: the logger's label (not printed; the spec's lines carry none).
     ///   - level: the lowest level printed.
     ///   - write: where lines go; standard error by default.
-    public init(label: String, level: Logger.Level = .info, write: @escaping @Sendable (String) -> Void = LogfmtLogHandler.standardError) {
+    public init(
+        label: String, level: Logger.Level = .info,
+        write: @escaping @Sendable (String) -> Void = LogfmtLogHandler.standardError
+    ) {
         self.label = label
         self.logLevel = level
         self.write = write
@@ -37,7 +40,8 @@ public struct LogfmtLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var line = "level=\(Self.levelName(event.level)) msg=\(Self.quote(event.message.description))"
         let provided = metadataProvider?.get() ?? [:]
-        for (key, value) in (metadata.merging(provided) { _, new in new }).sorted(by: { $0.key < $1.key }) where event.metadata?[key] == nil {
+        for (key, value) in (metadata.merging(provided) { _, new in new }).sorted(by: { $0.key < $1.key })
+        where event.metadata?[key] == nil {
             line += " \(key)=\(Self.quote(value.description))"
         }
         if let extra = event.metadata {
@@ -60,9 +64,12 @@ public struct LogfmtLogHandler: LogHandler {
 
     /// Quotes a logfmt value when needed.
     static func quote(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.unicodeScalars.contains { scalar in
-            scalar == " " || scalar == "\"" || scalar == "=" || scalar == "\\" || scalar.value < 0x20 || scalar.value == 0x7F
-        }
+        let needsQuotes =
+            value.isEmpty
+            || value.unicodeScalars.contains { scalar in
+                scalar == " " || scalar == "\"" || scalar == "=" || scalar == "\\" || scalar.value < 0x20
+                    || scalar.value == 0x7F
+            }
         guard needsQuotes else { return value }
         var quoted = "\""
         for scalar in value.unicodeScalars {

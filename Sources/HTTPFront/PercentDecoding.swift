@@ -22,7 +22,8 @@ public enum PercentDecoding {
         while index < raw.count {
             let byte = raw[index]
             if byte == UInt8(ascii: "%") {
-                guard index + 2 < raw.count, let high = hexValue(raw[index + 1]), let low = hexValue(raw[index + 2]) else {
+                guard index + 2 < raw.count, let high = hexValue(raw[index + 1]), let low = hexValue(raw[index + 2])
+                else {
                     return nil
                 }
                 decoded.append(high << 4 | low)

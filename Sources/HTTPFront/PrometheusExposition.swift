@@ -61,7 +61,8 @@ public struct PrometheusExposition: Sendable {
             count += snapshot.count
         }
         for (index, bound) in first.boundsNanoseconds.enumerated() {
-            sample(name + "_bucket", labels: labels + [("le", Self.format(Double(bound) / 1e9))], value: cumulative[index])
+            sample(
+                name + "_bucket", labels: labels + [("le", Self.format(Double(bound) / 1e9))], value: cumulative[index])
         }
         sample(name + "_bucket", labels: labels + [("le", "+Inf")], value: count)
         sample(name + "_sum", labels: labels, value: sum)

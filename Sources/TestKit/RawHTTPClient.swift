@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One HTTP/1.1 response as read from a raw socket.
@@ -37,7 +37,9 @@ public final class RawHTTPConnection {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0 else {
             Glibc.close(fd)
@@ -64,7 +66,9 @@ public final class RawHTTPConnection {
     public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { throw FixtureError("send failed: errno \(errno)") }
             offset += sent
         }
@@ -105,7 +109,8 @@ public final class RawHTTPConnection {
     static func parse(_ bytes: [UInt8]) -> (RawHTTPResponse, Int)? {
         guard bytes.count >= 4 else { return nil }
         var headEnd = -1
-        for index in 3..<bytes.count where bytes[index - 3] == 13 && bytes[index - 2] == 10 && bytes[index - 1] == 13 && bytes[index] == 10 {
+        for index in 3..<bytes.count
+        where bytes[index - 3] == 13 && bytes[index - 2] == 10 && bytes[index - 1] == 13 && bytes[index] == 10 {
             headEnd = index + 1
             break
         }
@@ -132,13 +137,16 @@ public final class RawHTTPConnection {
     ///   - path: the raw target.
     ///   - body: an optional body (sent with Content-Length).
     ///   - close: whether to send `Connection: close`.
-    public func request(_ method: String, _ path: String, body: String? = nil, close: Bool = false) throws -> RawHTTPResponse {
+    public func request(
+        _ method: String, _ path: String, body: String? = nil, close: Bool = false
+    ) throws -> RawHTTPResponse {
         try send(RawHTTPConnection.requestText(method, path, body: body, close: close))
         return try readResponse()
     }
 
     /// The bytes of a request.
-    public static func requestText(_ method: String, _ path: String, body: String? = nil, close: Bool = false) -> String {
+    public static func requestText(_ method: String, _ path: String, body: String? = nil, close: Bool = false) -> String
+    {
         var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         if close { text += "Connection: close\r\n" }
         if let body { text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
@@ -176,7 +184,9 @@ public enum RawHTTPLoad {
     ///   - request: the request bytes.
     ///   - timeout: the time allowed for the whole run, in seconds.
     /// - Returns: the statuses seen.
-    public static func run(port: Int, connections: Int, requestsPerConnection: Int, request: String, timeout: Double = 60) -> Tally {
+    public static func run(
+        port: Int, connections: Int, requestsPerConnection: Int, request: String, timeout: Double = 60
+    ) -> Tally {
         var tally = Tally()
         var clients: [RawHTTPConnection?] = []
         var remaining: [Int] = []
@@ -208,7 +218,9 @@ public enum RawHTTPLoad {
             for index in fds.indices where fds[index].revents != 0 {
                 guard let client = clients[index] else { continue }
                 var chunk = [UInt8](repeating: 0, count: 4_096)
-                let count = chunk.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                let count = chunk.withUnsafeMutableBytes {
+                    recv(client.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+                }
                 if count <= 0 {
                     tally.failedConnections += 1
                     clients[index] = nil

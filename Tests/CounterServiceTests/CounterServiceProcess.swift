@@ -14,7 +14,8 @@ final class CounterServiceProcess: @unchecked Sendable {
         let bundleDirectory = Bundle.main.bundleURL.deletingLastPathComponent()
         candidates.append(bundleDirectory.appendingPathComponent("counter-service").path)
         candidates.append(Bundle.main.bundleURL.appendingPathComponent("counter-service").path)
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         candidates.append(root.appendingPathComponent(".build/debug/counter-service").path)
         for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
             return candidate
@@ -24,7 +25,8 @@ final class CounterServiceProcess: @unchecked Sendable {
 
     /// The repository root (for the shared routing vectors next to it).
     static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     /// Starts `counter-service <arguments> --http-port P --metrics-port M` and waits until it is ready.
@@ -87,7 +89,8 @@ func percentEncode(_ key: String) -> String {
     var encoded = ""
     for byte in key.utf8 {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
             encoded.append(Character(UnicodeScalar(byte)))
         default:
@@ -100,7 +103,8 @@ func percentEncode(_ key: String) -> String {
 /// The routing vectors of the reference implementation (`../shared/vectors` next to the repository).
 enum RoutingVectors {
     static func rows(_ name: String) throws -> [[String]] {
-        let url = CounterServiceProcess.repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors/\(name)")
+        let url = CounterServiceProcess.repositoryRoot.deletingLastPathComponent().appendingPathComponent(
+            "shared/vectors/\(name)")
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw FixtureError("routing vectors missing: expected \(url.path)")
         }

@@ -9,7 +9,8 @@ struct HTTPConnectionHandlerTests {
     static func makeChannel(_ service: TestService, limits: HTTPLimits = HTTPLimits()) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let handler = HTTPConnectionHandler(
-            service: service, metrics: HTTPMetrics(routeNames: service.routeNames), limits: limits, eventLoop: channel.eventLoop)
+            service: service, metrics: HTTPMetrics(routeNames: service.routeNames), limits: limits,
+            eventLoop: channel.eventLoop)
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return channel
@@ -117,5 +118,18 @@ struct HTTPConnectionHandlerTests {
         try Self.send(close, "GET /now HTTP/1.0\r\n\r\n")
         #expect(try Self.output(close).contains("Connection: close\r\n"))
         #expect(!close.isActive)
+    }
+
+    @Test("an idle connection is closed after the idle timeout; an active one is not")
+    func idleTimeout() throws {
+        var limits = HTTPLimits()
+        limits.idleTimeout = .seconds(1)
+        let channel = try Self.makeChannel(TestService(), limits: limits)
+        try Self.send(channel, "GET /now HTTP/1.1\r\n\r\n")
+        #expect(try Self.output(channel).hasPrefix("HTTP/1.1 200"))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(channel.isActive, "it read during the first period")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        #expect(!channel.isActive, "nothing read during the second period")
     }
 }

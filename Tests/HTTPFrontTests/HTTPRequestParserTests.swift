@@ -32,7 +32,9 @@ struct HTTPRequestParserTests {
 
     @Test("POST with Content-Length, headers case-insensitive, OWS trimmed")
     func postWithBody() {
-        guard case .head(let head) = Self.parse("POST /x HTTP/1.1\r\ncOnTeNt-LeNgTh:   13 \r\nCONNECTION: Close\r\n\r\n") else {
+        guard
+            case .head(let head) = Self.parse("POST /x HTTP/1.1\r\ncOnTeNt-LeNgTh:   13 \r\nCONNECTION: Close\r\n\r\n")
+        else {
             Issue.record("not parsed")
             return
         }

@@ -28,6 +28,10 @@ struct HTTPServerTests {
 
     @Test("keep-alive, pipelining with replies from another thread, Connection: close, malformed → 400 + close")
     func realSockets() async throws {
+        try await withBlockingAllowed { try await Self.realSocketsBody() }
+    }
+
+    static func realSocketsBody() async throws {
         try await Self.withServer { port, service, _ in
             let client = try RawHTTPConnection(port: port)
             #expect(try client.request("GET", "/now").body == "now")
@@ -35,7 +39,9 @@ struct HTTPServerTests {
 
             try client.send("GET /later/7 HTTP/1.1\r\n\r\nGET /now HTTP/1.1\r\n\r\nGET /later/8 HTTP/1.1\r\n\r\n")
             #expect(ChildProcess.waitUntil(timeout: 5) { service.pendingCount == 2 })
-            let thread = Thread { service.complete(8); service.complete(7) }
+            let thread = Thread {
+                service.complete(8); service.complete(7)
+            }
             thread.start()
             #expect(try client.readResponse().body == "k7=70")
             #expect(try client.readResponse().body == "now")
@@ -58,17 +64,24 @@ struct HTTPServerTests {
 
     @Test("graceful shutdown finishes in-flight requests and refuses new connections")
     func gracefulShutdown() async throws {
+        try await withBlockingAllowed { try await Self.gracefulShutdownBody() }
+    }
+
+    static func gracefulShutdownBody() async throws {
         try await Self.withServer { port, service, server in
             let client = try RawHTTPConnection(port: port)
             try client.send("GET /later/5 HTTP/1.1\r\n\r\n")
             #expect(ChildProcess.waitUntil(timeout: 5) { service.pendingCount == 1 })
-            async let stopped: Void = server.shutdown()
-            #expect(ChildProcess.waitUntil(timeout: 5) { server.drainRequested.load(ordering: .sequentiallyConsistent) })
+            // On an executor of its own: the test's queue blocks below, and the cooperative pool may be busy with
+            // other suites; the shutdown must make progress meanwhile.
+            let stopping = Task(executorPreference: BlockingExecutor()) { await server.shutdown() }
+            #expect(
+                ChildProcess.waitUntil(timeout: 15) { server.drainRequested.load(ordering: .sequentiallyConsistent) })
             service.complete(5)
             let response = try client.readResponse()
             #expect(response.body == "k5=50")
             #expect(response.headers["connection"] == "close")
-            await stopped
+            await stopping.value
             #expect(!FreePort.isListening(port))
         }
     }

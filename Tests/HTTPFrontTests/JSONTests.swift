@@ -85,7 +85,9 @@ struct JSONTests {
             let count = Int(next() % 4)
             keys = Array(keys.prefix(count))
             let members = keys.map { key -> String in
-                let value = key == "amount" && next() % 2 == 0 ? pick(["1", "5", "0", "-2", "7.5", "100000"]) : value(depth: depth + 1)
+                let value =
+                    key == "amount" && next() % 2 == 0
+                    ? pick(["1", "5", "0", "-2", "7.5", "100000"]) : value(depth: depth + 1)
                 return "\"\(key)\"" + pick([":", " : ", ":\n"]) + value
             }
             return "{" + members.joined(separator: pick([",", ", "])) + "}"
@@ -149,7 +151,9 @@ struct JSONTests {
             case (.invalidAmount, .amount?), (.amount, .invalidAmount?):
                 // Foundation reads 1e2 or 5.0 as an integral NSNumber; the parser refuses any fraction/exponent
                 // literal. Only such literals may disagree.
-                #expect(text.contains("e") || text.contains("E") || text.contains("."), "\(text): \(mine) vs \(String(describing: theirs))")
+                #expect(
+                    text.contains("e") || text.contains("E") || text.contains("."),
+                    "\(text): \(mine) vs \(String(describing: theirs))")
             default:
                 Issue.record("unexpected pair \(mine) / \(String(describing: theirs)) for \(text)")
             }
@@ -160,7 +164,10 @@ struct JSONTests {
     @Test("fuzz: the writer's strings decode back to the original with JSONDecoder")
     func writerRoundTrip() throws {
         var generator = Generator(state: 42)
-        let alphabet: [String] = ["a", "\"", "\\", "/", "\n", "\r", "\t", "\u{08}", "\u{0C}", "\u{00}", "\u{1F}", "\u{7F}", "é", "漢", "😀", " ", "\u{2028}"]
+        let alphabet: [String] = [
+            "a", "\"", "\\", "/", "\n", "\r", "\t", "\u{08}", "\u{0C}", "\u{00}", "\u{1F}", "\u{7F}", "é", "漢", "😀",
+            " ", "\u{2028}",
+        ]
         for _ in 0..<2_000 {
             let original = (0..<Int(generator.next() % 12)).map { _ in generator.pick(alphabet) }.joined()
             var writer = JSONWriter()

@@ -12,10 +12,12 @@ final class TestService: HTTPService {
     func handle(_ request: HTTPRequest, exchange: HTTPExchange) {
         let path = request.withPath { String(decoding: $0, as: UTF8.self) }
         if path == "/now" {
-            return exchange.respond(HTTPResponse(status: .ok, contentType: .plainText, body: .staticText("now")), route: 0)
+            return exchange.respond(
+                HTTPResponse(status: .ok, contentType: .plainText, body: .staticText("now")), route: 0)
         }
         if path == "/echo" {
-            return exchange.respond(HTTPResponse(status: .ok, contentType: .plainText, body: .bytes(request.body)), route: 2)
+            return exchange.respond(
+                HTTPResponse(status: .ok, contentType: .plainText, body: .bytes(request.body)), route: 2)
         }
         if path.hasPrefix("/later/"), let value = Int(path.dropFirst(7)) {
             let target = exchange.deferResponse(route: 1, tag: 0, key: "k\(value)")
