@@ -293,7 +293,7 @@ extension BenchCSVTests {
 }
 
 extension BenchCSVTests {
-    @Test("compare: a moved nginx anchor is called out as machine noise")
+    @Test("compare: a moved nginx anchor is called out (the machine or the load tool changed)")
     func compareAnchorMoved() throws {
         func row(_ commit: String, rps: Double) -> BenchRow {
             BenchRow([
