@@ -1,5 +1,10 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
+
+// `CLSTR_SYSTEM_MALLOC=1` builds without jemalloc (the thread sanitizer replaces malloc itself and cannot run with
+// jemalloc linked); `make tsan` sets it, in a build folder of its own.
+let systemMalloc = ProcessInfo.processInfo.environment["CLSTR_SYSTEM_MALLOC"] != nil
 
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -48,7 +53,7 @@ let package = Package(
         // counts mallocs by interposing malloc, and jemalloc linked first would bypass the interposer.
         .target(
             name: "RuntimeMemory",
-            dependencies: ["CJemalloc"],
+            dependencies: systemMalloc ? [] : ["CJemalloc"],
             swiftSettings: strict
         ),
         // NATS transport over libnats.
