@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
         .systemLibrary(name: "CBlake2", pkgConfig: "libb2", providers: [.apt(["libb2-dev"])]),
         .systemLibrary(name: "CNATS", pkgConfig: "libnats", providers: [.apt(["libnats-dev"])]),
+        // Linux epoll/timerfd headers for loadgen's engine (part of libc: nothing to link).
+        .systemLibrary(name: "CEpoll"),
 
         // The runtime core: actors, cluster routing, in-memory transport, metrics. Opens no sockets.
         .target(
@@ -85,6 +87,7 @@ let package = Package(
         .target(
             name: "LoadGenCore",
             dependencies: [
+                "CEpoll",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

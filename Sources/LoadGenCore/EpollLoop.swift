@@ -1,5 +1,5 @@
 #if os(Linux)
-import CNIOLinux
+import CEpoll
 import Glibc
 import NIOCore
 
