@@ -1,0 +1,120 @@
+import HTTPFront
+import Runtime
+import RuntimeMemory
+import Synchronization
+
+/// Serves `GET /metrics` in the Prometheus text format: HTTP, actor, cluster and heap metrics, read from
+/// lock-free counters when scraped. No label carries a per-key value.
+final class MetricsHTTPService: HTTPService {
+    let routeNames = ["metrics", "not_found"]
+    private let sources = Mutex<MetricsSources?>(nil)
+
+    init() {}
+
+    /// Sets what the endpoint renders (once the parts of the process exist).
+    func install(_ sources: MetricsSources) {
+        self.sources.withLock { $0 = sources }
+    }
+
+    func handle(_ request: HTTPRequest, exchange: HTTPExchange) {
+        let isMetrics = request.withPath { $0.elementsEqual("/metrics".utf8) }
+        guard isMetrics else {
+            return exchange.respond(.error(.notFound, "not found"), route: 1)
+        }
+        guard request.method == .get else {
+            return exchange.respond(.error(.methodNotAllowed, "method not allowed", allow: "GET"), route: 0)
+        }
+        exchange.respond(
+            HTTPResponse(status: .ok, contentType: .prometheus, body: .string(sources.withLock { $0 }?.render() ?? "")),
+            route: 0)
+    }
+
+    func render(_ outcome: Outcome, for deferred: HTTPDeferredRequest, into response: inout HTTPResponseBuilder) {
+        response.error(.internalServerError, "unexpected deferred response")
+    }
+}
+
+/// What the metrics endpoint reads; parts absent in a process mode (a gateway has no actors, a node no HTTP
+/// front) are nil.
+final class MetricsSources: Sendable {
+    let http: HTTPServer?
+    let cluster: ClusterOutcomeMetrics?
+    let actors: ActorMetrics?
+    /// Node ID → shards owned, for the nodes in this process.
+    let shardsOwned: [(String, Int)]
+
+    init(http: HTTPServer?, cluster: ClusterOutcomeMetrics?, actors: ActorMetrics?, shardsOwned: [(String, Int)]) {
+        self.http = http
+        self.cluster = cluster
+        self.actors = actors
+        self.shardsOwned = shardsOwned
+    }
+
+    /// Renders everything.
+    func render() -> String {
+        var text = PrometheusExposition()
+        http?.metrics.render(into: &text)
+        if let cluster {
+            text.header(
+                "clstr_cluster_requests_total", type: "counter", help: "Cluster requests by message type and outcome.")
+            for (type, typeName) in ClusterOutcomeMetrics.messageTypes.enumerated() {
+                for (outcome, outcomeName) in ClusterOutcomeMetrics.outcomes.enumerated() {
+                    let value = cluster.count(messageType: type, outcome: outcome)
+                    if value == 0 && outcome != 0 { continue }
+                    text.sample(
+                        "clstr_cluster_requests_total", labels: [("message_type", typeName), ("outcome", outcomeName)],
+                        value: value)
+                }
+            }
+        }
+        if !shardsOwned.isEmpty {
+            text.header("clstr_cluster_shards_owned", type: "gauge", help: "Shards owned by each node of this process.")
+            for (node, count) in shardsOwned {
+                text.sample("clstr_cluster_shards_owned", labels: [("node_id", node)], value: count)
+            }
+        }
+        if let actors {
+            // Relaxed loads (and the reset of the max depth): a scrape needs no ordering with the messages it
+            // counts, only eventually consistent values.
+            text.header("clstr_actor_messages_total", type: "counter", help: "Messages handled by the counter actors.")
+            text.sample("clstr_actor_messages_total", value: actors.messages.load(ordering: .relaxed))
+            text.header("clstr_actor_message_failures_total", type: "counter", help: "Messages whose handler threw.")
+            text.sample("clstr_actor_message_failures_total", value: actors.failures.load(ordering: .relaxed))
+            text.header(
+                "clstr_actor_messages_expired_total", type: "counter", help: "Messages dropped past their deadline.")
+            text.sample("clstr_actor_messages_expired_total", value: actors.expired.load(ordering: .relaxed))
+            text.header(
+                "clstr_actor_mailbox_full_total", type: "counter", help: "Sends refused because a mailbox was full.")
+            text.sample("clstr_actor_mailbox_full_total", value: actors.rejectedFull.load(ordering: .relaxed))
+            text.header("clstr_actor_message_duration_seconds", type: "histogram", help: "Actor handler durations.")
+            text.histogram("clstr_actor_message_duration_seconds", actors.handlerDuration)
+            text.header("clstr_actor_mailbox_depth", type: "gauge", help: "Mailbox depth after the most recent turn.")
+            text.sample("clstr_actor_mailbox_depth", value: actors.lastDepth.load(ordering: .relaxed))
+            text.header(
+                "clstr_actor_mailbox_depth_max", type: "gauge",
+                help: "Deepest mailbox after a turn since the last scrape.")
+            text.sample("clstr_actor_mailbox_depth_max", value: actors.maxDepth.exchange(0, ordering: .relaxed))
+            text.header("clstr_actor_turns_total", type: "counter", help: "Actor turns run.")
+            text.sample("clstr_actor_turns_total", value: actors.turns.load(ordering: .relaxed))
+            text.header("clstr_actors_alive", type: "gauge", help: "Counter actors alive.")
+            text.sample("clstr_actors_alive", value: actors.actorsAlive.load(ordering: .relaxed))
+            text.header("clstr_actor_passivations_total", type: "counter", help: "Idle actors passivated.")
+            text.sample("clstr_actor_passivations_total", value: actors.passivations.load(ordering: .relaxed))
+        }
+        let heap = HeapStatistics.current()
+        text.header(
+            "clstr_heap_allocated_bytes", type: "gauge",
+            help: "Bytes in live heap allocations (jemalloc stats.allocated).")
+        text.sample("clstr_heap_allocated_bytes", value: heap.allocated)
+        text.header(
+            "clstr_heap_active_bytes", type: "gauge", help: "Bytes in active heap pages (jemalloc stats.active).")
+        text.sample("clstr_heap_active_bytes", value: heap.active)
+        text.header(
+            "clstr_heap_resident_bytes", type: "gauge",
+            help: "Resident bytes mapped by the allocator (jemalloc stats.resident).")
+        text.sample("clstr_heap_resident_bytes", value: heap.resident)
+        text.header("process_resident_memory_bytes", type: "gauge", help: "Resident memory size in bytes.")
+        text.sample("process_resident_memory_bytes", value: heap.processRSS)
+        return text.text
+    }
+}

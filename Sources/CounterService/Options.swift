@@ -1,0 +1,160 @@
+import ArgumentParser
+import Logging
+
+/// The transport between the HTTP front and the nodes.
+enum TransportKind: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// In one process, nothing encoded (the default).
+    case memory
+    /// Over NATS (between processes and machines).
+    case nats
+}
+
+/// Where actor turns run.
+enum ExecutorKind: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// On the event loop that owns the actor's shard (shard-per-core; the default, measured faster).
+    case eventloop
+    /// On a worker pool, one thread per core.
+    case workers
+    /// On the thread that makes an idle actor runnable (the event loop of the request that arrives first).
+    case inline
+}
+
+/// The cluster's shape, shared by every mode.
+struct ClusterOptions: ParsableArguments {
+    @Option(help: "Number of nodes (node-0 … node-<N-1>), unless --node-ids names them.")
+    var nodes: Int = 7
+
+    @Option(name: .customLong("node-ids"), help: "Comma-separated node IDs of the whole cluster (overrides --nodes).")
+    var nodeIDs: String?
+
+    @Option(help: "Number of shards.")
+    var shards: Int = 64
+
+    @Option(help: "The routing seed (the same on every process of a cluster).")
+    var seed: String = "counter-cluster"
+
+    /// The cluster's node IDs.
+    var resolvedNodeIDs: [String] {
+        if let nodeIDs {
+            return nodeIDs.split(separator: ",").map { String($0).trimmingSpaces }
+        }
+        return (0..<nodes).map { "node-\($0)" }
+    }
+
+    func validate() throws {
+        guard (1...100_000).contains(shards) else {
+            throw ValidationError("--shards must be between 1 and 100000 (got \(shards))")
+        }
+        if let nodeIDs {
+            let ids = nodeIDs.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
+            guard !ids.isEmpty, !ids.contains(where: \.isEmpty) else {
+                throw ValidationError("--node-ids must be a comma-separated list of non-empty IDs (got \"\(nodeIDs)\")")
+            }
+            guard Set(ids).count == ids.count else {
+                throw ValidationError("--node-ids contains a duplicate ID (got \"\(nodeIDs)\")")
+            }
+        } else {
+            guard (1...1_000).contains(nodes) else {
+                throw ValidationError("--nodes must be between 1 and 1000 (got \(nodes))")
+            }
+        }
+    }
+}
+
+/// How the process reaches the other processes.
+struct TransportOptions: ParsableArguments {
+    @Option(
+        help:
+            "The transport: memory (one process; the default) or nats (implied by --nats-url/--nats-server, and by the node and gateway commands)."
+    )
+    var transport: TransportKind?
+
+    @Option(name: .customLong("nats-url"), help: "The NATS server URL(s), comma-separated (with --transport nats).")
+    var natsURL: String?
+
+    @Option(
+        name: .customLong("nats-server"),
+        help: "'auto': start a nats-server child on a free loopback port and stop it on exit (with --transport nats).")
+    var natsServer: String?
+
+    @Option(help: "The NATS subject prefix of the cluster.")
+    var subjectPrefix: String = "counter"
+
+    /// The transport to use: as given, else NATS when a NATS option is given or `natsByDefault`, else memory.
+    func resolved(natsByDefault: Bool) -> TransportKind {
+        transport ?? ((natsByDefault || natsURL != nil || natsServer != nil) ? .nats : .memory)
+    }
+
+    func validate() throws {
+        if let natsServer, natsServer != "auto" {
+            throw ValidationError("--nats-server accepts only 'auto' (got \"\(natsServer)\")")
+        }
+        if transport == .memory && (natsURL != nil || natsServer != nil) {
+            throw ValidationError("--nats-url and --nats-server need --transport nats")
+        }
+        if natsURL != nil && natsServer != nil {
+            throw ValidationError("give either --nats-url or --nats-server auto, not both")
+        }
+        if let natsURL {
+            for url in natsURL.split(separator: ",") where !url.hasPrefix("nats://") && !url.hasPrefix("tls://") {
+                throw ValidationError("--nats-url must look like nats://host:port (got \"\(url)\")")
+            }
+        }
+        guard !subjectPrefix.isEmpty, !subjectPrefix.contains(" "), !subjectPrefix.contains("*"),
+            !subjectPrefix.contains(">")
+        else {
+            throw ValidationError("--subject-prefix must be a NATS subject token without spaces or wildcards")
+        }
+    }
+}
+
+/// Ports, logging and scheduling.
+struct ProcessOptions: ParsableArguments {
+    @Option(help: "The address to bind (HTTP and metrics).")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "The HTTP port (0 picks a free one and logs it).")
+    var httpPort: Int = 8181
+
+    @Option(help: "The metrics port (0 picks a free one and logs it).")
+    var metricsPort: Int = 2121
+
+    @Option(help: "The lowest log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Option(
+        help: "Where actor turns run: eventloop (shard-per-core; default), inline (caller's thread), workers (pool).")
+    var executor: ExecutorKind?
+
+    @Option(help: "Event loop threads (default: one per core).")
+    var threads: Int?
+
+    var level: Logger.Level { Logger.Level(rawValue: logLevel.lowercased()) ?? .info }
+
+    func validate() throws {
+        for (name, port) in [("--http-port", httpPort), ("--metrics-port", metricsPort)]
+        where !(0...65_535).contains(port) {
+            throw ValidationError("\(name) must be between 0 and 65535 (got \(port))")
+        }
+        if httpPort != 0 && httpPort == metricsPort {
+            throw ValidationError("--http-port and --metrics-port must differ (both \(httpPort))")
+        }
+        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else {
+            throw ValidationError(
+                "--log-level must be one of trace, debug, info, notice, warning, error, critical (got \"\(logLevel)\")")
+        }
+        if let threads, !(1...256).contains(threads) {
+            throw ValidationError("--threads must be between 1 and 256 (got \(threads))")
+        }
+        guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var view = Substring(self)
+        while view.first == " " { view.removeFirst() }
+        while view.last == " " { view.removeLast() }
+        return String(view)
+    }
+}

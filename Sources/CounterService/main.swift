@@ -1,1 +1,0 @@
-print("counter-service: not built yet")

@@ -1,0 +1,83 @@
+import NIOCore
+
+/// Writes response heads from pre-encoded fragments.
+enum HTTPResponseEncoder {
+    /// Pre-encoded status lines for the codes of ``HTTPStatus/counted`` (index by counter slot).
+    static let statusLines: [[UInt8]] = HTTPStatus.counted.map { code in
+        Array("HTTP/1.1 \(code) \(HTTPStatus(code: code).reasonPhrase)\r\n".utf8)
+    }
+
+    /// Appends a status line, the headers and the empty line.
+    /// - Parameters:
+    ///   - output: the connection's output buffer.
+    ///   - status: the status.
+    ///   - contentType: the media type.
+    ///   - contentLength: the body length.
+    ///   - keepAlive: whether the connection stays open (for HTTP/1.0 clients `Connection: keep-alive` is sent).
+    ///   - http10: whether the request was HTTP/1.0.
+    ///   - allow: an `Allow` header value, or nil.
+    static func writeHead(
+        into output: inout ByteBuffer, status: HTTPStatus, contentType: HTTPContentType, contentLength: Int,
+        keepAlive: Bool, http10: Bool, allow: StaticString?
+    ) {
+        let index = status.counterIndex
+        if index < statusLines.count {
+            output.writeBytes(statusLines[index])
+        } else {
+            output.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
+        }
+        output.writeStaticString(contentType.headerLine)
+        if let allow {
+            output.writeStaticString("Allow: ")
+            output.writeStaticString(allow)
+            output.writeStaticString("\r\n")
+        }
+        if !keepAlive {
+            output.writeStaticString("Connection: close\r\n")
+        } else if http10 {
+            output.writeStaticString("Connection: keep-alive\r\n")
+        }
+        output.writeStaticString("Content-Length: ")
+        output.writeDecimal(contentLength)
+        output.writeStaticString("\r\n\r\n")
+    }
+}
+
+extension ByteBuffer {
+    /// Appends the decimal digits of `value` (with a leading '-' when negative), without allocating.
+    /// - Parameter value: the number.
+    @inlinable
+    public mutating func writeDecimal(_ value: Int) {
+        var magnitude = value.magnitude
+        if value < 0 { writeInteger(UInt8(ascii: "-")) }
+        if magnitude < 10 {
+            writeInteger(UInt8(truncatingIfNeeded: magnitude) &+ 0x30)
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes hold UInt64.max's 20 digits
+        let count = withUnsafeMutableBytes(of: &digits) { raw -> Int in
+            var position = raw.count
+            while magnitude > 0 {
+                position -= 1
+                raw[position] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
+                magnitude /= 10
+            }
+            return raw.count - position
+        }
+        withUnsafeBytes(of: &digits) { raw in
+            _ = writeBytes(UnsafeRawBufferPointer(rebasing: raw[(raw.count - count)...]))
+        }
+    }
+
+    /// Appends `string` as a JSON string: quoted, with `"`, `\` and control characters escaped.
+    /// - Parameter string: the text.
+    @inlinable
+    public mutating func writeJSONString(_ string: String) {
+        writeInteger(UInt8(ascii: "\""))
+        var copy = string
+        copy.withUTF8 { utf8 in
+            JSONWriter.escape(utf8) { chunk in _ = writeBytes(chunk) }
+        }
+        writeInteger(UInt8(ascii: "\""))
+    }
+}

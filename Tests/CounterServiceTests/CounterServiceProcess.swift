@@ -1,0 +1,115 @@
+import Foundation
+import TestKit
+
+/// A `counter-service` child process on free loopback ports, stopped by its PID.
+final class CounterServiceProcess: @unchecked Sendable {
+    // @unchecked Sendable: the child is started in init and only stopped afterwards; the ports are immutable.
+    let child: ChildProcess
+    let httpPort: Int
+    let metricsPort: Int
+
+    /// The built executable, next to the test bundle (`.build/<config>/counter-service`).
+    static func executable() throws -> String {
+        var candidates: [String] = []
+        let bundleDirectory = Bundle.main.bundleURL.deletingLastPathComponent()
+        candidates.append(bundleDirectory.appendingPathComponent("counter-service").path)
+        candidates.append(Bundle.main.bundleURL.appendingPathComponent("counter-service").path)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        candidates.append(root.appendingPathComponent(".build/debug/counter-service").path)
+        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+        throw FixtureError("counter-service not built (looked in \(candidates)); run `swift build --build-tests`")
+    }
+
+    /// The repository root (for the shared routing vectors next to it).
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+
+    /// Starts `counter-service <arguments> --http-port P --metrics-port M` and waits until it is ready.
+    /// - Parameters:
+    ///   - arguments: the subcommand and options (ports are added).
+    ///   - http: whether the process serves HTTP (false for `node`).
+    init(_ arguments: [String], http: Bool = true) throws {
+        httpPort = FreePort.next()
+        metricsPort = FreePort.next()
+        var all = arguments + ["--metrics-port", String(metricsPort)]
+        if http { all += ["--http-port", String(httpPort)] }
+        child = try ChildProcess(executable: try Self.executable(), arguments: all)
+        let ready = ChildProcess.waitUntil(timeout: 30) { [child] in
+            child.output.contains(http ? "Counter Demo Ready" : "node ready") || !child.process.isRunning
+        }
+        guard ready, child.process.isRunning else {
+            child.stop(signal: SIGKILL)
+            throw FixtureError("counter-service did not become ready: \(child.output)")
+        }
+    }
+
+    deinit { child.stop() }
+
+    /// One request on a fresh connection.
+    func request(_ method: String, _ path: String, body: String? = nil) throws -> RawHTTPResponse {
+        let connection = try RawHTTPConnection(port: httpPort)
+        defer { connection.close() }
+        return try connection.request(method, path, body: body)
+    }
+
+    /// The value of counter `id` (percent-encoded path segment), via GET.
+    func value(_ encodedID: String) throws -> Int? {
+        let response = try request("GET", "/counter/\(encodedID)")
+        return json(response.body)?["value"] as? Int
+    }
+
+    /// The metrics text.
+    func metrics() throws -> String {
+        let connection = try RawHTTPConnection(port: metricsPort)
+        defer { connection.close() }
+        return try connection.request("GET", "/metrics").body
+    }
+
+    /// The value of an unlabelled sample in the metrics text.
+    func metric(_ name: String) throws -> Int? {
+        for line in try metrics().split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Int(Double(line.split(separator: " ")[1]) ?? -1)
+        }
+        return nil
+    }
+}
+
+/// Parses a JSON object body.
+func json(_ text: String) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+}
+
+/// Percent-encodes every byte outside the unreserved set (RFC 3986), so any key fits in one path segment.
+func percentEncode(_ key: String) -> String {
+    var encoded = ""
+    for byte in key.utf8 {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            encoded.append(Character(UnicodeScalar(byte)))
+        default:
+            encoded += String(format: "%%%02X", byte)
+        }
+    }
+    return encoded
+}
+
+/// The routing vectors of the reference implementation (`../shared/vectors` next to the repository).
+enum RoutingVectors {
+    static func rows(_ name: String) throws -> [[String]] {
+        let url = CounterServiceProcess.repositoryRoot.deletingLastPathComponent().appendingPathComponent(
+            "shared/vectors/\(name)")
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw FixtureError("routing vectors missing: expected \(url.path)")
+        }
+        return text.split(separator: "\n", omittingEmptySubsequences: true).dropFirst().map {
+            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+}
