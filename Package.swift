@@ -46,7 +46,7 @@ let package = Package(
                 "CBlake2",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict + (systemMalloc ? [.define("CLSTR_PTHREAD_LOCKS")] : [])
         ),
         // jemalloc as the process allocator plus its heap statistics. Kept out of `Runtime` so that a process can
         // choose its allocator: the services link it; the micro benchmarks must not, because package-benchmark

@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 final class SpawnCounter: Sendable {
-    let spawned = Mutex<[String: Int]>([:])
+    let spawned = Locked<[String: Int]>([:])
     let stopped = Atomic<Int>(0)
     func count(_ key: String) -> Int { spawned.withLock { $0[key] ?? 0 } }
 }

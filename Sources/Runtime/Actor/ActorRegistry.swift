@@ -35,7 +35,7 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     private let affinity: @Sendable (Key) -> Int
     /// The metrics every actor of this registry reports into.
     public let metrics: ActorMetrics
-    private let sweeper: Mutex<BackgroundTicker?> = Mutex(nil)
+    private let sweeper: Locked<BackgroundTicker?> = Locked(nil)
     private let closed = Atomic<Bool>(false)
 
     /// Creates a registry.
@@ -200,5 +200,5 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
 
 /// One lock stripe of a key table.
 final class Stripe<Key: Hashable, Value>: Sendable where Value: Sendable {
-    let table = Mutex<[Key: Value]>([:])
+    let table = Locked<[Key: Value]>([:])
 }
