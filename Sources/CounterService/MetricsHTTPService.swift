@@ -1,5 +1,5 @@
 import HTTPFront
-import Runtime
+import ClstrRuntime
 import RuntimeMemory
 import Synchronization
 

@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
-import Runtime
+import ClstrRuntime
 import Synchronization
 
 /// An HTTP/1.1 server on SwiftNIO that serves one ``HTTPService`` with ``HTTPConnectionHandler``s.

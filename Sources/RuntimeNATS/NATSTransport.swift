@@ -1,6 +1,6 @@
 import CNATS
 import Logging
-import Runtime
+import ClstrRuntime
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
 import HTTPFront
 import NIOCore
-import Runtime
+import ClstrRuntime
 import Synchronization
 
 /// A service for the connection tests: `/now` answers at once; `/later/<n>` defers, and the test delivers the
