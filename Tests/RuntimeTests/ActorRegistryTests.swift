@@ -16,6 +16,7 @@ final class SpawnCounter: Sendable {
 func makeRegistry(_ counter: SpawnCounter, executor: any ActorExecutor, idle: Duration? = nil) -> ActorRegistry<String, Int> {
     var options = ActorRegistryOptions()
     options.idleTimeout = idle
+    options.actor.tracksActivity = true  // the tests call passivateIdle by hand too
     options.sweepInterval = .milliseconds(20)
     return ActorRegistry(executor: executor, options: options) { key in
         counter.spawned.withLock { $0[key, default: 0] += 1 }

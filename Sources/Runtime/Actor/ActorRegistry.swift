@@ -86,6 +86,7 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
         let (state, behavior) = factory(key)
         var actorOptions = options.actor
         actorOptions.affinity = affinity(key)
+        actorOptions.tracksActivity = actorOptions.tracksActivity || options.idleTimeout != nil
         let actor = ActorRef(
             state: state, behavior: behavior, executor: executor, options: actorOptions, metrics: metrics)
         table[key] = actor
@@ -152,6 +153,9 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     }
 
     /// Stops and removes the actors idle longer than `olderThan`.
+    ///
+    /// Idle time is measured from the end of an actor's last turn when activity is tracked (an `idleTimeout` is
+    /// set, or `actor.tracksActivity`), otherwise from its creation.
     /// - Returns: how many were passivated.
     @discardableResult
     public func passivateIdle(olderThan idle: Duration, now: UInt64 = MonotonicClock.coarseNow()) -> Int {
