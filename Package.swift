@@ -1,5 +1,10 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
+
+// `CLSTR_SYSTEM_MALLOC=1` builds without jemalloc (the thread sanitizer replaces malloc itself and cannot run with
+// jemalloc linked); `make tsan` sets it, in a build folder of its own.
+let systemMalloc = ProcessInfo.processInfo.environment["CLSTR_SYSTEM_MALLOC"] != nil
 
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -9,7 +14,7 @@ let package = Package(
     name: "swift-clstr",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "ClstrRuntime", targets: ["ClstrRuntime"]),
         .library(name: "RuntimeMemory", targets: ["RuntimeMemory"]),
         .library(name: "RuntimeNATS", targets: ["RuntimeNATS"]),
         .library(name: "HTTPFront", targets: ["HTTPFront"]),
@@ -35,27 +40,30 @@ let package = Package(
         .systemLibrary(name: "CEpoll"),
 
         // The runtime core: actors, cluster routing, in-memory transport, metrics. Opens no sockets.
+        // The module is `ClstrRuntime`, not `Runtime`: Swift ships a `Runtime` module of its own (backtraces), which
+        // package-benchmark imports; a module of ours with that name shadows it and breaks the benchmark build.
         .target(
-            name: "Runtime",
+            name: "ClstrRuntime",
             dependencies: [
                 "CBlake2",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            path: "Sources/Runtime",
+            swiftSettings: strict + (systemMalloc ? [.define("CLSTR_PTHREAD_LOCKS")] : [])
         ),
         // jemalloc as the process allocator plus its heap statistics. Kept out of `Runtime` so that a process can
         // choose its allocator: the services link it; the micro benchmarks must not, because package-benchmark
         // counts mallocs by interposing malloc, and jemalloc linked first would bypass the interposer.
         .target(
             name: "RuntimeMemory",
-            dependencies: ["CJemalloc"],
+            dependencies: systemMalloc ? [] : ["CJemalloc"],
             swiftSettings: strict
         ),
         // NATS transport over libnats.
         .target(
             name: "RuntimeNATS",
             dependencies: [
-                "Runtime", "CNATS",
+                "ClstrRuntime", "CNATS",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -64,7 +72,7 @@ let package = Package(
         .target(
             name: "HTTPFront",
             dependencies: [
-                "Runtime",
+                "ClstrRuntime",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -74,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "CounterService",
             dependencies: [
-                "Runtime", "RuntimeNATS", "HTTPFront", "RuntimeMemory",
+                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,12 +118,12 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "RuntimeMemory", "TestKit"], swiftSettings: strict),
-        .testTarget(name: "RuntimeNATSTests", dependencies: ["RuntimeNATS", "Runtime", "TestKit"], swiftSettings: strict),
+        .testTarget(name: "RuntimeTests", dependencies: ["ClstrRuntime", "RuntimeMemory", "TestKit"], swiftSettings: strict),
+        .testTarget(name: "RuntimeNATSTests", dependencies: ["RuntimeNATS", "ClstrRuntime", "TestKit"], swiftSettings: strict),
         .testTarget(
             name: "HTTPFrontTests",
             dependencies: [
-                "HTTPFront", "Runtime", "TestKit",
+                "HTTPFront", "ClstrRuntime", "TestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -17,7 +17,7 @@ let package = Package(
         .executableTarget(
             name: "RuntimeBenchmarks",
             dependencies: [
-                .product(name: "Runtime", package: root),
+                .product(name: "ClstrRuntime", package: root),
                 .product(name: "RuntimeNATS", package: root),
                 .product(name: "TestKit", package: root),
                 .product(name: "Benchmark", package: "benchmark"),

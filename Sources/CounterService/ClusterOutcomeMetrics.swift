@@ -1,5 +1,5 @@
 import HTTPFront
-import Runtime
+import ClstrRuntime
 
 /// Cluster requests made by the HTTP front, by message type and outcome (a bounded set of error codes).
 ///

@@ -2,7 +2,7 @@ import HTTPFront
 import Logging
 import NIOCore
 import NIOPosix
-import Runtime
+import ClstrRuntime
 import RuntimeNATS
 import ServiceLifecycle
 

@@ -1,4 +1,4 @@
-import Runtime
+import ClstrRuntime
 
 /// The behavior of one counter actor: the state is the value; increments use checked arithmetic.
 enum CounterBehavior {

@@ -1,6 +1,6 @@
 import HTTPFront
 import NIOCore
-import Runtime
+import ClstrRuntime
 
 /// The counter's HTTP API (the spec's, plus routing endpoints), on the event loops, with no allocation on the
 /// increment path beyond what the cluster needs.

@@ -1,4 +1,4 @@
-import Runtime
+import ClstrRuntime
 
 /// Adds `amount` to a counter; replies with the new value.
 struct Increment: ClusterMessage {

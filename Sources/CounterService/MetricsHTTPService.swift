@@ -1,5 +1,5 @@
 import HTTPFront
-import Runtime
+import ClstrRuntime
 import RuntimeMemory
 import Synchronization
 
@@ -7,7 +7,7 @@ import Synchronization
 /// lock-free counters when scraped. No label carries a per-key value.
 final class MetricsHTTPService: HTTPService {
     let routeNames = ["metrics", "not_found"]
-    private let sources = Mutex<MetricsSources?>(nil)
+    private let sources = Locked<MetricsSources?>(nil)
 
     init() {}
 

@@ -1,5 +1,5 @@
 import NIOCore
-import Runtime
+import ClstrRuntime
 import Synchronization
 
 /// Runs actor turns on SwiftNIO event loops: shard-per-core serving.

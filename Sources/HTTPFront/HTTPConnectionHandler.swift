@@ -1,5 +1,5 @@
 import NIOCore
-import Runtime
+import ClstrRuntime
 
 /// Serves HTTP/1.1 on one connection: parses requests straight from the received bytes, hands them to the
 /// service, and writes the answers in request order from pre-encoded fragments into one reused output buffer.

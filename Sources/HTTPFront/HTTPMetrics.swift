@@ -1,4 +1,4 @@
-import Runtime
+import ClstrRuntime
 import Synchronization
 
 /// Request counters by route and status, request durations by route, connection counts: lock-free, created once.

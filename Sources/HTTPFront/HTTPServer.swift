@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import ClstrRuntime
 import Synchronization
 
 /// An HTTP/1.1 server on SwiftNIO that serves one ``HTTPService`` with ``HTTPConnectionHandler``s.
@@ -24,7 +25,7 @@ public final class HTTPServer: Sendable {
     /// One reply inbox per loop (same order).
     private let inboxes: [ReplyInbox]
     private let logger: Logger
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
     /// Set once every open connection has been asked to drain (tests wait for it).
     let drainRequested = Atomic<Bool>(false)
 

@@ -1,5 +1,5 @@
 import NIOCore
-import Runtime
+import ClstrRuntime
 
 /// An application served by ``HTTPServer``: routes requests, answers at once or later.
 ///

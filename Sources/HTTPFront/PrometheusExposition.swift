@@ -1,4 +1,4 @@
-import Runtime
+import ClstrRuntime
 
 /// A hand-written renderer of the Prometheus text exposition format (version 0.0.4).
 ///

@@ -1,5 +1,5 @@
 import NIOCore
-import Runtime
+import ClstrRuntime
 import Synchronization
 
 /// Carries replies that arrive off an event loop onto it in batches: one `execute` per batch, not per reply.

@@ -1,4 +1,6 @@
+#if canImport(CJemalloc)
 import CJemalloc
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -18,8 +20,20 @@ public struct HeapStatistics: Sendable, Equatable {
     /// The resident set size of the whole process, from `/proc/self/statm` (0 where unavailable).
     public var processRSS: Int
 
+    /// Whether jemalloc is the process allocator (false only in builds made with `CLSTR_SYSTEM_MALLOC=1`).
+    public static var isJemalloc: Bool {
+        #if canImport(CJemalloc)
+        return true
+        #else
+        return false
+        #endif
+    }
+
     /// Reads the current statistics; refreshes jemalloc's cached counters first (`epoch`).
+    ///
+    /// Without jemalloc (a sanitizer build) the allocator figures are 0; the RSS is still read.
     public static func current() -> HeapStatistics {
+        #if canImport(CJemalloc)
         var epoch: UInt64 = 1
         _ = mallctl("epoch", nil, nil, &epoch, MemoryLayout<UInt64>.size)
         return HeapStatistics(
@@ -28,21 +42,30 @@ public struct HeapStatistics: Sendable, Equatable {
             resident: readSize("stats.resident"),
             processRSS: readProcessRSS()
         )
+        #else
+        return HeapStatistics(allocated: 0, active: 0, resident: 0, processRSS: readProcessRSS())
+        #endif
     }
 
     /// The jemalloc version string, for reports.
     public static var allocatorVersion: String {
+        #if canImport(CJemalloc)
         var pointer: UnsafePointer<CChar>? = nil
         var length = MemoryLayout<UnsafePointer<CChar>?>.size
         guard mallctl("version", &pointer, &length, nil, 0) == 0, let pointer else { return "unknown" }
         return String(cString: pointer)
+        #else
+        return "glibc"
+        #endif
     }
 
+    #if canImport(CJemalloc)
     private static func readSize(_ name: String) -> Int {
         var value = 0
         var length = MemoryLayout<Int>.size
         return mallctl(name, &value, &length, nil, 0) == 0 ? value : 0
     }
+    #endif
 
     private static func readProcessRSS() -> Int {
         #if os(Linux)

@@ -1,4 +1,4 @@
-import Runtime
+import ClstrRuntime
 
 /// The transport's wire formats: the request envelope published to `<prefix>.shard.<id>` and the reply frame
 /// published to the requester's inbox. Both start with a version byte; integers are LEB128 varints (signed ones

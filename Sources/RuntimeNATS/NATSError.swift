@@ -1,5 +1,5 @@
 import CNATS
-import Runtime
+import ClstrRuntime
 
 /// A failed libnats call: its status, the call, and libnats' last error text for the calling thread.
 public struct NATSError: Error, Sendable, CustomStringConvertible {

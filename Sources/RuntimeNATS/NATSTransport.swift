@@ -1,6 +1,6 @@
 import CNATS
 import Logging
-import Runtime
+import ClstrRuntime
 import Synchronization
 
 #if canImport(Glibc)
@@ -28,7 +28,7 @@ public final class NATSTransport: ClusterTransport {
     private let sweeper: SweepThread
     private let shardSubjectPrefix: ContiguousArray<CChar>
     private let defaultTimeoutNanoseconds: UInt64
-    private let servings = Mutex<[ServeSubscription]>([])
+    private let servings = Locked<[ServeSubscription]>([])
 
     /// Connects the request and serving connections and subscribes the reply inbox.
     /// - Parameter configuration: servers, prefix, credentials, limits, logger.

@@ -1,5 +1,5 @@
 import CNATS
-import Runtime
+import ClstrRuntime
 import Synchronization
 
 /// One request waiting for its reply.

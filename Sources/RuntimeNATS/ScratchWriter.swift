@@ -1,4 +1,4 @@
-import Runtime
+import ClstrRuntime
 
 #if canImport(Glibc)
     import Glibc

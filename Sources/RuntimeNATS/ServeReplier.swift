@@ -1,5 +1,5 @@
 import CNATS
-import Runtime
+import ClstrRuntime
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,5 @@
 import CNATS
-import Runtime
+import ClstrRuntime
 
 /// The context of a node's shard subscriptions: decodes each request and hands it to the node's handler.
 final class ShardServer: Sendable {

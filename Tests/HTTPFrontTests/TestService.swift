@@ -1,13 +1,13 @@
 import HTTPFront
 import NIOCore
-import Runtime
+import ClstrRuntime
 import Synchronization
 
 /// A service for the connection tests: `/now` answers at once; `/later/<n>` defers, and the test delivers the
 /// outcome (in any order, from any thread); `/echo` answers with the request body.
 final class TestService: HTTPService {
     let routeNames = ["now", "later", "echo", "not_found"]
-    let pending = Mutex<[(target: HTTPReplyTarget, value: Int)]>([])
+    let pending = Locked<[(target: HTTPReplyTarget, value: Int)]>([])
 
     func handle(_ request: HTTPRequest, exchange: HTTPExchange) {
         let path = request.withPath { String(decoding: $0, as: UTF8.self) }

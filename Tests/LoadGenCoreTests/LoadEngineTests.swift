@@ -132,7 +132,8 @@ import Testing
         var o = try options(server.url(), n: 1, c: 4, engine: engine)
         o.duration = 0.5
         let report = try await LoadEngine(options: o).run()
-        #expect(report.totalSeconds >= 0.5 && report.totalSeconds < 3)
+        // Bounded, not timed: the run must end by itself soon after -z; a loaded CI machine may be slow to do so.
+        #expect(report.totalSeconds >= 0.5 && report.totalSeconds < 15)
         #expect(report.statistics.responses > 10)
         try await server.stop()
     }

@@ -1,4 +1,4 @@
-import Runtime
+import ClstrRuntime
 import Testing
 
 @testable import RuntimeNATS

@@ -1,4 +1,4 @@
-import Runtime
+import ClstrRuntime
 import Synchronization
 import TestKit
 
@@ -7,7 +7,7 @@ import TestKit
 /// A node handler for the tests: `inc` replies its Int payload + 1 (and counts applies per key), `fail` replies a
 /// coded error, `silent` never replies, `opaque` replies a value that has no wire encoding.
 final class TestShardHandler: ShardRequestHandler {
-    let applies = Mutex<[String: Int]>([:])
+    let applies = Locked<[String: Int]>([:])
     let handled = Atomic<Int>(0)
 
     struct NotCodable: Sendable {}
@@ -54,9 +54,9 @@ final class ReplyCollector: ReplyHandler {
         var expected: Int
         var waiter: CheckedContinuation<Void, Never>?
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
-    init(expected: Int) { state = Mutex(State(expected: expected)) }
+    init(expected: Int) { state = Locked(State(expected: expected)) }
 
     func deliver(_ reply: Outcome, context: UInt64) {
         let now = ContinuousClock.now

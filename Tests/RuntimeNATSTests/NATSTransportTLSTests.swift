@@ -1,5 +1,5 @@
 import Foundation
-import Runtime
+import ClstrRuntime
 import Testing
 import TestKit
 

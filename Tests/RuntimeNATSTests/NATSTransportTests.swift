@@ -1,4 +1,4 @@
-import Runtime
+import ClstrRuntime
 import Synchronization
 import Testing
 import TestKit

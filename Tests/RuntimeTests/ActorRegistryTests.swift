@@ -1,14 +1,14 @@
 import Synchronization
 import Testing
 
-@testable import Runtime
+@testable import ClstrRuntime
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 final class SpawnCounter: Sendable {
-    let spawned = Mutex<[String: Int]>([:])
+    let spawned = Locked<[String: Int]>([:])
     let stopped = Atomic<Int>(0)
     func count(_ key: String) -> Int { spawned.withLock { $0[key] ?? 0 } }
 }
@@ -16,6 +16,7 @@ final class SpawnCounter: Sendable {
 func makeRegistry(_ counter: SpawnCounter, executor: any ActorExecutor, idle: Duration? = nil) -> ActorRegistry<String, Int> {
     var options = ActorRegistryOptions()
     options.idleTimeout = idle
+    options.actor.tracksActivity = true  // the tests call passivateIdle by hand too
     options.sweepInterval = .milliseconds(20)
     return ActorRegistry(executor: executor, options: options) { key in
         counter.spawned.withLock { $0[key, default: 0] += 1 }

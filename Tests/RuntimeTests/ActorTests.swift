@@ -1,7 +1,7 @@
 import Synchronization
 import Testing
 
-@testable import Runtime
+@testable import ClstrRuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -61,7 +61,7 @@ func counterBehavior() -> ActorBehavior<Int> {
 /// Collects replies by context.
 final class Collector: ReplyHandler, @unchecked Sendable {
     // @unchecked Sendable: all state behind the mutex.
-    let replies = Mutex<[UInt64: Outcome]>([:])
+    let replies = Locked<[UInt64: Outcome]>([:])
     func deliver(_ reply: Outcome, context: UInt64) {
         replies.withLock { $0[context] = reply }
     }

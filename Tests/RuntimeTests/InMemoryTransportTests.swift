@@ -1,7 +1,7 @@
 import Synchronization
 import Testing
 
-@testable import Runtime
+@testable import ClstrRuntime
 
 #if canImport(Glibc)
     import Glibc
@@ -17,7 +17,7 @@ final class OutcomeLog: ReplyHandler, Sendable {
         /// Monotonic nanoseconds at delivery.
         var at: UInt64
     }
-    let entries = Mutex<[Entry]>([])
+    let entries = Locked<[Entry]>([])
 
     func deliver(_ reply: Outcome, context: UInt64) {
         let thread = pthread_self()
@@ -77,7 +77,7 @@ final class HoldingHandler: ShardRequestHandler {
         var replyTo: any ReplyHandler
         var context: UInt64
     }
-    let held = Mutex<[Held]>([])
+    let held = Locked<[Held]>([])
     func handle(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64) {
         held.withLock { $0.append(Held(replyTo: replyTo, context: context)) }
     }

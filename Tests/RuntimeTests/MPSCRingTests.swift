@@ -1,7 +1,7 @@
 import Synchronization
 import Testing
 
-@testable import Runtime
+@testable import ClstrRuntime
 
 #if canImport(Glibc)
 import Glibc

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Runtime
+@testable import ClstrRuntime
 
 /// The routing vectors produced by the reference implementation (`../shared/vectors` next to the repository).
 enum RoutingVectors {

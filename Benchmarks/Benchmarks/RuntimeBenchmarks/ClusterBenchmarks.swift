@@ -1,5 +1,5 @@
 import Benchmark
-import Runtime
+import ClstrRuntime
 import Synchronization
 
 /// The counter's increment, as a cluster message.

@@ -1,5 +1,5 @@
 import Benchmark
-import Runtime
+import ClstrRuntime
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(

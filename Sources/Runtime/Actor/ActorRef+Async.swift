@@ -26,11 +26,11 @@ extension ActorRef {
 
 /// A one-shot reply receiver that resumes a continuation exactly once (reply or timeout, whichever comes first).
 final class AsyncReplyWaiter<Reply: Sendable>: ReplyHandler {
-    private let continuation: Mutex<CheckedContinuation<Result<Reply, RequestError>, Never>?>
-    let timer = Mutex<Task<Void, Never>?>(nil)
+    private let continuation: Locked<CheckedContinuation<Result<Reply, RequestError>, Never>?>
+    let timer = Locked<Task<Void, Never>?>(nil)
 
     init(_ continuation: CheckedContinuation<Result<Reply, RequestError>, Never>) {
-        self.continuation = Mutex(continuation)
+        self.continuation = Locked(continuation)
     }
 
     func deliver(_ reply: Outcome, context: UInt64) {

@@ -10,6 +10,9 @@ public struct ActorOptions: Sendable {
     public var throughput: Int = 64
     /// The executor hint that keeps this actor on one thread (for example its shard); -1 spreads round-robin.
     public var affinity: Int = -1
+    /// Record when each turn ends (a coarse clock read per turn), which passivation needs; registries with an
+    /// idle timeout turn it on.
+    public var tracksActivity: Bool = false
 
     public init() {}
 }
@@ -211,7 +214,9 @@ public class ActorCell: ActorJob, @unchecked Sendable {
                 handled += 1
             }
             metrics?.turnCompleted(messages: handled, depthAfter: mailbox.approximateCount)
-            lastTurnEnd.store(MonotonicClock.coarseNow(), ordering: .relaxed)
+            if options.tracksActivity {
+                lastTurnEnd.store(MonotonicClock.coarseNow(), ordering: .relaxed)
+            }
         }
         // running → idle, then look again: a producer that saw us running relied on this check.
         word.wrappingSubtract(2, ordering: .sequentiallyConsistent)

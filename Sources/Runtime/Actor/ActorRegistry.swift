@@ -35,7 +35,7 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     private let affinity: @Sendable (Key) -> Int
     /// The metrics every actor of this registry reports into.
     public let metrics: ActorMetrics
-    private let sweeper: Mutex<BackgroundTicker?> = Mutex(nil)
+    private let sweeper: Locked<BackgroundTicker?> = Locked(nil)
     private let closed = Atomic<Bool>(false)
 
     /// Creates a registry.
@@ -86,6 +86,7 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
         let (state, behavior) = factory(key)
         var actorOptions = options.actor
         actorOptions.affinity = affinity(key)
+        actorOptions.tracksActivity = actorOptions.tracksActivity || options.idleTimeout != nil
         let actor = ActorRef(
             state: state, behavior: behavior, executor: executor, options: actorOptions, metrics: metrics)
         table[key] = actor
@@ -152,6 +153,9 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     }
 
     /// Stops and removes the actors idle longer than `olderThan`.
+    ///
+    /// Idle time is measured from the end of an actor's last turn when activity is tracked (an `idleTimeout` is
+    /// set, or `actor.tracksActivity`), otherwise from its creation.
     /// - Returns: how many were passivated.
     @discardableResult
     public func passivateIdle(olderThan idle: Duration, now: UInt64 = MonotonicClock.coarseNow()) -> Int {
@@ -200,5 +204,5 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
 
 /// One lock stripe of a key table.
 final class Stripe<Key: Hashable, Value>: Sendable where Value: Sendable {
-    let table = Mutex<[Key: Value]>([:])
+    let table = Locked<[Key: Value]>([:])
 }

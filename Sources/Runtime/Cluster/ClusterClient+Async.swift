@@ -85,11 +85,11 @@ extension ClusterClient {
 
 /// A one-shot receiver that resumes its continuation exactly once: with the outcome or the timer's error.
 final class OutcomeWaiter: ReplyHandler {
-    private let continuation: Mutex<CheckedContinuation<Outcome, Never>?>
-    private let timer = Mutex<Task<Void, Never>?>(nil)
+    private let continuation: Locked<CheckedContinuation<Outcome, Never>?>
+    private let timer = Locked<Task<Void, Never>?>(nil)
 
     init(_ continuation: CheckedContinuation<Outcome, Never>) {
-        self.continuation = Mutex(continuation)
+        self.continuation = Locked(continuation)
     }
 
     func setTimer(_ task: Task<Void, Never>) {

@@ -13,7 +13,7 @@ public final class ClusterNode: Sendable {
     public let shardMap: ShardMap
     private let transport: any ClusterTransport
     private let dispatcher: NodeDispatcher
-    private let subscription: Mutex<(any TransportSubscription)?> = Mutex(nil)
+    private let subscription: Locked<(any TransportSubscription)?> = Locked(nil)
 
     /// Creates a node; it serves nothing until ``start()``.
     /// - Parameters:

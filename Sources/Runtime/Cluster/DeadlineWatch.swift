@@ -13,7 +13,7 @@ final class DeadlineWatch: Sendable {
     /// slot 0 on top at the start, so this stays near the largest number of requests ever in flight at once.
     private let highWater = Atomic<Int>(0)
     let pool: PendingReplyPool
-    private let ticker: Mutex<BackgroundTicker?> = Mutex(nil)
+    private let ticker: Locked<BackgroundTicker?> = Locked(nil)
     private let retiring = Atomic<Bool>(false)
     /// The monotonic time of the last sweep (or of creation): a clock that lags by at most one interval, free to
     /// read. A deadline before it has certainly passed.

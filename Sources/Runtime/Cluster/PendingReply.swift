@@ -91,7 +91,7 @@ final class PendingReply: ReplyHandler, @unchecked Sendable {
 final class PendingReplyPool: Sendable {
     let top = Atomic<UInt64>(0)
     /// Slots allocated because the table was exhausted, while armed (they are not reused).
-    let overflow = Mutex<[ObjectIdentifier: PendingReply]>([:])
+    let overflow = Locked<[ObjectIdentifier: PendingReply]>([:])
     /// Replies that came after their request was answered (late after a deadline, or duplicates).
     let lateReplies = Atomic<Int>(0)
     /// Requests answered with `deadlineExceeded` by the sweep.

@@ -16,12 +16,12 @@ final class SnapshotCell<Value: Sendable>: Sendable {
 
     private let current: Atomic<Unmanaged<Box>>
     /// Every box published so far (the last one is current); holds the references that keep them alive.
-    private let published: Mutex<[Box]>
+    private let published: Locked<[Box]>
 
     init(_ initial: Value) {
         let box = Box(initial)
         current = Atomic(Unmanaged.passUnretained(box))
-        published = Mutex([box])
+        published = Locked([box])
     }
 
     /// The current value.
