@@ -143,6 +143,9 @@ struct CounterApp {
                 // one that must run the actor.
                 options.actor.mailboxCapacity = 256
                 options.actor.overflow = .fail
+                // Counters live only in memory, so only those still at 0 (created by a read of an unknown id) are
+                // passivated: reading many unknown ids does not keep their actors forever.
+                options.idleTimeout = .seconds(10)
                 let behavior = CounterBehavior.make()
                 let registry = ActorRegistry<String, Int>(
                     executor: executor, options: options, metrics: actorMetrics,

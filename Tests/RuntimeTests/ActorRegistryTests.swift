@@ -74,6 +74,25 @@ struct ActorRegistryTests {
         #expect(counter.count("a") == 2)
     }
 
+    @Test("a behavior can refuse passivation for states that would be lost")
+    func passivatablePredicate() throws {
+        var options = ActorRegistryOptions()
+        options.actor.tracksActivity = true
+        let registry = ActorRegistry<String, Int>(executor: InlineExecutor(), options: options) { _ in
+            var behavior = counterBehavior()
+            behavior.passivatable = { value in value == 0 }
+            return (0, behavior)
+        }
+        let slot = ReplySlot()
+        registry.request(Add(amount: 3), to: "kept", replyTo: slot)
+        _ = slot.wait()
+        registry.request(Get(), to: "empty", replyTo: slot)
+        _ = slot.wait()
+        #expect(registry.passivateIdle(olderThan: .zero) == 1, "only the counter at 0 goes")
+        registry.request(Get(), to: "kept", replyTo: slot)
+        #expect(try slot.wait().reply.get(as: Int.self).get() == 3)
+    }
+
     @Test("the background sweeper passivates idle actors")
     func sweeper() {
         let counter = SpawnCounter()

@@ -17,6 +17,10 @@ public struct ActorBehavior<State>: Sendable {
     @usableFromInline var fallback: (@Sendable (inout State, any Sendable) throws -> any Sendable)?
     /// Runs once when the actor stops (stopped, passivated or its registry shut down), on the actor's turn.
     public var onStop: (@Sendable (inout State) -> Void)?
+    /// Whether the actor may be passivated in its current state (checked at the end of each turn); `nil` means
+    /// always. An actor whose state lives only in memory can allow it only while nothing would be lost (a counter
+    /// at 0, for example), so idle keys that were only read do not keep memory forever.
+    public var passivatable: (@Sendable (inout State) -> Bool)?
 
     public init() {}
 
@@ -64,7 +68,12 @@ public struct ActorBehavior<State>: Sendable {
         if let onStop {
             boundStop = { onStop(&box.value) }
         }
-        return BoundBehavior(handlers: bound, fallback: boundFallback, onStop: boundStop)
+        var boundPassivatable: (@Sendable () -> Bool)? = nil
+        if let passivatable {
+            boundPassivatable = { passivatable(&box.value) }
+        }
+        return BoundBehavior(
+            handlers: bound, fallback: boundFallback, onStop: boundStop, passivatable: boundPassivatable)
     }
 }
 
@@ -82,11 +91,16 @@ final class BoundBehavior: Sendable {
     let handlers: [(type: ObjectIdentifier, handler: Handler)]
     let fallback: Handler?
     let onStop: (@Sendable () -> Void)?
+    let passivatable: (@Sendable () -> Bool)?
 
-    init(handlers: [(type: ObjectIdentifier, handler: Handler)], fallback: Handler?, onStop: (@Sendable () -> Void)?) {
+    init(
+        handlers: [(type: ObjectIdentifier, handler: Handler)], fallback: Handler?, onStop: (@Sendable () -> Void)?,
+        passivatable: (@Sendable () -> Bool)?
+    ) {
         self.handlers = handlers
         self.fallback = fallback
         self.onStop = onStop
+        self.passivatable = passivatable
     }
 
     func handle(_ message: any Sendable) throws -> any Sendable {

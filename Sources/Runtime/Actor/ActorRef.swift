@@ -72,6 +72,8 @@ public class ActorCell: ActorJob, @unchecked Sendable {
     let behavior: BoundBehavior
     private var stopHandled = false
     private let lastTurnEnd = Atomic<UInt64>(0)
+    /// The behavior's `passivatable` verdict at the end of the last turn (true when the behavior has none).
+    private let passivatableState = Atomic<Bool>(true)
 
     init(behavior: BoundBehavior, executor: any ActorExecutor, options: ActorOptions, metrics: ActorMetrics?) {
         self.behavior = behavior
@@ -190,6 +192,9 @@ public class ActorCell: ActorJob, @unchecked Sendable {
         word.load(ordering: .sequentiallyConsistent) & Self.phaseMask == Self.idle && mailbox.approximateCount == 0
     }
 
+    /// Whether the behavior allowed passivation at the end of the last turn.
+    var allowsPassivation: Bool { passivatableState.load(ordering: .acquiring) }
+
     /// Monotonic nanoseconds at the end of the last turn (or at creation).
     var lastActivity: UInt64 { lastTurnEnd.load(ordering: .relaxed) }
 
@@ -216,6 +221,10 @@ public class ActorCell: ActorJob, @unchecked Sendable {
             metrics?.turnCompleted(messages: handled, depthAfter: mailbox.approximateCount)
             if options.tracksActivity {
                 lastTurnEnd.store(MonotonicClock.coarseNow(), ordering: .relaxed)
+                if let passivatable = behavior.passivatable {
+                    // Releasing: published before the turn goes idle; the sweeper reads it after seeing idle.
+                    passivatableState.store(passivatable(), ordering: .releasing)
+                }
             }
         }
         // running → idle, then look again: a producer that saw us running relied on this check.

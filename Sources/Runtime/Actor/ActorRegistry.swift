@@ -165,7 +165,9 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
         for stripe in stripes {
             let victims: [ActorRef<State>] = stripe.table.withLock { table in
                 var victims: [ActorRef<State>] = []
-                for (key, actor) in table where actor.isQuiescent && now &- min(now, actor.lastActivity) >= threshold {
+                for (key, actor) in table
+                where actor.isQuiescent && actor.allowsPassivation && now &- min(now, actor.lastActivity) >= threshold
+                {
                     table[key] = nil
                     victims.append(actor)
                 }
