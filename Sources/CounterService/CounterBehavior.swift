@@ -17,8 +17,6 @@ enum CounterBehavior {
             return sum
         }
         behavior.on(GetValue.self) { value, _ in value }
-        // Passivating loses the state, so only a counter that still holds nothing may go.
-        behavior.passivatable = { value in value == 0 }
         return behavior
     }
 }

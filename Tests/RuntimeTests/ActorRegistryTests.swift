@@ -93,6 +93,57 @@ struct ActorRegistryTests {
         #expect(try slot.wait().reply.get(as: Int.self).get() == 3)
     }
 
+    @Test("passivation can keep the state for the key's next actor")
+    func retainedState() throws {
+        var options = ActorRegistryOptions()
+        options.actor.tracksActivity = true
+        options.retainsPassivatedState = true
+        let spawned = SpawnCounter()
+        let registry = ActorRegistry<String, Int>(executor: InlineExecutor(), options: options) { key in
+            spawned.spawned.withLock { $0[key, default: 0] += 1 }
+            return (0, counterBehavior())
+        }
+        let slot = ReplySlot()
+        registry.request(Add(amount: 5), to: "a", replyTo: slot)
+        _ = slot.wait()
+        #expect(registry.passivateIdle(olderThan: .zero) == 1)
+        #expect(registry.count == 0)
+        #expect(registry.dormantCount == 1)
+        registry.request(Add(amount: 2), to: "a", replyTo: slot)
+        #expect(try slot.wait().reply.get(as: Int.self).get() == 7, "the new actor started from the kept state")
+        #expect(spawned.count("a") == 2)
+        #expect(registry.dormantCount == 0)
+    }
+
+    @Test("increments racing passivation with kept state: the sum is exact")
+    func retainedStateRace() {
+        let pool = WorkerPool(threadCount: 2)
+        defer { pool.shutdown() }
+        var options = ActorRegistryOptions()
+        options.actor.tracksActivity = true
+        options.retainsPassivatedState = true
+        let registry = ActorRegistry<String, Int>(executor: pool, options: options) { _ in (0, counterBehavior()) }
+        let running = Atomic<Bool>(true)
+        let sweeper = TestThread {
+            while running.load(ordering: .relaxed) { registry.passivateIdle(olderThan: .zero) }
+        }
+        let collector = Collector()
+        let total = 20_000
+        for index in 0..<total {
+            registry.request(Add(amount: 1), to: "k\(index % 4)", replyTo: collector, context: UInt64(index))
+        }
+        #expect(collector.waitFor(total))
+        running.store(false, ordering: .relaxed)
+        sweeper.join()
+        var sum = 0
+        let slot = ReplySlot()
+        for key in 0..<4 {
+            registry.request(Get(), to: "k\(key)", replyTo: slot)
+            sum += (try? slot.wait().reply.get(as: Int.self).get()) ?? -1_000_000
+        }
+        #expect(sum == total, "no increment was lost across passivations")
+    }
+
     @Test("the background sweeper passivates idle actors")
     func sweeper() {
         let counter = SpawnCounter()

@@ -286,9 +286,15 @@ public final class ActorRef<State>: ActorCell, @unchecked Sendable {
         options: ActorOptions = ActorOptions(),
         metrics: ActorMetrics? = nil
     ) {
-        super.init(
-            behavior: behavior.bind(to: StateBox(state)), executor: executor, options: options, metrics: metrics)
+        let box = StateBox(state)
+        self.box = box
+        super.init(behavior: behavior.bind(to: box), executor: executor, options: options, metrics: metrics)
     }
+
+    /// The state, read outside a turn. Only valid while the actor is idle with an empty mailbox and no sender can
+    /// reach it (the registry's passivation holds the key's stripe lock): then no turn runs, and the last turn's
+    /// end (a sequentially consistent store of `idle`, read by `isQuiescent`) makes its writes visible.
+    let box: StateBox<State>
 }
 
 @usableFromInline

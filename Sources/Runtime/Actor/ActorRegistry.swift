@@ -10,6 +10,10 @@ public struct ActorRegistryOptions: Sendable {
     public var idleTimeout: Duration? = nil
     /// How often the background sweeper looks for idle actors (when `idleTimeout` is set).
     public var sweepInterval: Duration = .seconds(1)
+    /// Keep the state of a passivated actor (a few bytes, instead of its mailbox and cell) and hand it to the actor
+    /// spawned for the key's next message. For actors whose state lives only in memory: idle keys then cost
+    /// almost nothing and lose nothing.
+    public var retainsPassivatedState: Bool = false
 
     public init() {}
 }
@@ -27,7 +31,7 @@ public struct ActorRegistryOptions: Sendable {
 public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     public typealias Factory = @Sendable (Key) -> (state: State, behavior: ActorBehavior<State>)
 
-    private let stripes: [Stripe<Key, ActorRef<State>>]
+    private let stripes: [Stripe<Key, State>]
     private let stripeMask: Int
     private let executor: any ActorExecutor
     private let options: ActorRegistryOptions
@@ -81,15 +85,18 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
         stripes[stripe(for: key)].table.withLock { table in lookupOrSpawn(key, in: &table) }
     }
 
-    private func lookupOrSpawn(_ key: Key, in table: inout [Key: ActorRef<State>]) -> ActorRef<State> {
-        if let existing = table[key] { return existing }
-        let (state, behavior) = factory(key)
+    private func lookupOrSpawn(_ key: Key, in table: inout StripeTable<Key, State>) -> ActorRef<State> {
+        if let existing = table.actors[key] { return existing }
+        var (state, behavior) = factory(key)
+        if let retained = table.dormant.removeValue(forKey: key) {
+            state = retained
+        }
         var actorOptions = options.actor
         actorOptions.affinity = affinity(key)
         actorOptions.tracksActivity = actorOptions.tracksActivity || options.idleTimeout != nil
         let actor = ActorRef(
             state: state, behavior: behavior, executor: executor, options: actorOptions, metrics: metrics)
-        table[key] = actor
+        table.actors[key] = actor
         metrics.actorsAlive.wrappingAdd(1, ordering: .relaxed)
         return actor
     }
@@ -163,12 +170,17 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
         let threshold = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
         var passivated = 0
         for stripe in stripes {
+            let retain = options.retainsPassivatedState
             let victims: [ActorRef<State>] = stripe.table.withLock { table in
                 var victims: [ActorRef<State>] = []
-                for (key, actor) in table
+                for (key, actor) in table.actors
                 where actor.isQuiescent && actor.allowsPassivation && now &- min(now, actor.lastActivity) >= threshold
                 {
-                    table[key] = nil
+                    table.actors[key] = nil
+                    if retain {
+                        // Safe outside a turn: see `ActorRef.box` (idle, empty mailbox, stripe lock held).
+                        table.dormant[key] = actor.box.value
+                    }
                     victims.append(actor)
                 }
                 return victims
@@ -184,7 +196,12 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     }
 
     /// The number of live actors.
-    public var count: Int { stripes.reduce(0) { total, stripe in total + stripe.table.withLock { $0.count } } }
+    public var count: Int { stripes.reduce(0) { total, stripe in total + stripe.table.withLock { $0.actors.count } } }
+
+    /// The number of passivated keys whose state is kept (``ActorRegistryOptions/retainsPassivatedState``).
+    public var dormantCount: Int {
+        stripes.reduce(0) { total, stripe in total + stripe.table.withLock { $0.dormant.count } }
+    }
 
     /// Stops every actor (queued requests are answered with `stopped`) and refuses later sends.
     public func shutdown() {
@@ -195,8 +212,11 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
         }
         for stripe in stripes {
             let actors = stripe.table.withLock { table in
-                defer { table.removeAll() }
-                return Array(table.values)
+                defer {
+                    table.actors.removeAll()
+                    table.dormant.removeAll()
+                }
+                return Array(table.actors.values)
             }
             for actor in actors { actor.stop() }
             metrics.actorsAlive.wrappingSubtract(actors.count, ordering: .relaxed)
@@ -204,7 +224,14 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     }
 }
 
+/// The actors of one lock stripe, and the retained state of its passivated keys.
+struct StripeTable<Key: Hashable, State> {
+    var actors: [Key: ActorRef<State>] = [:]
+    var dormant: [Key: State] = [:]
+}
+
 /// One lock stripe of a key table.
-final class Stripe<Key: Hashable, Value>: Sendable where Value: Sendable {
-    let table = Locked<[Key: Value]>([:])
+final class Stripe<Key: Hashable, State>: @unchecked Sendable {
+    // @unchecked Sendable: the table (and any non-Sendable state in it) is only reached under the lock.
+    let table = Locked<StripeTable<Key, State>>(StripeTable())
 }
