@@ -90,8 +90,15 @@ RUN=$(mktemp -d "${TMPDIR:-/tmp}/clstr-bench.XXXXXX")
 STARTED=()
 NGINX_HANDLE=""
 
+forget_pid() { # pid: drop it from STARTED once stopped, so cleanup never signals a recycled PID
+    local kept=() p
+    for p in "${STARTED[@]}"; do [ "$p" = "$1" ] || kept+=("$p"); done
+    STARTED=("${kept[@]}")
+}
+
 stop_pid() { # pid: SIGTERM, wait up to 10 s, then SIGKILL
     local pid=$1
+    forget_pid "$pid"
     kill -0 "$pid" 2>/dev/null || return 0
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 1 100); do
@@ -105,16 +112,17 @@ stop_pid() { # pid: SIGTERM, wait up to 10 s, then SIGKILL
 
 cleanup() {
     local pid
-    for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
+    for pid in "${STARTED[@]+"${STARTED[@]}"}"; do stop_pid "$pid"; done
     if [ -n "$NGINX_HANDLE" ]; then stop_nginx; fi
     if [ "${KEEP_RUN:-0}" = 1 ]; then log "run folder kept: $RUN"; else rm -rf "$RUN"; fi
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-# A free loopback TCP port: not listed in /proc/net/tcp{,6} (in any state) and not handed out before in this run.
+# A free loopback TCP port into the variable named $1: not listed in /proc/net/tcp{,6} (in any state) and not
+# handed out before in this run. Called without a subshell so that TAKEN remembers what was handed out.
 TAKEN=" "
-free_port() {
+free_port() { # variable-name
     local used port
     used=" $(for f in /proc/net/tcp /proc/net/tcp6; do [ -r "$f" ] && tail -n +2 "$f"; done \
         | while read -r _ address _; do echo $((16#${address##*:})); done | sort -u | tr '\n' ' ') "
@@ -122,7 +130,7 @@ free_port() {
         port=$((20000 + RANDOM % 40000))
         if [[ $used != *" $port "* && $TAKEN != *" $port "* ]]; then
             TAKEN+="$port "
-            echo "$port"
+            printf -v "$1" '%s' "$port"
             return 0
         fi
     done
@@ -147,7 +155,7 @@ SVC_ARGS=()
 start_service() { # extra counter-service arguments…
     SVC_ARGS=("$@")
     local http metrics
-    http=$(free_port) && metrics=$(free_port) || { log "no free port"; return 1; }
+    free_port http && free_port metrics || { log "no free port"; return 1; }
     "$SERVICE" --http-port "$http" --metrics-port "$metrics" "$@" >>"$RUN/counter-service.log" 2>&1 &
     SVC_PID=$!
     STARTED+=("$SVC_PID")
@@ -183,7 +191,7 @@ NGINX_PID=""
 start_nginx() {
     command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { log "nginx not installed: no nginx anchor"; return 1; }
     local port
-    port=$(free_port) || return 1
+    free_port port || return 1
     if [ -x scripts/nginx-fixed.sh ]; then
         # loadgen's helper: fixed-response nginx in a temp dir; prints its PID; `stop` stops it.
         NGINX_PID=$(scripts/nginx-fixed.sh start "$port" 2>>"$RUN/nginx.log" | tail -1)
@@ -226,6 +234,7 @@ EOF
 stop_nginx() {
     if [ "$NGINX_HANDLE" = helper ]; then
         scripts/nginx-fixed.sh stop "$NGINX_PID" >/dev/null 2>&1 || stop_pid "$NGINX_PID"
+        forget_pid "$NGINX_PID"
     elif [ -n "$NGINX_PID" ]; then
         stop_pid "$NGINX_PID"
     fi
@@ -285,7 +294,7 @@ run_loadgen() {
     fi
     for ((k = 1; k <= $#; k++)); do [ "${!k}" = --rate ] && { local next=$((k + 1)); rate=${!next}; }; done
     log "run $RUNNO: $scenario · loadgen → $target · $method $path · n=$n c=$CONNECTIONS ${rate:+rate=$rate}"
-    timeout --kill-after=10 "$RUN_TIMEOUT" "$LOADGEN" -n "$n" -c "$CONNECTIONS" -m "$method" "${args[@]}" "$@" \
+    timeout --foreground --kill-after=10 "$RUN_TIMEOUT" "$LOADGEN" -n "$n" -c "$CONNECTIONS" -m "$method" "${args[@]}" "$@" \
         --no-progress --fail-on-errors --results "$RUN/$file" --scenario "$scenario" "$base$path" \
         >"$RUN/r$RUNNO.log" 2>&1
     local rc=$? alive=1
@@ -312,7 +321,7 @@ run_wrk() {
     local file="r$RUNNO-$scenario-wrk-$target.txt"
     if [ "$target" = nginx ]; then base=$NGINX_URL; else base=$SVC_URL; fi
     log "run $RUNNO: $scenario · wrk → $target · POST $path · ${WRK_SECONDS}s c=$CONNECTIONS"
-    WRK_METHOD=POST timeout --kill-after=10 "$RUN_TIMEOUT" wrk -t1 -c"$CONNECTIONS" -d"${WRK_SECONDS}s" \
+    WRK_METHOD=POST timeout --foreground --kill-after=10 "$RUN_TIMEOUT" wrk -t1 -c"$CONNECTIONS" -d"${WRK_SECONDS}s" \
         -s "$ROOT/scripts/bench-wrk.lua" "$base$path" >"$RUN/$file" 2>&1
     local rc=$? alive=1
     if [ "$target" = counter-service ]; then
@@ -341,7 +350,7 @@ run_hey() {
     local file="r$RUNNO-$scenario-hey-$target.csv"
     if [ "$target" = nginx ]; then base=$NGINX_URL; else base=$SVC_URL; fi
     log "run $RUNNO: $scenario · hey → $target · POST $path · n=$n c=$CONNECTIONS"
-    timeout --kill-after=10 "$RUN_TIMEOUT" hey -n "$n" -c "$CONNECTIONS" -m POST -o csv "$base$path" \
+    timeout --foreground --kill-after=10 "$RUN_TIMEOUT" hey -n "$n" -c "$CONNECTIONS" -m POST -o csv "$base$path" \
         >"$RUN/$file" 2>"$RUN/r$RUNNO.log"
     local rc=$? alive=1 value
     if [ "$target" = counter-service ]; then

@@ -66,7 +66,6 @@ struct CounterApp {
 
         // The HTTP front is created first (its metrics are part of the endpoint) but listens last.
         var front: HTTPServer?
-        var client: ClusterClient?
 
         // Metrics endpoint.
         let metricsService = MetricsHTTPService()
@@ -178,7 +177,6 @@ struct CounterApp {
         // HTTP front.
         if runsFront {
             let clusterClient = ClusterClient(transport: clusterTransport, shardMap: shardMap)
-            client = clusterClient
             var configuration = HTTPServerConfiguration(host: process.host, port: process.httpPort)
             configuration.shutdownGracePeriod = .seconds(5)
             let server = HTTPServer(
@@ -194,7 +192,6 @@ struct CounterApp {
                     await server.shutdown()
                 })
         }
-        _ = client
         metricsService.install(
             MetricsSources(
                 http: front, cluster: runsFront ? clusterMetrics : nil, actors: actorMetrics,

@@ -112,12 +112,6 @@ public final class NATSConnection: @unchecked Sendable {
     /// Whether the connection is currently connected (not reconnecting, not closed).
     public var isConnected: Bool { natsConnection_Status(handle) == NATS_CONN_STATUS_CONNECTED }
 
-    /// Whether ``close()`` was called.
-    public var isClosedByUser: Bool {
-        // Relaxed: an informational snapshot; it orders nothing.
-        isClosed.load(ordering: .relaxed)
-    }
-
     /// Publishes `bytes` to `subject`.
     /// - Throws: ``NATSError`` (for example `connectionClosed`, or `insufficientBuffer` during a long outage).
     public func publish(subject: String, bytes: [UInt8], reply: String? = nil) throws(NATSError) {

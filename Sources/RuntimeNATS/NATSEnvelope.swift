@@ -19,8 +19,6 @@ enum NATSEnvelope {
     static let version: UInt8 = 1
     static let statusOK: UInt8 = 0
     static let statusError: UInt8 = 1
-    /// Header names with this prefix (any case) are reserved for the runtime.
-    static let reservedHeaderPrefix = "x-clstr-"
 
     /// A decoded request with the deadline still relative (the receiver anchors it to its own clock).
     struct Incoming {
@@ -28,12 +26,9 @@ enum NATSEnvelope {
         var remainingMicroseconds: UInt64
     }
 
-    /// Whether `headers` contains a reserved name.
+    /// Whether `headers` contains a reserved name (the rule is ``ClusterRequest/isReservedHeader(_:)``).
     static func hasReservedHeader(_ headers: [String: String]) -> Bool {
-        for name in headers.keys where name.utf8.count >= 8 && name.lowercased().hasPrefix(reservedHeaderPrefix) {
-            return true
-        }
-        return false
+        !headers.isEmpty && headers.keys.contains(where: ClusterRequest.isReservedHeader)
     }
 
     /// Appends the request envelope for `request`.
@@ -97,7 +92,7 @@ enum NATSEnvelope {
                 headers[name] = try reader.readString()
             }
             if hasReservedHeader(headers) {
-                throw RequestError(.badRequest, "header names starting with \(reservedHeaderPrefix) are reserved")
+                throw RequestError(.badRequest, "header names starting with \(ClusterRequest.reservedHeaderPrefix) are reserved")
             }
         }
         let payload = reader.readRest()
@@ -157,6 +152,7 @@ enum NATSEnvelope {
 }
 
 /// A bounds-checked reader over a borrowed buffer (a libnats message's data), so decoding copies only the fields.
+/// The wire format itself (varints, zig-zag) is `WireReader`'s; this only reads from other storage.
 struct RawWireReader {
     private let bytes: UnsafeRawBufferPointer
     private var offset = 0
@@ -172,21 +168,11 @@ struct RawWireReader {
     }
 
     mutating func readVarint() throws(RequestError) -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            let byte = try readByte()
-            if shift == 63 && byte > 1 { throw RequestError(.codec, "varint overflow") }
-            result |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return result }
-            shift += 7
-            if shift > 63 { throw RequestError(.codec, "varint too long") }
-        }
+        try WireReader.decodeVarint { () throws(RequestError) -> UInt8 in try readByte() }
     }
 
     mutating func readInt64() throws(RequestError) -> Int64 {
-        let raw = try readVarint()
-        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+        WireReader.zigZagDecode(try readVarint())
     }
 
     mutating func readString() throws(RequestError) -> String {

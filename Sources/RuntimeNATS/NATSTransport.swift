@@ -93,8 +93,9 @@ public final class NATSTransport: ClusterTransport {
         let now = MonotonicClock.now()
         let deadline = request.deadline == 0 ? now &+ defaultTimeoutNanoseconds : request.deadline
         guard deadline > now else { return replyTo.deliver(.failure(RequestCore.expiredError), context: context) }
-        if !request.headers.isEmpty && NATSEnvelope.hasReservedHeader(request.headers) {
-            let error = RequestError(.badRequest, "header names starting with x-clstr- are reserved")
+        if NATSEnvelope.hasReservedHeader(request.headers) {
+            let error = RequestError(
+                .badRequest, "header names starting with \(ClusterRequest.reservedHeaderPrefix) are reserved")
             return replyTo.deliver(.failure(error), context: context)
         }
 

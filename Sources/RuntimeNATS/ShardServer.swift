@@ -29,11 +29,13 @@ final class ShardServer: Sendable {
             return
         }
         var request = incoming.request
+        // The remaining time comes from another process: saturate rather than wrap, so a huge value means "far
+        // away" instead of landing in the past or on 0 ("no deadline").
         let remaining = incoming.remainingMicroseconds
-        request.deadline =
-            MonotonicClock.now()
-            &+ (remaining == 0
-                ? defaultTimeoutNanoseconds : remaining.multipliedReportingOverflow(by: 1_000).partialValue)
+        let (nanoseconds, overflowed) = remaining.multipliedReportingOverflow(by: 1_000)
+        let timeout = remaining == 0 ? defaultTimeoutNanoseconds : (overflowed ? UInt64.max : nanoseconds)
+        let (deadline, past) = MonotonicClock.now().addingReportingOverflow(timeout)
+        request.deadline = past ? UInt64.max : deadline
         guard let reply else {
             natsMsg_Destroy(message)
             handler.handle(request, replyTo: DiscardingReplyHandler.shared, context: 0)

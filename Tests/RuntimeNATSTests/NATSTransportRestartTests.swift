@@ -65,6 +65,5 @@ struct NATSTransportRestartTests {
 
         let applies = handler.applies.withLock { $0 }
         #expect(applies.values.allSatisfy { $0 == 1 }, "applied twice: \(applies.filter { $0.value > 1 })")
-        #expect(applies.count <= sent + 1)  // + the late shard's key
     }
 }

@@ -76,8 +76,7 @@ struct ActorRegistryTests {
 
     @Test("a behavior can refuse passivation for states that would be lost")
     func passivatablePredicate() throws {
-        var options = ActorRegistryOptions()
-        options.actor.tracksActivity = true
+        let options = ActorRegistryOptions()
         let registry = ActorRegistry<String, Int>(executor: InlineExecutor(), options: options) { _ in
             var behavior = counterBehavior()
             behavior.passivatable = { value in value == 0 }

@@ -84,6 +84,21 @@ final class Collector: ReplyHandler, @unchecked Sendable {
     }
 }
 
+/// An actor on a one-thread pool whose turn is held inside a `Block` handler until `gate.release()`, so messages
+/// sent meanwhile stay queued. The caller shuts the pool down.
+struct BlockedActor {
+    let pool = WorkerPool(threadCount: 1)
+    let gate = Gate()
+    let collector = Collector()
+    let actor: ActorRef<Int>
+
+    init(options: ActorOptions = ActorOptions(), behavior: ActorBehavior<Int> = counterBehavior()) {
+        actor = ActorRef(state: 0, behavior: behavior, executor: pool, options: options)
+        actor.request(Block(gate: gate), replyTo: collector, context: 0)
+        #expect(ChildWait.until { gate.entered.load(ordering: .relaxed) == 1 }, "the actor's turn is blocked")
+    }
+}
+
 @Suite("Actor")
 struct ActorTests {
     @Test("typed request → reply inline")
@@ -134,16 +149,12 @@ struct ActorTests {
 
     @Test("overflow policy .fail refuses at once when the mailbox is full")
     func overflowFail() throws {
-        let pool = WorkerPool(threadCount: 1)
-        defer { pool.shutdown() }
         var options = ActorOptions()
         options.mailboxCapacity = 4
         options.overflow = .fail
-        let actor = ActorRef(state: 0, behavior: counterBehavior(), executor: pool, options: options)
-        let gate = Gate()
-        let collector = Collector()
-        actor.request(Block(gate: gate), replyTo: collector, context: 0)
-        #expect(ChildWait.until { gate.entered.load(ordering: .relaxed) == 1 })
+        let blocked = BlockedActor(options: options)
+        defer { blocked.pool.shutdown() }
+        let (actor, gate, collector) = (blocked.actor, blocked.gate, blocked.collector)
         for index in 1...4 { actor.request(Add(amount: 1), replyTo: collector, context: UInt64(index)) }
         actor.request(Add(amount: 1), replyTo: collector, context: 99)
         #expect(collector.error(99)?.code == .mailboxFull)
@@ -155,16 +166,12 @@ struct ActorTests {
 
     @Test("overflow policy .wait blocks the sender until there is room; nothing is lost")
     func overflowWait() throws {
-        let pool = WorkerPool(threadCount: 1)
-        defer { pool.shutdown() }
         var options = ActorOptions()
         options.mailboxCapacity = 2
         options.overflow = .wait
-        let actor = ActorRef(state: 0, behavior: counterBehavior(), executor: pool, options: options)
-        let gate = Gate()
-        let collector = Collector()
-        actor.request(Block(gate: gate), replyTo: collector, context: 0)
-        #expect(ChildWait.until { gate.entered.load(ordering: .relaxed) == 1 })
+        let blocked = BlockedActor(options: options)
+        defer { blocked.pool.shutdown() }
+        let (actor, gate, collector) = (blocked.actor, blocked.gate, blocked.collector)
         let sent = Atomic<Int>(0)
         let sender = TestThread {
             for index in 1...10 {
@@ -173,8 +180,10 @@ struct ActorTests {
             }
         }
         #expect(ChildWait.until { sent.load(ordering: .relaxed) == 2 })
-        usleep(20_000)
+        // The mailbox is full and the third send has not returned: it is waiting for room, not lost or failed.
+        #expect(actor.mailboxDepth == 2)
         #expect(sent.load(ordering: .relaxed) == 2, "the third send waits for room")
+        #expect(collector.count == 0, "nothing was answered (a refused send would be answered at once)")
         gate.release()
         sender.join()
         #expect(collector.waitFor(11))
@@ -213,18 +222,13 @@ struct ActorTests {
 
     @Test("stop answers queued requests with stopped, refuses later sends, runs onStop once")
     func stopWithQueued() throws {
-        let pool = WorkerPool(threadCount: 1)
-        defer { pool.shutdown() }
-        let stops = Atomic<Int>(0)
         final class StopCount: Sendable { let value = Atomic<Int>(0) }
         let stopCount = StopCount()
         var behavior = counterBehavior()
         behavior.onStop = { _ in stopCount.value.wrappingAdd(1, ordering: .relaxed) }
-        let actor = ActorRef(state: 0, behavior: behavior, executor: pool)
-        let gate = Gate()
-        let collector = Collector()
-        actor.request(Block(gate: gate), replyTo: collector, context: 0)
-        #expect(ChildWait.until { gate.entered.load(ordering: .relaxed) == 1 })
+        let blocked = BlockedActor(behavior: behavior)
+        defer { blocked.pool.shutdown() }
+        let (actor, gate, collector) = (blocked.actor, blocked.gate, blocked.collector)
         for index in 1...5 { actor.request(Add(amount: 1), replyTo: collector, context: UInt64(index)) }
         actor.stop()
         actor.stop()
@@ -234,9 +238,8 @@ struct ActorTests {
         actor.request(Add(amount: 1), replyTo: collector, context: 50)
         #expect(collector.error(50)?.code == .stopped)
         #expect(ChildWait.until { stopCount.value.load(ordering: .relaxed) == 1 })
-        usleep(10_000)
+        usleep(10_000)  // not synchronization: a window in which a wrong second onStop would show
         #expect(stopCount.value.load(ordering: .relaxed) == 1)
-        _ = stops
     }
 
     @Test("many producers on a worker pool: every message handled once, per-producer order kept")

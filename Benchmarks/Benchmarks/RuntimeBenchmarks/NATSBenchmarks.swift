@@ -38,28 +38,14 @@ func registerNATSBenchmarks() {
         "NATS transport request→reply (send-asap)", configuration: latency,
         closure: { benchmark, fixture in
             let slot = ReplySlot()
-            for index in benchmark.scaledIterations {
-                fixture.transport.request(
-                    ClusterRequest(
-                        shard: 0, key: "k", messageType: "inc", payload: .value(index),
-                        deadline: MonotonicClock.now() &+ 5_000_000_000),
-                    replyTo: slot, context: UInt64(index))
-                blackHole(slot.wait())
-            }
+            measureRequestReply(benchmark, fixture, replyTo: slot) { blackHole(slot.wait()) }
         }, setup: { try NATSBenchmarkFixture() }, teardown: { NATSBenchmarkFixture.stopAll() })
 
     Benchmark(
         "NATS transport request→reply, caller blocks on a condition variable (send-asap)", configuration: latency,
         closure: { benchmark, fixture in
             let slot = BlockingReplySlot()
-            for index in benchmark.scaledIterations {
-                fixture.transport.request(
-                    ClusterRequest(
-                        shard: 0, key: "k", messageType: "inc", payload: .value(index),
-                        deadline: MonotonicClock.now() &+ 5_000_000_000),
-                    replyTo: slot, context: UInt64(index))
-                blackHole(slot.wait())
-            }
+            measureRequestReply(benchmark, fixture, replyTo: slot) { blackHole(slot.wait()) }
         }, setup: { try NATSBenchmarkFixture() }, teardown: { NATSBenchmarkFixture.stopAll() })
 
     let throughput = Benchmark.Configuration(
@@ -212,5 +198,19 @@ final class BlockingReplySlot: ReplyHandler, @unchecked Sendable {
         reply = nil
         pthread_mutex_unlock(mutex)
         return taken
+    }
+}
+
+/// Sequential request → reply through the transport: send one, wait for its reply with `wait`, repeat.
+func measureRequestReply(
+    _ benchmark: Benchmark, _ fixture: NATSBenchmarkFixture, replyTo slot: any ReplyHandler, wait: () -> Void
+) {
+    for index in benchmark.scaledIterations {
+        fixture.transport.request(
+            ClusterRequest(
+                shard: 0, key: "k", messageType: "inc", payload: .value(index),
+                deadline: MonotonicClock.now() &+ 5_000_000_000),
+            replyTo: slot, context: UInt64(index))
+        wait()
     }
 }

@@ -55,8 +55,9 @@ struct Envelope: Sendable {
 /// The turn loop lives in this non-generic base class and calls handlers bound to the state
 /// (``ActorBehavior``), so no unspecialized generic code runs per message; ``ActorRef`` adds the typed state.
 public class ActorCell: ActorJob, @unchecked Sendable {
-    // @unchecked Sendable: `stopHandled` (and the bound state) are touched only inside a turn, and turns are
-    // serialized by the state word (see above); everything else is immutable or atomic.
+    // @unchecked Sendable: the bound state is touched only inside a turn (or by a passivation that claimed the
+    // actor, see `claimForPassivation`), and turns are serialized by the state word (see above); everything else
+    // is immutable or atomic.
 
     @usableFromInline static var idle: Int { 0 }
     @usableFromInline static var scheduled: Int { 1 }
@@ -70,7 +71,8 @@ public class ActorCell: ActorJob, @unchecked Sendable {
     @usableFromInline let options: ActorOptions
     @usableFromInline let metrics: ActorMetrics?
     let behavior: BoundBehavior
-    private var stopHandled = false
+    /// Set once by the turn that runs `onStop`; read after the turn has gone idle, so atomic.
+    private let stopHandled = Atomic<Bool>(false)
     private let lastTurnEnd = Atomic<UInt64>(0)
     /// The behavior's `passivatable` verdict at the end of the last turn (true when the behavior has none).
     private let passivatableState = Atomic<Bool>(true)
@@ -148,7 +150,9 @@ public class ActorCell: ActorJob, @unchecked Sendable {
             if word.load(ordering: .relaxed) & Self.stopBit != 0 {
                 return RequestError(.stopped, "actor stopped")
             }
-            if envelope.deadline != 0 && MonotonicClock.now() >= envelope.deadline {
+            // One clock read serves both the deadline check and the handler timing.
+        let start = envelope.deadline != 0 || metrics != nil ? MonotonicClock.now() : 0
+        if envelope.deadline != 0 && start >= envelope.deadline {
                 return RequestError(.deadlineExceeded, "deadline passed while waiting for mailbox room")
             }
             if mailbox.enqueue(envelope) { return nil }
@@ -187,9 +191,31 @@ public class ActorCell: ActorJob, @unchecked Sendable {
     /// Whether ``stop()`` was called.
     public var isStopped: Bool { word.load(ordering: .relaxed) & Self.stopBit != 0 }
 
-    /// Whether the actor is idle with an empty mailbox (a racy snapshot, for passivation).
-    var isQuiescent: Bool {
-        word.load(ordering: .sequentiallyConsistent) & Self.phaseMask == Self.idle && mailbox.approximateCount == 0
+    /// Takes the actor for passivation: moves it `idle → scheduled` (so no producer schedules a turn and no turn
+    /// runs), then checks the mailbox. With the claim held the state can be read from this thread: the last turn
+    /// ended with a sequentially consistent store of `idle`, which the compare-and-swap read.
+    ///
+    /// - Returns: `true` when claimed with an empty mailbox; the caller must then call ``finishPassivation()``.
+    ///   `false` when the actor was busy, stopped, or a message slipped in (then its turn is handed to the
+    ///   executor as usual).
+    func claimForPassivation() -> Bool {
+        guard
+            word.compareExchange(
+                expected: Self.idle, desired: Self.scheduled, ordering: .sequentiallyConsistent
+            ).exchanged
+        else { return false }
+        if mailbox.approximateCount != 0 {
+            executor.execute(self, affinity: options.affinity)
+            return false
+        }
+        return true
+    }
+
+    /// Stops an actor claimed by ``claimForPassivation()`` and hands it its last turn: that turn answers anything
+    /// sent meanwhile through a direct reference with `stopped` and runs `onStop`.
+    func finishPassivation() {
+        word.bitwiseOr(Self.stopBit, ordering: .sequentiallyConsistent)
+        executor.execute(self, affinity: options.affinity)
     }
 
     /// Whether the behavior allowed passivation at the end of the last turn.
@@ -221,29 +247,32 @@ public class ActorCell: ActorJob, @unchecked Sendable {
             metrics?.turnCompleted(messages: handled, depthAfter: mailbox.approximateCount)
             if options.tracksActivity {
                 lastTurnEnd.store(MonotonicClock.coarseNow(), ordering: .relaxed)
-                if let passivatable = behavior.passivatable {
-                    // Releasing: published before the turn goes idle; the sweeper reads it after seeing idle.
-                    passivatableState.store(passivatable(), ordering: .releasing)
-                }
+            }
+            if let passivatable = behavior.passivatable {
+                // Releasing: published before the turn goes idle; the sweeper reads it after seeing idle.
+                passivatableState.store(passivatable(), ordering: .releasing)
             }
         }
         // running → idle, then look again: a producer that saw us running relied on this check.
         word.wrappingSubtract(2, ordering: .sequentiallyConsistent)
-        if mailbox.hasPublishedElement || (word.load(ordering: .relaxed) & Self.stopBit != 0 && !stopHandled) {
+        if mailbox.hasPublishedElement
+            || (word.load(ordering: .relaxed) & Self.stopBit != 0 && !stopHandled.load(ordering: .relaxed))
+        {
             scheduleIfIdle()
         }
     }
 
     @inline(__always)
     private func handle(_ envelope: Envelope) {
-        if envelope.deadline != 0 && MonotonicClock.now() >= envelope.deadline {
+        // One clock read serves both the deadline check and the handler timing.
+        let start = envelope.deadline != 0 || metrics != nil ? MonotonicClock.now() : 0
+        if envelope.deadline != 0 && start >= envelope.deadline {
             metrics?.messageExpired()
             envelope.replyTo?.deliver(
                 .failure(RequestError(.deadlineExceeded, "deadline passed before the actor handled the message")),
                 context: envelope.context)
             return
         }
-        let start = metrics != nil ? MonotonicClock.now() : 0
         let reply: Outcome
         do {
             reply = .success(try behavior.handle(envelope.message))
@@ -261,8 +290,9 @@ public class ActorCell: ActorJob, @unchecked Sendable {
         while let envelope = mailbox.dequeue() {
             envelope.replyTo?.deliver(.failure(RequestError(.stopped, "actor stopped")), context: envelope.context)
         }
-        if !stopHandled {
-            stopHandled = true
+        // Relaxed: only turns write it, and turns are serialized by the state word.
+        if !stopHandled.load(ordering: .relaxed) {
+            stopHandled.store(true, ordering: .relaxed)
             behavior.onStop?()
         }
     }
@@ -291,9 +321,7 @@ public final class ActorRef<State>: ActorCell, @unchecked Sendable {
         super.init(behavior: behavior.bind(to: box), executor: executor, options: options, metrics: metrics)
     }
 
-    /// The state, read outside a turn. Only valid while the actor is idle with an empty mailbox and no sender can
-    /// reach it (the registry's passivation holds the key's stripe lock): then no turn runs, and the last turn's
-    /// end (a sequentially consistent store of `idle`, read by `isQuiescent`) makes its writes visible.
+    /// The state, read outside a turn: only while the actor is claimed by ``claimForPassivation()``.
     let box: StateBox<State>
 }
 

@@ -137,9 +137,15 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
             }
             // Lookup and enqueue under the stripe lock, so passivation (which removes only idle actors with empty
             // mailboxes, under the same lock) can never strand this envelope.
-            let (actor, enqueued) = stripes[stripe(for: key)].table.withLock { table in
+            // `closed` again under the lock: `shutdown` sets it before emptying each stripe, so no actor can be
+            // spawned into a stripe it already emptied.
+            let routed: (actor: ActorRef<State>, enqueued: Bool)? = stripes[stripe(for: key)].table.withLock { table in
+                if closed.load(ordering: .relaxed) { return nil }
                 let actor = lookupOrSpawn(key, in: &table)
                 return (actor, actor.mailbox.enqueue(envelope))
+            }
+            guard let (actor, enqueued) = routed else {
+                return RequestError(.stopped, "actor registry shut down")
             }
             if enqueued {
                 actor.scheduleIfIdle()
@@ -174,18 +180,19 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
             let victims: [ActorRef<State>] = stripe.table.withLock { table in
                 var victims: [ActorRef<State>] = []
                 for (key, actor) in table.actors
-                where actor.isQuiescent && actor.allowsPassivation && now &- min(now, actor.lastActivity) >= threshold
+                where actor.allowsPassivation && now &- min(now, actor.lastActivity) >= threshold
+                    && actor.claimForPassivation()
                 {
                     table.actors[key] = nil
                     if retain {
-                        // Safe outside a turn: see `ActorRef.box` (idle, empty mailbox, stripe lock held).
+                        // Safe outside a turn: the actor is claimed (see `ActorCell.claimForPassivation`).
                         table.dormant[key] = actor.box.value
                     }
                     victims.append(actor)
                 }
                 return victims
             }
-            for actor in victims { actor.stop() }
+            for actor in victims { actor.finishPassivation() }
             passivated += victims.count
         }
         if passivated > 0 {

@@ -23,13 +23,6 @@ extension ClusterRequest {
         return nil
     }
 
-    /// Checks the envelope rules (see ``validationError(numShards:)``).
-    /// - Parameter numShards: the cluster's shard count.
-    /// - Throws: ``RequestError`` with code `badRequest` when a rule is broken.
-    public func validate(numShards: Int) throws(RequestError) {
-        if let error = validationError(numShards: numShards) { throw error }
-    }
-
     /// Whether `name` starts with `x-clstr-`, ignoring ASCII case; compares UTF-8 bytes without allocating.
     /// - Parameter name: a header name.
     /// - Returns: `true` for a reserved name.
@@ -45,11 +38,4 @@ extension ClusterRequest {
         return true
     }
 
-    /// Whether the deadline has passed.
-    /// - Parameter now: monotonic nanoseconds (``MonotonicClock/now()``).
-    /// - Returns: `true` when a deadline is set and is not after `now`.
-    @inlinable
-    public func isExpired(now: UInt64 = MonotonicClock.now()) -> Bool {
-        deadline != 0 && now >= deadline
-    }
 }

@@ -100,10 +100,23 @@ public struct WireReader: Sendable {
     }
 
     public mutating func readVarint() throws(RequestError) -> UInt64 {
+        try Self.decodeVarint { () throws(RequestError) -> UInt8 in try readByte() }
+    }
+
+    public mutating func readInt64() throws(RequestError) -> Int64 {
+        Self.zigZagDecode(try readVarint())
+    }
+
+    /// Decodes one LEB128 varint from bytes supplied by `nextByte`: the one definition of the format, shared by
+    /// readers over other storage (the NATS transport reads libnats' buffers in place).
+    @inlinable
+    public static func decodeVarint(
+        _ nextByte: () throws(RequestError) -> UInt8
+    ) throws(RequestError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
-            let byte = try readByte()
+            let byte = try nextByte()
             if shift == 63 && byte > 1 { throw RequestError(.codec, "varint overflow") }
             result |= UInt64(byte & 0x7F) << shift
             if byte & 0x80 == 0 { return result }
@@ -112,9 +125,10 @@ public struct WireReader: Sendable {
         }
     }
 
-    public mutating func readInt64() throws(RequestError) -> Int64 {
-        let raw = try readVarint()
-        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    /// The signed value of a zig-zag encoded varint (as `WireWriter.write(_: Int64)` writes it).
+    @inlinable
+    public static func zigZagDecode(_ raw: UInt64) -> Int64 {
+        Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
     }
 
     public mutating func readInt() throws(RequestError) -> Int {
