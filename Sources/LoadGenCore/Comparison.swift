@@ -111,11 +111,11 @@ public struct Comparison: Sendable {
                 let oldValues = a.compactMap { $0.number(metric.column) }
                 let newValues = b.compactMap { $0.number(metric.column) }
                 guard !oldValues.isEmpty, !newValues.isEmpty else { continue }
-                let oldMedian = Comparison.median(oldValues)
-                let newMedian = Comparison.median(newValues)
+                let oldMedian = BenchStatistics.median(oldValues) ?? 0
+                let newMedian = BenchStatistics.median(newValues) ?? 0
                 let threshold: Double
                 if oldValues.count >= 2 || newValues.count >= 2 {
-                    let spread = max(Comparison.relativeSpread(oldValues), Comparison.relativeSpread(newValues))
+                    let spread = max(BenchStatistics.relativeSpread(oldValues), BenchStatistics.relativeSpread(newValues))
                     threshold = max(minimumThreshold, 2 * spread)
                 } else {
                     threshold = defaultThreshold
@@ -186,18 +186,6 @@ public struct Comparison: Sendable {
         if results.contains(where: { $0.verdict == .regressed }) { return 1 }
         if !results.contains(where: { $0.verdict != nil }) { return 2 }
         return 0
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-    }
-
-    static func relativeSpread(_ values: [Double]) -> Double {
-        guard values.count >= 2, let lo = values.min(), let hi = values.max() else { return 0 }
-        let m = median(values)
-        return m == 0 ? 0 : (hi - lo) / abs(m)
     }
 
     private static func pad(_ text: String, _ width: Int) -> String {

@@ -95,7 +95,7 @@ public struct ResultsRow: Sendable, Equatable {
 
     /// The row as one CSV line (without the newline), fields quoted where needed.
     public var csvLine: String {
-        ResultsRow.columns.map { CSV.escape(self[$0]) }.joined(separator: ",")
+        ResultsRow.columns.map { BenchCSV.quote(self[$0]) }.joined(separator: ",")
     }
 
     /// Appends `row` to the file at `path`, writing the header first when the file is new or empty.
@@ -141,7 +141,7 @@ public struct ResultsRow: Sendable, Equatable {
     /// - Returns: the rows.
     /// - Throws: ``CSV/FormatError`` when there is no header.
     public static func parse(_ text: String, source: String = "input") throws -> [ResultsRow] {
-        let records = CSV.parse(text)
+        let records = BenchCSV.parse(text)
         guard let head = records.first, head.contains("scenario") else {
             throw CSV.FormatError(description: "\(source): not a loadgen results file (no header with 'scenario')")
         }
