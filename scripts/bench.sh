@@ -123,14 +123,14 @@ trap 'log "interrupted"; exit 130' INT TERM
 # handed out before in this run. Called without a subshell so that TAKEN remembers what was handed out.
 TAKEN=" "
 free_port() { # variable-name
-    local used port
-    used=" $(for f in /proc/net/tcp /proc/net/tcp6; do [ -r "$f" ] && tail -n +2 "$f"; done \
+    local _fp_used _fp_port
+    _fp_used=" $(for f in /proc/net/tcp /proc/net/tcp6; do [ -r "$f" ] && tail -n +2 "$f"; done \
         | while read -r _ address _; do echo $((16#${address##*:})); done | sort -u | tr '\n' ' ') "
     for _ in $(seq 1 500); do
-        port=$((20000 + RANDOM % 40000))
-        if [[ $used != *" $port "* && $TAKEN != *" $port "* ]]; then
-            TAKEN+="$port "
-            printf -v "$1" '%s' "$port"
+        _fp_port=$((20000 + RANDOM % 40000))
+        if [[ $_fp_used != *" $_fp_port "* && $TAKEN != *" $_fp_port "* ]]; then
+            TAKEN+="$_fp_port "
+            printf -v "$1" '%s' "$_fp_port"
             return 0
         fi
     done
