@@ -167,5 +167,8 @@ struct ActorRegistryTests {
         let collector = Collector()
         registry.request(Add(amount: 1), to: "z", replyTo: collector, context: 1)
         #expect(collector.error(1)?.code == .stopped)
+        let late = registry.actor(for: "y")
+        #expect(late.isStopped, "no live actor is spawned after shutdown")
+        #expect(registry.count == 0)
     }
 }

@@ -81,8 +81,20 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     private func stripe(for key: Key) -> Int { key.hashValue & stripeMask }
 
     /// The live actor of `key`, spawned if there is none.
+    ///
+    /// After ``shutdown()`` it returns a stopped actor that is not kept (its sends fail with `stopped`).
     public func actor(for key: Key) -> ActorRef<State> {
-        stripes[stripe(for: key)].table.withLock { table in lookupOrSpawn(key, in: &table) }
+        stripes[stripe(for: key)].table.withLock { table in
+            // Under the lock, as in `route`: nothing is spawned into a stripe that shutdown emptied.
+            guard !closed.load(ordering: .relaxed) else {
+                var discarded = StripeTable<Key, State>()
+                let actor = lookupOrSpawn(key, in: &discarded)
+                metrics.actorsAlive.wrappingSubtract(1, ordering: .relaxed)
+                actor.stop()
+                return actor
+            }
+            return lookupOrSpawn(key, in: &table)
+        }
     }
 
     private func lookupOrSpawn(_ key: Key, in table: inout StripeTable<Key, State>) -> ActorRef<State> {
