@@ -49,7 +49,7 @@ public struct HTTPReplyTarget: Sendable {
 public struct HTTPExchange {
     // unowned(unsafe): an exchange lives only during `handle`, while the connection handler is alive and running
     // the call; skipping the reference count saves a retain/release pair per request.
-    unowned(unsafe) let connection: HTTPConnectionHandler
+    unowned(unsafe) let connection: HTTPSession
     let sequence: UInt64
 
     /// Answers at once.

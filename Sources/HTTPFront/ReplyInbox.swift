@@ -9,7 +9,7 @@ import Synchronization
 /// falls back to its own `execute`, so nothing waits.
 final class ReplyInbox: Sendable {
     struct Item: Sendable {
-        let connection: HTTPConnectionHandler
+        let connection: HTTPSession
         let outcome: Outcome
         let context: UInt64
     }
