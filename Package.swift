@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "HTTPFront",
             dependencies: [
-                "ClstrRuntime",
+                "ClstrRuntime", "CEpoll",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,7 +118,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "RuntimeTests", dependencies: ["ClstrRuntime", "RuntimeMemory", "TestKit"], swiftSettings: strict),
+        .testTarget(name: "RuntimeTests", dependencies: ["ClstrRuntime", "CBlake2", "RuntimeMemory", "TestKit"], swiftSettings: strict),
         .testTarget(name: "RuntimeNATSTests", dependencies: ["RuntimeNATS", "ClstrRuntime", "TestKit"], swiftSettings: strict),
         .testTarget(
             name: "HTTPFrontTests",

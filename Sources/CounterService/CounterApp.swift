@@ -30,26 +30,65 @@ struct CounterApp {
         logger.logLevel = level
 
         let threads = process.threads ?? System.coreCount
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let loops = Loops(engine: process.httpEngine, threads: threads)
         var steps: [ShutdownStep] = []
         // Built in start order; torn down in reverse (ServiceGroup shuts down the last service first).
         do {
-            try await start(group: group, threads: threads, logger: logger, steps: &steps)
+            try await start(loops: loops, threads: threads, logger: logger, steps: &steps)
         } catch {
             for step in steps.reversed() { await step.teardown() }
-            try? await group.shutdownGracefully()
+            await loops.shutdown()
             logger.error("start-up failed", metadata: ["error": "\(error)"])
             throw error
         }
         let serviceGroup = ServiceGroup(
             services: steps, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         try await serviceGroup.run()
-        try? await group.shutdownGracefully()
+        await loops.shutdown()
         logger.info("stopped")
     }
 
+    /// The loops that serve HTTP and run actor turns: SwiftNIO's or the epoll engine's.
+    enum Loops {
+        case nio(MultiThreadedEventLoopGroup)
+        case epoll(EpollLoopGroup)
+
+        init(engine: HTTPEngineKind, threads: Int) {
+            switch engine {
+            case .nio: self = .nio(MultiThreadedEventLoopGroup(numberOfThreads: threads))
+            case .epoll: self = .epoll(EpollLoopGroup(threads: threads))
+            }
+        }
+
+        /// Actor turns on the loops (shard-per-core).
+        var executor: any ActorExecutor {
+            switch self {
+            case .nio(let group): EventLoopExecutor(group: group)
+            case .epoll(let group): group
+            }
+        }
+
+        func server(
+            configuration: HTTPServerConfiguration, service: any HTTPService, logger: Logger
+        ) -> any HTTPServing {
+            switch self {
+            case .nio(let group):
+                HTTPServer(configuration: configuration, service: service, group: group, logger: logger)
+            case .epoll(let group):
+                EpollHTTPServer(configuration: configuration, service: service, loops: group, logger: logger)
+            }
+        }
+
+        func shutdown() async {
+            switch self {
+            case .nio(let group): try? await group.shutdownGracefully()
+            case .epoll(let group): group.shutdown()
+            }
+        }
+    }
+
     private func start(
-        group: MultiThreadedEventLoopGroup, threads: Int, logger: Logger, steps: inout [ShutdownStep]
+        loops: Loops, threads: Int, logger: Logger, steps: inout [ShutdownStep]
     ) async throws {
         let transportKind = transport.resolved(natsByDefault: mode != .all)
         let shardMap = ShardMap(nodeIDs: cluster.resolvedNodeIDs, numShards: cluster.shards, seed: cluster.seed)
@@ -65,15 +104,14 @@ struct CounterApp {
             }
 
         // The HTTP front is created first (its metrics are part of the endpoint) but listens last.
-        var front: HTTPServer?
+        var front: (any HTTPServing)?
 
         // Metrics endpoint.
         let metricsService = MetricsHTTPService()
         var metricsConfiguration = HTTPServerConfiguration(host: process.host, port: process.metricsPort)
         metricsConfiguration.shutdownGracePeriod = .seconds(1)
-        let metricsServer = HTTPServer(
-            configuration: metricsConfiguration, service: metricsService, group: group,
-            logger: logger)
+        let metricsServer = loops.server(
+            configuration: metricsConfiguration, service: metricsService, logger: logger)
         let metricsPort = try await metricsServer.start()
         logger.info("prometheus metrics server starting", metadata: ["port": "\(metricsPort)"])
         steps.append(ShutdownStep(name: "metrics") { await metricsServer.shutdown() })
@@ -123,7 +161,7 @@ struct CounterApp {
             // NATS it gave steadier tails than running turns on the libnats delivery threads (`inline`).
             switch process.executor ?? .eventloop {
             case .eventloop:
-                executor = EventLoopExecutor(group: group)
+                executor = loops.executor
                 workerPool = nil
             case .workers:
                 let pool = WorkerPool()
@@ -179,10 +217,9 @@ struct CounterApp {
             let clusterClient = ClusterClient(transport: clusterTransport, shardMap: shardMap)
             var configuration = HTTPServerConfiguration(host: process.host, port: process.httpPort)
             configuration.shutdownGracePeriod = .seconds(5)
-            let server = HTTPServer(
+            let server = loops.server(
                 configuration: configuration,
-                service: CounterHTTPService(client: clusterClient, clusterMetrics: clusterMetrics), group: group,
-                logger: logger)
+                service: CounterHTTPService(client: clusterClient, clusterMetrics: clusterMetrics), logger: logger)
             front = server
             let port = try await server.start()
             logger.info("HTTP server starting", metadata: ["port": "\(port)"])

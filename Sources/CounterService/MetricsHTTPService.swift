@@ -37,13 +37,13 @@ final class MetricsHTTPService: HTTPService {
 /// What the metrics endpoint reads; parts absent in a process mode (a gateway has no actors, a node no HTTP
 /// front) are nil.
 final class MetricsSources: Sendable {
-    let http: HTTPServer?
+    let http: (any HTTPServing)?
     let cluster: ClusterOutcomeMetrics?
     let actors: ActorMetrics?
     /// Node ID → shards owned, for the nodes in this process.
     let shardsOwned: [(String, Int)]
 
-    init(http: HTTPServer?, cluster: ClusterOutcomeMetrics?, actors: ActorMetrics?, shardsOwned: [(String, Int)]) {
+    init(http: (any HTTPServing)?, cluster: ClusterOutcomeMetrics?, actors: ActorMetrics?, shardsOwned: [(String, Int)]) {
         self.http = http
         self.cluster = cluster
         self.actors = actors

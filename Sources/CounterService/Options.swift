@@ -19,6 +19,14 @@ enum ExecutorKind: String, ExpressibleByArgument, CaseIterable, Sendable {
     case inline
 }
 
+/// What moves the HTTP bytes.
+enum HTTPEngineKind: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// Raw epoll loops (the default, measured faster: no channel pipeline).
+    case epoll
+    /// SwiftNIO event loops.
+    case nio
+}
+
 /// The cluster's shape, shared by every mode.
 struct ClusterOptions: ParsableArguments {
     @Option(help: "Number of nodes (node-0 … node-<N-1>), unless --node-ids names them.")
@@ -125,6 +133,11 @@ struct ProcessOptions: ParsableArguments {
     @Option(
         help: "Where actor turns run: eventloop (shard-per-core; default), inline (caller's thread), workers (pool).")
     var executor: ExecutorKind?
+
+    @Option(
+        name: .customLong("http-engine"),
+        help: "What serves HTTP: epoll (raw epoll loops; default) or nio (SwiftNIO). Actor turns run on its loops.")
+    var httpEngine: HTTPEngineKind = .epoll
 
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?

@@ -51,10 +51,19 @@ public struct HTTPResponse: Sendable {
 }
 
 /// The media types the front writes, each with its pre-encoded header line.
-public enum HTTPContentType: Sendable {
+public enum HTTPContentType: Sendable, CaseIterable {
     case json
     case plainText
     case prometheus
+
+    /// The position in `allCases`.
+    var index: Int {
+        switch self {
+        case .json: 0
+        case .plainText: 1
+        case .prometheus: 2
+        }
+    }
 
     @usableFromInline
     var headerLine: StaticString {

@@ -16,11 +16,45 @@ enum HTTPResponseEncoder {
     ///   - keepAlive: whether the connection stays open (for HTTP/1.0 clients `Connection: keep-alive` is sent).
     ///   - http10: whether the request was HTTP/1.0.
     ///   - allow: an `Allow` header value, or nil.
+    /// Status line, `Content-Type` line and `Content-Length: ` for every counted status and media type, as one
+    /// piece each: the head of a keep-alive answer without `Allow` is one copy, the length and the blank line.
+    static let keepAlivePrefixes: [[UInt8]] = HTTPStatus.counted.flatMap { code in
+        HTTPContentType.allCases.map { type in
+            statusLines[HTTPStatus(code: code).counterIndex] + type.headerLine.withUTF8Buffer { Array($0) }
+                + Array("Content-Length: ".utf8)
+        }
+    }
+
     static func writeHead(
         into output: inout ByteBuffer, status: HTTPStatus, contentType: HTTPContentType, contentLength: Int,
         keepAlive: Bool, http10: Bool, allow: StaticString?
     ) {
         let index = status.counterIndex
+        if keepAlive && !http10 && allow == nil && index < statusLines.count && contentLength >= 0 {
+            // The common case in one write: prefix, decimal length, blank line.
+            let prefix = keepAlivePrefixes[index &* HTTPContentType.allCases.count &+ contentType.index]
+            output.writeWithUnsafeMutableBytes(minimumWritableBytes: prefix.count + 24) { raw in
+                prefix.withUnsafeBytes { raw.copyMemory(from: $0) }
+                var position = prefix.count
+                var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+                var magnitude = UInt(contentLength)
+                let count = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
+                    var at = scratch.count
+                    repeat {
+                        at -= 1
+                        scratch[at] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
+                        magnitude /= 10
+                    } while magnitude > 0
+                    raw.baseAddress!.advanced(by: position).copyMemory(
+                        from: scratch.baseAddress!.advanced(by: at), byteCount: scratch.count - at)
+                    return scratch.count - at
+                }
+                position += count
+                raw.storeBytes(of: 0x0A0D_0A0D as UInt32, toByteOffset: position, as: UInt32.self)
+                return position + 4
+            }
+            return
+        }
         if index < statusLines.count {
             output.writeBytes(statusLines[index])
         } else {

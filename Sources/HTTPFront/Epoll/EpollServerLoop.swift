@@ -1,0 +1,287 @@
+#if os(Linux)
+    import CEpoll
+    import ClstrRuntime
+    import Glibc
+    import NIOCore
+    import Synchronization
+
+    /// One thread of the epoll engine: accepts on its listeners, reads, parses and writes its connections, and runs
+    /// what other threads post to it (actor turns, replies, calls) from a lock-free inbox woken by an `eventfd`.
+    ///
+    /// Connections are edge-triggered: a readable connection is read until a short read (one `read` per request
+    /// batch in the usual case) and answered with one `write` per batch. Everything but ``post(_:)``, ``inLoop``
+    /// and ``stop()`` runs on the loop's thread.
+    public final class EpollServerLoop: @unchecked Sendable {
+        // @unchecked Sendable: the inbox, the wake flag and the thread identity are atomic or lock-free; every
+        // other member is confined to the loop's thread (see the class comment).
+
+        /// What other threads hand to a loop.
+        enum Task: Sendable {
+            /// Run an actor turn.
+            case turn(any ActorJob)
+            /// Complete a deferred HTTP answer.
+            case reply(HTTPSession, Outcome, UInt64)
+            /// Run a closure.
+            case call(@Sendable () -> Void)
+        }
+
+        /// The loop's position in its group (also its metrics shard).
+        public let index: Int
+        let name: String
+        let epfd: Int32
+        private let wakeFD: Int32
+        private let inbox = MPSCRing<Task>(minimumCapacity: 16_384)
+        private let overflow = Locked<[Task]>([])
+        private let overflowCount = Atomic<Int>(0)
+        private let wakePending = Atomic<Bool>(false)
+        private let stopping = Atomic<Bool>(false)
+        private let threadID = Atomic<UInt>(0)
+        private var thread = pthread_t()
+
+        // Loop-confined state (accesses never overlap: exclusivity checks off, as in HTTPSession).
+        @exclusivity(unchecked) private var connections: [EpollConnection?] = []
+        @exclusivity(unchecked) private var generations: [UInt32] = []
+        @exclusivity(unchecked) private var freeSlots: [Int] = []
+        @exclusivity(unchecked) private var listeners: [Listener] = []
+        @exclusivity(unchecked) private var pendingReads: [EpollConnection] = []
+        /// The receive buffer every connection of the loop reads into (what a batch leaves over is copied out).
+        @exclusivity(unchecked) var readBuffer: ByteBuffer
+
+        struct Listener {
+            let fd: Int32
+            let server: EpollHTTPServer
+        }
+
+        static let wakeTag: UInt64 = 0
+        static let listenerKind: UInt64 = 1 << 62
+        static let connectionKind: UInt64 = 2 << 62
+        static let kindMask: UInt64 = 3 << 62
+        static let readBufferSize = 64 * 1_024
+
+        init(index: Int, name: String) {
+            self.index = index
+            self.name = name
+            epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
+            precondition(epfd >= 0, "epoll_create1 failed: errno \(errno)")
+            wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+            precondition(wakeFD >= 0, "eventfd failed: errno \(errno)")
+            readBuffer = ByteBufferAllocator().buffer(capacity: Self.readBufferSize)
+            var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: Self.wakeTag))
+            precondition(epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &event) == 0, "epoll_ctl(eventfd) failed")
+        }
+
+        deinit {
+            close(epfd)
+            close(wakeFD)
+        }
+
+        /// Whether the caller runs on this loop's thread.
+        public var inLoop: Bool {
+            // Relaxed: the loop's own thread stored the value before running anything; other threads never
+            // match it whatever they read.
+            UInt(bitPattern: Int(bitPattern: pthread_self())) == threadID.load(ordering: .relaxed)
+        }
+
+        // MARK: Cross-thread
+
+        /// Queues `task` for the loop and wakes it if needed (from any thread; never blocks on the loop).
+        func post(_ task: Task) {
+            if !inbox.enqueue(task) {
+                overflow.withLock { $0.append(task) }
+                // Relaxed: read after the drain's `wakePending` reset, which orders it (see below).
+                overflowCount.wrappingAdd(1, ordering: .relaxed)
+            }
+            // Sequentially consistent: pairs with the drain's reset. Either this exchange sees `false` and wakes
+            // the loop, or it sees `true` set before the drain's reset, and that drain (after the reset) sees the
+            // task published before this exchange.
+            if !wakePending.exchange(true, ordering: .sequentiallyConsistent) {
+                var one: UInt64 = 1
+                _ = write(wakeFD, &one, 8)
+            }
+        }
+
+        /// Runs `body` on the loop (from any thread).
+        public func execute(_ body: @escaping @Sendable () -> Void) {
+            post(.call(body))
+        }
+
+        func start() {
+            let box = Unmanaged.passRetained(self)
+            var handle = pthread_t()
+            let rc = pthread_create(&handle, nil, epollLoopMain, box.toOpaque())
+            precondition(rc == 0, "pthread_create failed: \(rc)")
+            thread = handle
+        }
+
+        /// Stops the loop (it closes its listeners and connections) and waits for its thread to end.
+        func stop() {
+            stopping.store(true, ordering: .sequentiallyConsistent)
+            post(.call {})
+            if !inLoop {
+                pthread_join(thread, nil)
+            }
+        }
+
+        // MARK: The loop
+
+        fileprivate func run() {
+            threadID.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .sequentiallyConsistent)
+            let capacity = 512
+            let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
+            defer { events.deallocate() }
+            var nextSweep = MonotonicClock.now() &+ 1_000_000_000
+            while !stopping.load(ordering: .relaxed) {
+                let timeout: Int32 = pendingReads.isEmpty ? 1_000 : 0
+                let count = epoll_wait(epfd, events, Int32(capacity), timeout)
+                if count < 0 && errno != EINTR { break }
+                for i in 0..<max(0, Int(count)) {
+                    let tag = events[i].data.u64
+                    switch tag & Self.kindMask {
+                    case Self.connectionKind:
+                        let slot = Int((tag & ~Self.kindMask) >> 32)
+                        guard slot < connections.count, let connection = connections[slot],
+                            generations[slot] == UInt32(truncatingIfNeeded: tag)
+                        else { continue }
+                        connection.handle(events: events[i].events)
+                    case Self.listenerKind:
+                        let position = Int(tag & ~Self.kindMask)
+                        if position < listeners.count { accept(listeners[position]) }
+                    default:
+                        var value: UInt64 = 0
+                        _ = read(wakeFD, &value, 8)
+                    }
+                }
+                drainInbox()
+                if !pendingReads.isEmpty {
+                    let ready = pendingReads
+                    pendingReads.removeAll(keepingCapacity: true)
+                    for connection in ready where !connection.closed { connection.readAvailable() }
+                }
+                let now = MonotonicClock.coarseNow()
+                if now >= nextSweep {
+                    nextSweep = now &+ 1_000_000_000
+                    sweepIdle(now: now)
+                }
+            }
+            drainInbox()
+            for connection in connections.compactMap({ $0 }) { connection.closeNow() }
+            for listener in listeners { closeListener(listener.fd) }
+            listeners.removeAll()
+        }
+
+        private func drainInbox() {
+            wakePending.store(false, ordering: .sequentiallyConsistent)
+            while let task = inbox.dequeue() { run(task) }
+            // Relaxed: a count seen late is picked up at the next drain, which every post after it triggers.
+            if overflowCount.load(ordering: .relaxed) > 0 {
+                let tasks = overflow.withLock { tasks -> [Task] in
+                    defer { tasks.removeAll() }
+                    return tasks
+                }
+                overflowCount.wrappingSubtract(tasks.count, ordering: .relaxed)
+                for task in tasks { run(task) }
+            }
+        }
+
+        private func run(_ task: Task) {
+            switch task {
+            case .turn(let job): job.runTurn()
+            case .reply(let session, let outcome, let context): session.complete(sequence: context, outcome: outcome)
+            case .call(let body): body()
+            }
+        }
+
+        // MARK: Listeners and connections (on the loop)
+
+        /// Starts accepting on `fd` (a bound, listening, non-blocking socket) for `server`.
+        func addListener(_ fd: Int32, server: EpollHTTPServer) {
+            listeners.append(Listener(fd: fd, server: server))
+            var event = epoll_event(
+                events: EPOLLIN.rawValue, data: epoll_data_t(u64: Self.listenerKind | UInt64(listeners.count - 1)))
+            _ = epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event)
+        }
+
+        /// Stops accepting for `server` and closes its listening sockets.
+        func removeListeners(of server: EpollHTTPServer) {
+            for listener in listeners where listener.server === server { closeListener(listener.fd) }
+            // Positions are tags: keep the other listeners where they are by closing, not compacting, unless empty.
+            listeners = listeners.map { $0.server === server ? Listener(fd: -1, server: $0.server) : $0 }
+            if listeners.allSatisfy({ $0.fd < 0 }) { listeners.removeAll() }
+        }
+
+        private func closeListener(_ fd: Int32) {
+            guard fd >= 0 else { return }
+            _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil)
+            close(fd)
+        }
+
+        /// The open connections of `server` on this loop.
+        func connections(of server: EpollHTTPServer) -> [EpollConnection] {
+            connections.compactMap { $0 }.filter { $0.server === server }
+        }
+
+        private func accept(_ listener: Listener) {
+            guard listener.fd >= 0 else { return }
+            // Level-triggered: what is left after this batch wakes the loop again.
+            for _ in 0..<64 {
+                let fd = cepoll_accept(listener.fd, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+                if fd < 0 { return }
+                var one: Int32 = 1
+                _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                register(fd: fd, server: listener.server)
+            }
+        }
+
+        private func register(fd: Int32, server: EpollHTTPServer) {
+            let slot: Int
+            if let free = freeSlots.popLast() {
+                slot = free
+            } else {
+                slot = connections.count
+                connections.append(nil)
+                generations.append(0)
+            }
+            generations[slot] &+= 1
+            let connection = EpollConnection(fd: fd, slot: slot, loop: self, server: server)
+            connections[slot] = connection
+            let tag = Self.connectionKind | (UInt64(slot) << 32) | UInt64(generations[slot])
+            var event = epoll_event(
+                events: EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue,
+                data: epoll_data_t(u64: tag))
+            guard epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) == 0 else {
+                connections[slot] = nil
+                freeSlots.append(slot)
+                close(fd)
+                return
+            }
+            server.connectionOpened()
+        }
+
+        /// Forgets a connection the loop closed.
+        func unregister(_ connection: EpollConnection) {
+            _ = epoll_ctl(epfd, EPOLL_CTL_DEL, connection.fd, nil)
+            if connections[connection.slot] === connection {
+                connections[connection.slot] = nil
+                freeSlots.append(connection.slot)
+            }
+            connection.server.connectionClosed()
+        }
+
+        /// Reads `connection` again after this batch of events (reading was held back and may resume).
+        func scheduleRead(_ connection: EpollConnection) {
+            pendingReads.append(connection)
+        }
+
+        private func sweepIdle(now: UInt64) {
+            for case let connection? in connections { connection.sweep(now: now) }
+        }
+    }
+
+    private func epollLoopMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+        let loop = Unmanaged<EpollServerLoop>.fromOpaque(argument!).takeRetainedValue()
+        let name = String(loop.name.utf8.prefix(15)) ?? "http"
+        cepoll_set_thread_name(name)
+        loop.run()
+        return nil
+    }
+#endif
