@@ -77,6 +77,11 @@ public final class RawHTTPConnection {
     /// Sends text.
     public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
+    /// Half-closes: the server sees end of stream, the connection can still read.
+    public func shutdownWrite() {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
     /// Reads more bytes; returns false on end of stream (or timeout/error).
     private func fill() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 16_384)

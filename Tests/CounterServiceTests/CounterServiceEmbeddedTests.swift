@@ -121,10 +121,10 @@ struct CounterServiceEmbeddedTests {
         RawHTTPConnection.requestText("POST", path, body: body)
     }
 
-    @Test("bad input: status, JSON error body, counter unchanged, server still serving")
-    func badInputTable() async throws {
+    @Test("bad input: status, JSON error body, counter unchanged, server still serving", arguments: ["epoll", "nio"])
+    func badInputTable(engine: String) async throws {
         try await withBlockingAllowed {
-            let service = try CounterServiceProcess([])
+            let service = try CounterServiceProcess(["--http-engine", engine])
             #expect(try service.request("POST", "/counter/victim/increment", body: #"{"amount": 41}"#).status == 200)
             let bystander = try RawHTTPConnection(port: service.httpPort)
             for input in Self.badInputs {
@@ -154,10 +154,11 @@ struct CounterServiceEmbeddedTests {
         }
     }
 
-    @Test("20,000 increments from 200 connections: the final value equals the 2xx count")
-    func concurrentIncrements() async throws {
+    @Test(
+        "20,000 increments from 200 connections: the final value equals the 2xx count", arguments: ["epoll", "nio"])
+    func concurrentIncrements(engine: String) async throws {
         try await withBlockingAllowed {
-            let service = try CounterServiceProcess([])
+            let service = try CounterServiceProcess(["--http-engine", engine])
             let tally = RawHTTPLoad.run(
                 port: service.httpPort, connections: 200, requestsPerConnection: 100,
                 request: RawHTTPConnection.requestText("POST", "/counter/load/increment"), timeout: 120)
@@ -199,6 +200,7 @@ struct CounterServiceEmbeddedTests {
             (["--nats-url", "nats://127.0.0.1:1", "--transport", "memory"], "need --transport nats"),
             (["--http-port", "70000"], "--http-port must be between 0 and 65535"),
             (["--log-level", "loud"], "--log-level must be one of"),
+            (["--http-engine", "carrier-pigeon"], "http-engine"),
             (["node", "--node-id", "node-9", "--nodes", "3"], "is not one of the cluster's nodes"),
             (["--node-ids", "a,,b"], "--node-ids must be"),
         ])

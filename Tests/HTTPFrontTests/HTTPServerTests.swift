@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -6,33 +7,61 @@ import Testing
 
 @testable import HTTPFront
 
-@Suite("HTTPServer over real sockets")
+/// The two engines that serve an ``HTTPService`` over real sockets.
+enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case nio
+    case epoll
+
+    var testDescription: String { rawValue }
+}
+
+@Suite("HTTP servers over real sockets (SwiftNIO and epoll engines)")
 struct HTTPServerTests {
-    static func withServer(_ body: (Int, TestService, HTTPServer) async throws -> Void) async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    static func withServer(
+        _ engine: Engine, limits: HTTPLimits = HTTPLimits(),
+        _ body: (Int, TestService, any HTTPServing) async throws -> Void
+    ) async throws {
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.limits = limits
         let service = TestService()
-        let server = HTTPServer(
-            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), service: service, group: group,
-            logger: Logger(label: "test"))
+        let server: any HTTPServing
+        let stop: () async -> Void
+        switch engine {
+        case .nio:
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+            server = HTTPServer(configuration: configuration, service: service, group: group, logger: Logger(label: "test"))
+            stop = { try? await group.shutdownGracefully() }
+        case .epoll:
+            let loops = EpollLoopGroup(threads: 2, name: "test")
+            server = EpollHTTPServer(
+                configuration: configuration, service: service, loops: loops, logger: Logger(label: "test"))
+            stop = { loops.shutdown() }
+        }
         let port = try await server.start()
         do {
             try await body(port, service, server)
         } catch {
             await server.shutdown()
-            try await group.shutdownGracefully()
+            await stop()
             throw error
         }
         await server.shutdown()
-        try await group.shutdownGracefully()
+        await stop()
     }
 
-    @Test("keep-alive, pipelining with replies from another thread, Connection: close, malformed → 400 + close")
-    func realSockets() async throws {
-        try await withBlockingAllowed { try await Self.realSocketsBody() }
+    static func drainRequested(_ server: any HTTPServing) -> Bool {
+        if let nio = server as? HTTPServer { return nio.drainRequested.load(ordering: .sequentiallyConsistent) }
+        if let epoll = server as? EpollHTTPServer { return epoll.drainRequested.load(ordering: .sequentiallyConsistent) }
+        return false
     }
 
-    static func realSocketsBody() async throws {
-        try await Self.withServer { port, service, _ in
+    @Test("keep-alive, pipelining with replies from another thread, Connection: close, malformed → 400 + close", arguments: Engine.allCases)
+    func realSockets(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.realSocketsBody(engine) }
+    }
+
+    static func realSocketsBody(_ engine: Engine) async throws {
+        try await Self.withServer(engine) { port, service, _ in
             let client = try RawHTTPConnection(port: port)
             #expect(try client.request("GET", "/now").body == "now")
             #expect(try client.request("GET", "/now").body == "now")
@@ -62,21 +91,20 @@ struct HTTPServerTests {
         }
     }
 
-    @Test("graceful shutdown finishes in-flight requests and refuses new connections")
-    func gracefulShutdown() async throws {
-        try await withBlockingAllowed { try await Self.gracefulShutdownBody() }
+    @Test("graceful shutdown finishes in-flight requests and refuses new connections", arguments: Engine.allCases)
+    func gracefulShutdown(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.gracefulShutdownBody(engine) }
     }
 
-    static func gracefulShutdownBody() async throws {
-        try await Self.withServer { port, service, server in
+    static func gracefulShutdownBody(_ engine: Engine) async throws {
+        try await Self.withServer(engine) { port, service, server in
             let client = try RawHTTPConnection(port: port)
             try client.send("GET /later/5 HTTP/1.1\r\n\r\n")
             #expect(ChildProcess.waitUntil(timeout: 5) { service.pendingCount == 1 })
             // On an executor of its own: the test's queue blocks below, and the cooperative pool may be busy with
             // other suites; the shutdown must make progress meanwhile.
             let stopping = Task(executorPreference: BlockingExecutor()) { await server.shutdown() }
-            #expect(
-                ChildProcess.waitUntil(timeout: 15) { server.drainRequested.load(ordering: .sequentiallyConsistent) })
+            #expect(ChildProcess.waitUntil(timeout: 15) { Self.drainRequested(server) })
             service.complete(5)
             let response = try client.readResponse()
             #expect(response.body == "k5=50")
@@ -85,6 +113,75 @@ struct HTTPServerTests {
             #expect(!FreePort.isListening(port))
         }
     }
-}
 
-import Foundation
+    @Test(
+        "a pipelined burst far beyond the ring and the socket buffers is answered completely and in order",
+        arguments: Engine.allCases)
+    func backpressure(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.backpressureBody(engine) }
+    }
+
+    static func backpressureBody(_ engine: Engine) async throws {
+        try await Self.withServer(engine) { port, _, _ in
+            // 600 echoes of 8 KiB: ~5 MB each way, so the server must hold reading while its ring (64) is full and
+            // while the socket does not take its answers, and resume both.
+            let count = 600
+            let payload = String(repeating: "x", count: 8_192)
+            let client = try RawHTTPConnection(port: port, timeout: 20)
+            // Sending and receiving on one socket from two threads is safe; `send` touches only the descriptor.
+            nonisolated(unsafe) let sending = client
+            let sender = Thread {
+                for index in 0..<count {
+                    let body = "\(index):" + payload
+                    try? sending.send("POST /echo HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+                }
+            }
+            sender.start()
+            for index in 0..<count {
+                let response = try client.readResponse()
+                #expect(response.status == 200)
+                #expect(response.body.hasPrefix("\(index):"), "answer \(index) out of order")
+                if response.status != 200 { break }
+            }
+            #expect(try client.request("GET", "/now").body == "now")
+        }
+    }
+
+    @Test("a client that half-closes after its requests still gets every answer, then end of stream", arguments: Engine.allCases)
+    func halfClose(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.halfCloseBody(engine) }
+    }
+
+    static func halfCloseBody(_ engine: Engine) async throws {
+        try await Self.withServer(engine) { port, service, _ in
+            let client = try RawHTTPConnection(port: port)
+            try client.send("GET /now HTTP/1.1\r\n\r\nGET /later/3 HTTP/1.1\r\n\r\n")
+            #expect(ChildProcess.waitUntil(timeout: 5) { service.pendingCount == 1 })
+            client.shutdownWrite()
+            service.complete(3)
+            #expect(try client.readResponse().body == "now")
+            // SwiftNIO closes the channel at end of stream (its default), dropping the deferred answer; the epoll
+            // engine answers what it received first.
+            if engine == .epoll {
+                #expect(try client.readResponse().body == "k3=30")
+            }
+            #expect(client.readsEndOfStream() || engine == .nio)
+        }
+    }
+
+    @Test("an idle connection is closed after the idle timeout", arguments: Engine.allCases)
+    func idleTimeout(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.idleTimeoutBody(engine) }
+    }
+
+    static func idleTimeoutBody(_ engine: Engine) async throws {
+        var limits = HTTPLimits()
+        limits.idleTimeout = .milliseconds(300)
+        try await Self.withServer(engine, limits: limits) { port, _, server in
+            let idle = try RawHTTPConnection(port: port)
+            #expect(try idle.request("GET", "/now").body == "now")
+            #expect(ChildProcess.waitUntil(timeout: 5) { server.metrics.openConnections.load(ordering: .relaxed) == 0 })
+            #expect(idle.readsEndOfStream())
+        }
+    }
+}

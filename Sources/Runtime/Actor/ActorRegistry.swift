@@ -151,12 +151,16 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
             // mailboxes, under the same lock) can never strand this envelope.
             // `closed` again under the lock: `shutdown` sets it before emptying each stripe, so no actor can be
             // spawned into a stripe it already emptied.
-            let routed: (actor: ActorRef<State>, enqueued: Bool)? = stripes[stripe(for: key)].table.withLock { table in
+            // The non-generic cell and a flag, not a tuple with `ActorRef<State>`: this code runs unspecialized
+            // (behind the cluster's existentials), where such a tuple costs a runtime metadata lookup per call.
+            var enqueued = false
+            let routed: ActorCell? = stripes[stripe(for: key)].table.withLock { table in
                 if closed.load(ordering: .relaxed) { return nil }
                 let actor = lookupOrSpawn(key, in: &table)
-                return (actor, actor.mailbox.enqueue(envelope))
+                enqueued = actor.mailbox.enqueue(envelope)
+                return actor
             }
-            guard let (actor, enqueued) = routed else {
+            guard let actor = routed else {
                 return RequestError(.stopped, "actor registry shut down")
             }
             if enqueued {
