@@ -1,0 +1,74 @@
+import ClstrRuntime
+import Foundation
+import Synchronization
+import TestKit
+import Testing
+
+@testable import HTTPFront
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+private struct Bump: ActorMessage {
+    typealias Reply = Int
+}
+
+private struct Peek: ActorMessage {
+    typealias Reply = Int
+}
+
+@Suite("EpollLoopGroup as the actors' executor")
+struct EpollLoopGroupTests {
+    @Test("turns posted from many threads all run, one at a time, on the loop that owns the affinity")
+    func turnsRunOnTheirLoop() async throws {
+        let loops = EpollLoopGroup(threads: 2, name: "exec")
+        defer { loops.shutdown() }
+        let offLoop = Atomic<Int>(0)
+        let concurrent = Atomic<Int>(0)
+        let overlaps = Atomic<Int>(0)
+        let owner = loops.loops[1]
+        var behavior = ActorBehavior<Int>()
+        behavior.on(Bump.self) { value, _ in
+            if concurrent.wrappingAdd(1, ordering: .relaxed).newValue > 1 { overlaps.wrappingAdd(1, ordering: .relaxed) }
+            if !owner.inLoop { offLoop.wrappingAdd(1, ordering: .relaxed) }
+            value += 1
+            concurrent.wrappingSubtract(1, ordering: .relaxed)
+            return value
+        }
+        behavior.on(Peek.self) { value, _ in value }
+        var options = ActorOptions()
+        options.affinity = 3  // 3 % 2 → loop 1
+        options.mailboxCapacity = 1 << 16
+        let actor = ActorRef(state: 0, behavior: behavior, executor: loops, options: options)
+        let threads = 4
+        let perThread = 5_000
+        var workers: [Thread] = []
+        for _ in 0..<threads {
+            let thread = Thread {
+                for _ in 0..<perThread { try? actor.tell(Bump()) }
+            }
+            thread.start()
+            workers.append(thread)
+        }
+        // Also from a loop thread that does not own the actor.
+        loops.loops[0].execute {
+            for _ in 0..<perThread { try? actor.tell(Bump()) }
+        }
+        let total = threads * perThread + perThread
+        let value = try await waitForValue(actor, atLeast: total)
+        #expect(value == total)
+        #expect(offLoop.load(ordering: .relaxed) == 0)
+        #expect(overlaps.load(ordering: .relaxed) == 0)
+    }
+
+    private func waitForValue(_ actor: ActorRef<Int>, atLeast total: Int) async throws -> Int {
+        var value = 0
+        for _ in 0..<500 {
+            value = try await actor.request(Peek())
+            if value >= total { return value }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return value
+    }
+}
