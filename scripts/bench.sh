@@ -14,7 +14,9 @@
 #
 # Environment: QUICK=1 (small runs, no micro benchmarks: under 3 minutes once built), SOAK=1 (add the 1,000,000
 # request soak), REPEATS (default 3), MICRO=0/1 (default 1, 0 with QUICK), RESULTS (default results/bench.csv),
-# KEEP_RUN=1 (keep the run folder with every tool's output), SWIFT (default swift).
+# KEEP_RUN=1 (keep the run folder with every tool's output), SWIFT (default swift), EMBEDDED_ARGS (counter-service
+# options for the embedded scenarios; default "--threads 1": one serving thread, like the one-worker nginx it is
+# compared with, the other core left to the load generator), NATS_ARGS (default none: one loop per core).
 #
 # Everything the script starts is stopped by PID at the end, also on failure or Ctrl-C. A run that fails (its
 # verification, errors > 0, a non-2xx response, a dead server, a tool's non-zero exit) is marked FAILED in the
@@ -32,6 +34,8 @@ if [ "$QUICK" = 1 ]; then MICRO=${MICRO:-0}; else MICRO=${MICRO:-1}; fi
 BIN=$ROOT/.build/release
 LOADGEN=$BIN/loadgen
 SERVICE=$BIN/counter-service
+read -r -a EMBEDDED_OPTIONS <<<"${EMBEDDED_ARGS---threads 1}"
+read -r -a NATS_OPTIONS <<<"${NATS_ARGS-}"
 MICRO_DIR=$ROOT/results/micro
 MICRO_TARGET=RuntimeBenchmarks
 
@@ -393,7 +397,7 @@ HAVE_WRK=0; command -v wrk >/dev/null && HAVE_WRK=1
 HAVE_HEY=0; command -v hey >/dev/null && HAVE_HEY=1
 HAVE_NGINX=0; start_nginx && HAVE_NGINX=1
 
-if start_service; then
+if start_service "${EMBEDDED_OPTIONS[@]}"; then
     # hot-key and its anchors, interleaved per repeat so that drift of the machine hits all alike.
     for i in $(seq 1 "$REPEATS"); do
         run_loadgen hot-key counter-service POST "/counter/hot-$TAG-$i/increment" "$N"
@@ -437,7 +441,7 @@ else
     done
 fi
 
-if start_service --transport nats --nats-server auto; then
+if start_service --transport nats --nats-server auto "${NATS_OPTIONS[@]}"; then
     for i in $(seq 1 "$REPEATS"); do
         run_loadgen hot-key-nats counter-service POST "/counter/nats-hot-$TAG-$i/increment" "$NATS_N"
     done

@@ -3,7 +3,9 @@
 # wrk in one run, plus jemalloc heap after N requests. Everything binds to free loopback ports; every process
 # started here is stopped by its PID.
 #
-#   scripts/counter-bench.sh [duration=10s] [connections=200]     (NGINX_WORKERS=1 for a one-worker nginx; default auto)
+#   scripts/counter-bench.sh [duration=10s] [connections=200]
+#   NGINX_WORKERS (default 1) and EMBEDDED_ARGS (default "--threads 1"): one serving thread each, the other core
+#   left to wrk; ENGINES="epoll nio" (default epoll) compares the HTTP engines.
 #   EXECUTORS="eventloop workers" MODES="embedded nats nginx heap" scripts/counter-bench.sh
 # heap: embedded service driven by wrk until the counter passes 500,000 and then 1,000,000 requests; prints
 # jemalloc's allocated/resident bytes and the process RSS at both points (GET /metrics).
@@ -13,6 +15,8 @@ DURATION=${1:-10s}
 CONNECTIONS=${2:-200}
 MODES=${MODES:-"nginx embedded nats"}
 EXECUTORS=${EXECUTORS:-eventloop}
+ENGINES=${ENGINES:-epoll}
+read -r -a EMBEDDED_OPTIONS <<<"${EMBEDDED_ARGS---threads 1}"
 BIN=${BIN:-.build/release/counter-service}
 WORK=$(mktemp -d)
 PIDS=()
@@ -60,7 +64,7 @@ for mode in $MODES; do
       port=$(free_port)
       mkdir -p "$WORK/nginx"
       cat > "$WORK/nginx/nginx.conf" <<NGINX
-worker_processes ${NGINX_WORKERS:-auto};
+worker_processes ${NGINX_WORKERS:-1};
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log;
 daemon off;
@@ -83,18 +87,21 @@ NGINX
       kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
       ;;
     embedded|nats)
+      for engine in $ENGINES; do
       for executor in $EXECUTORS; do
         http=$(free_port); metrics=$(free_port)
-        extra=()
+        extra=("${EMBEDDED_OPTIONS[@]}")
         [ "$mode" = nats ] && extra=(--transport nats --nats-server auto)
-        "$BIN" --http-port "$http" --metrics-port "$metrics" --executor "$executor" "${extra[@]}" > "$WORK/$mode.log" 2>&1 &
+        "$BIN" --http-port "$http" --metrics-port "$metrics" --executor "$executor" --http-engine "$engine" \
+          "${extra[@]}" > "$WORK/$mode.log" 2>&1 &
         PIDS+=($!)
         wait_port "$http"
-        run_wrk "$mode-$executor" "http://127.0.0.1:$http/counter/bench/increment"
+        run_wrk "$mode-$engine-$executor" "http://127.0.0.1:$http/counter/bench/increment"
         value=$(curl -s "http://127.0.0.1:$http/counter/bench")
         heap=$(curl -s "http://127.0.0.1:$metrics/metrics" | awk '/^clstr_heap_allocated_bytes/ {a=$2} /^clstr_heap_resident_bytes/ {r=$2} /^process_resident_memory_bytes/ {p=$2} END {printf "heap_allocated=%.1fMB heap_resident=%.1fMB rss=%.1fMB", a/1e6, r/1e6, p/1e6}')
         echo "    $value $heap"
         kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+      done
       done
       ;;
   esac
