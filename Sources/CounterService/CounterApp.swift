@@ -193,7 +193,8 @@ struct CounterApp {
                 handler.register(Increment.self)
                 handler.register(GetValue.self)
                 let node = ClusterNode(
-                    nodeID: nodeID, shardMap: shardMap, transport: clusterTransport, handler: handler)
+                    nodeID: nodeID, shardMap: shardMap, transport: clusterTransport,
+                    handler: CounterShardHandler(handler))
                 logger.info(
                     "starting node",
                     metadata: ["nodeID": "\(nodeID)", "shardCount": "\(shardMap.shards(ownedBy: nodeID).count)"])

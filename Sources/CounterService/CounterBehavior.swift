@@ -20,3 +20,19 @@ enum CounterBehavior {
         return behavior
     }
 }
+
+/// The counter nodes' shard handler: ``KeyedActorHandler`` called through its concrete type, so that the compiler
+/// specializes its in-process path and the registry's routing (both inlinable) for `String` keys and `Int` state
+/// here. Behind the cluster's `any ShardRequestHandler` the generic code would run unspecialized, with runtime
+/// metadata lookups and witness-table hashing on every request.
+final class CounterShardHandler: ShardRequestHandler {
+    let keyed: KeyedActorHandler<Int>
+
+    init(_ keyed: KeyedActorHandler<Int>) {
+        self.keyed = keyed
+    }
+
+    func handle(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64) {
+        keyed.handle(request, replyTo: replyTo, context: context)
+    }
+}

@@ -24,6 +24,21 @@ enum RoutingVectors {
 
 @Suite("ShardMap")
 struct ShardMapTests {
+    @Test("the per-thread hash memo never mixes seeds and always agrees with the uncached hash")
+    func memoAgreesWithHash() {
+        let maps = ["counter-cluster", "other-seed", ""].map { ShardMap(nodeIDs: ["a", "b", "c"], numShards: 977, seed: $0) }
+        // 5,000 keys (more than the memo holds) twice over, interleaving the maps: hits, misses and evictions.
+        for round in 0..<2 {
+            for index in 0..<5_000 {
+                let key = "key-\(index)"
+                for map in maps {
+                    let expected = ShardMap.shard(forKey: key, numShards: 977, seed: map.seed)
+                    #expect(map.shard(forKey: key) == expected, "round \(round), \(key), seed \(map.seed)")
+                }
+            }
+        }
+    }
+
     @Test("every row of shard-keys.tsv reproduces (key → shard)")
     func keyVectors() throws {
         let rows = try RoutingVectors.rows("shard-keys.tsv")

@@ -79,7 +79,21 @@ func nativeKey(_ literal: String) -> String {
 
 func registerClusterBenchmarks() {
     Benchmark(
-        "Cluster: key → node (16-byte key, 7 nodes, 64 shards)",
+        "Cluster: key → node (16-byte keys, 7 nodes, 64 shards, memo misses)",
+        configuration: .init(scalingFactor: .kilo)
+    ) { benchmark in
+        let map = ShardMap(nodeIDs: (0..<7).map { "node-\($0)" }, numShards: 64, seed: "counter-cluster")
+        // 4,096 distinct keys through the 1,024-entry per-thread memo, round-robin: every lookup hashes.
+        let keys = (0..<4_096).map { nativeKey("user-\(String($0 + 10_000_000_000, radix: 10))") }
+        benchmark.startMeasurement()
+        for index in benchmark.scaledIterations {
+            blackHole(map.owner(forKey: keys[index & 4_095]))
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark(
+        "Cluster: key → node (one 16-byte key again, memo hit)",
         configuration: .init(scalingFactor: .kilo)
     ) { benchmark in
         let map = ShardMap(nodeIDs: (0..<7).map { "node-\($0)" }, numShards: 64, seed: "counter-cluster")

@@ -32,6 +32,9 @@ public final class KeyedActorHandler<State>: ShardRequestHandler {
     /// The message types whose encoded payloads can be decoded.
     public var registeredMessageTypes: [String] { decoders.load().keys.sorted() }
 
+    // Inlinable: a service that wraps this handler in its own concrete `ShardRequestHandler` (as counter-service
+    // does) gets the in-process path (`.value`) and the registry's routing specialized for its `State`.
+    @inlinable
     public func handle(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64) {
         if request.key.isEmpty {
             return replyTo.deliver(
@@ -42,28 +45,34 @@ public final class KeyedActorHandler<State>: ShardRequestHandler {
         case .value(let message):
             registry.requestUntyped(
                 message, to: request.key, replyTo: replyTo, context: context, deadline: request.deadline)
-        case .bytes(let bytes):
-            guard let decoder = decoders.load()[request.messageType] else {
-                return replyTo.deliver(
-                    .failure(RequestError(.noHandler, "no message type \"\(request.messageType)\" is registered")),
-                    context: context)
-            }
-            var reader = WireReader(bytes)
-            let message: any Sendable
-            do throws(RequestError) {
-                message = try decoder.decode(from: &reader)
-            } catch {
-                return replyTo.deliver(
-                    .failure(RequestError(.codec, "\(request.messageType): \(error.message)", underlying: error)),
-                    context: context)
-            }
-            registry.requestUntyped(
-                message, to: request.key, replyTo: replyTo, context: context, deadline: request.deadline)
+        case .bytes:
+            handleEncoded(request, replyTo: replyTo, context: context)
         }
+    }
+
+    /// Decodes a request that came over the wire by its registered message type, then routes it.
+    @usableFromInline
+    func handleEncoded(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64) {
+        guard case .bytes(let bytes) = request.payload else { return }
+        guard let decoder = decoders.load()[request.messageType] else {
+            return replyTo.deliver(
+                .failure(RequestError(.noHandler, "no message type \"\(request.messageType)\" is registered")),
+                context: context)
+        }
+        var reader = WireReader(bytes)
+        let message: any Sendable
+        do throws(RequestError) {
+            message = try decoder.decode(from: &reader)
+        } catch {
+            return replyTo.deliver(
+                .failure(RequestError(.codec, "\(request.messageType): \(error.message)", underlying: error)),
+                context: context)
+        }
+        registry.requestUntyped(
+            message, to: request.key, replyTo: replyTo, context: context, deadline: request.deadline)
     }
 }
 
-/// Decodes an encoded message of one registered type (a protocol rather than a closure: no capture, no context).
 protocol MessageDecoding: Sendable {
     func decode(from reader: inout WireReader) throws(RequestError) -> any Sendable
 }

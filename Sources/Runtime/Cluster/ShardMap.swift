@@ -20,6 +20,8 @@ public struct ShardMap: Sendable {
     @usableFromInline let keyPrefix: [UInt8]
     /// The owner of each shard, as an index into ``nodeIDs``.
     @usableFromInline let owners: [Int]
+    /// This map's identity in the per-thread key-hash memo (``KeyHashCache``).
+    @usableFromInline let hashTag: UInt64
 
     /// Computes the owner of every shard.
     /// - Parameters:
@@ -35,18 +37,19 @@ public struct ShardMap: Sendable {
         self.seed = seed
         self.nodeIDs = sorted
         self.keyPrefix = prefix
+        self.hashTag = KeyHashCache.makeTag()
         self.owners = (0..<numShards).map { shard in
             Self.rendezvousOwner(shard: shard, sortedNodeIDs: sorted, prefix: prefix)
         }
     }
 
-    /// The shard of `key`.
+    /// The shard of `key` (the hash is memoized per thread for recently seen keys).
     /// - Parameter key: the routing key (hashed as UTF-8).
     /// - Returns: a shard in `0..<numShards` (0 when there are no shards).
     @inlinable
     public func shard(forKey key: String) -> Int {
         if numShards <= 0 { return 0 }
-        let hash = keyPrefix.withUnsafeBytes { prefix in Blake2b8.digest(prefix: prefix, key: key) }
+        let hash = KeyHashCache.hash(prefix: keyPrefix, tag: hashTag, key: key)
         return Int(hash % UInt64(numShards))
     }
 
