@@ -97,7 +97,7 @@ final class CounterHTTPService: HTTPService {
                 return client.request(GetValue(), key: id, replyTo: target.replyTo, context: target.context)
             }
             let suffix = UnsafeRawBufferPointer(rebasing: rest[slash...])
-            guard suffix.elementsEqual("/increment".utf8) else {
+            guard suffix.count == 10 && hasPrefix(suffix, "/increment") else {
                 return exchange.respond(.error(.notFound, "not found"), route: Route.notFound)
             }
             guard request.method == .post else {
@@ -145,7 +145,7 @@ final class CounterHTTPService: HTTPService {
             return exchange.respond(
                 HTTPResponse(status: .ok, contentType: .json, body: .string(json.string)), route: Route.route)
         }
-        if path.elementsEqual("/cluster/nodes".utf8) {
+        if path.count == 14 && hasPrefix(path, "/cluster/nodes") {
             guard request.method == .get else {
                 return exchange.respond(
                     .error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.nodes)

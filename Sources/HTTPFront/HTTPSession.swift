@@ -45,7 +45,10 @@ class HTTPSession: @unchecked Sendable {
     @exclusivity(unchecked) final var output: ByteBuffer
     @exclusivity(unchecked) private var scratch: ByteBuffer
     final let empty: ByteBuffer
-    @exclusivity(unchecked) private var slots: [Slot]
+    /// The pipeline ring (`slotCount` slots, a power of two), allocated once: a raw buffer rather than an array
+    /// spares every access its bounds and uniqueness checks (indices are always `sequence & mask`).
+    private let slots: UnsafeMutablePointer<Slot>
+    private let slotCount: Int
     private let mask: UInt64
     @exclusivity(unchecked) private var headSequence: UInt64 = 0
     @exclusivity(unchecked) private var nextSequence: UInt64 = 0
@@ -74,7 +77,9 @@ class HTTPSession: @unchecked Sendable {
         self.parser = HTTPRequestParser(limits: limits)
         var capacity = 1
         while capacity < max(1, limits.maxPipelined) { capacity <<= 1 }
-        self.slots = Array(repeating: Slot(), count: capacity)
+        self.slots = .allocate(capacity: capacity)
+        self.slots.initialize(repeating: Slot(), count: capacity)
+        self.slotCount = capacity
         self.mask = UInt64(capacity - 1)
         let allocator = ByteBufferAllocator()
         // A placeholder with storage of its own: the shared zero-capacity buffer would have its reference count
@@ -83,6 +88,11 @@ class HTTPSession: @unchecked Sendable {
         self.carry = empty
         self.output = allocator.buffer(capacity: 4_096)
         self.scratch = allocator.buffer(capacity: 256)
+    }
+
+    deinit {
+        slots.deinitialize(count: slotCount)
+        slots.deallocate()
     }
 
     // MARK: Engine hooks (overridden)
@@ -108,7 +118,7 @@ class HTTPSession: @unchecked Sendable {
 
     /// Whether the engine may read more bytes: false while the pipeline ring is full or the last parse was
     /// blocked by it (reading resumes through ``resumeReading()``).
-    final var wantsInput: Bool { inFlight < slots.count && !parserBlocked }
+    final var wantsInput: Bool { inFlight < slotCount && !parserBlocked }
 
     /// Whether the connection has answered everything it accepted.
     final var isIdle: Bool { inFlight == 0 }
@@ -182,7 +192,7 @@ class HTTPSession: @unchecked Sendable {
         defer { parsing = false }
         parserBlocked = false
         while !stopParsing && buffer.readableBytes > 0 {
-            if inFlight >= slots.count {
+            if inFlight >= slotCount {
                 parserBlocked = true
                 return
             }
@@ -285,7 +295,7 @@ class HTTPSession: @unchecked Sendable {
             headSequence &+= 1
         }
         if !inReadBatch { flush() }
-        if readHeld || parserBlocked, !parsing, !closed, inFlight < slots.count {
+        if readHeld || parserBlocked, !parsing, !closed, inFlight < slotCount {
             resume()
         }
     }
@@ -328,10 +338,12 @@ class HTTPSession: @unchecked Sendable {
                 outcome = slots[index].outcome ?? .failure(RequestError(.stopped, "no outcome"))
                 slots[index].outcome = nil
             }
-            var body = empty
-            swap(&body, &scratch)
-            body.clear()
-            var builder = HTTPResponseBuilder(body: body)
+            // The builder takes the scratch buffer by swapping, so that it holds the only reference: a copy left
+            // in a local would make the first write into it copy the storage (measured: a malloc and a copy per
+            // answer).
+            var builder = HTTPResponseBuilder(body: empty)
+            swap(&builder.body, &scratch)
+            builder.body.clear()
             service.render(
                 outcome,
                 for: HTTPDeferredRequest(

@@ -42,12 +42,12 @@ final class KeyHashCache {
         return key
     }()
 
-    private static var current: KeyHashCache {
+    private static var current: Unmanaged<KeyHashCache> {
         if let pointer = pthread_getspecific(threadKey) {
-            return Unmanaged<KeyHashCache>.fromOpaque(pointer).takeUnretainedValue()
+            return Unmanaged<KeyHashCache>.fromOpaque(pointer)
         }
-        let cache = KeyHashCache()
-        pthread_setspecific(threadKey, Unmanaged.passRetained(cache).toOpaque())
+        let cache = Unmanaged.passRetained(KeyHashCache())
+        pthread_setspecific(threadKey, cache.toOpaque())
         return cache
     }
 
@@ -63,15 +63,17 @@ final class KeyHashCache {
     /// The BLAKE2b-8 hash of `prefix + key`, from this thread's memo when it has it.
     @usableFromInline
     static func hash(prefix: [UInt8], tag: UInt64, key: String) -> UInt64 {
-        let cache = current
         let slot = key.hashValue & (capacity - 1)
-        if cache.tags[slot] == tag && cache.keys[slot] == key {
-            return cache.hashes[slot]
+        // The thread's reference keeps the cache alive: no retain needed for this use.
+        return current._withUnsafeGuaranteedRef { cache in
+            if cache.tags[slot] == tag && cache.keys[slot] == key {
+                return cache.hashes[slot]
+            }
+            let hash = prefix.withUnsafeBytes { Blake2b8.digest(prefix: $0, key: key) }
+            cache.tags[slot] = tag
+            cache.keys[slot] = key
+            cache.hashes[slot] = hash
+            return hash
         }
-        let hash = prefix.withUnsafeBytes { Blake2b8.digest(prefix: $0, key: key) }
-        cache.tags[slot] = tag
-        cache.keys[slot] = key
-        cache.hashes[slot] = hash
-        return hash
     }
 }
