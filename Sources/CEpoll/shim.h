@@ -6,13 +6,25 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <unistd.h>
 
 extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
 extern int pthread_setname_np(pthread_t thread, const char *name);
 
 /// accept4 without the peer address.
 static inline int cepoll_accept(int fd, int flags) { return accept4(fd, 0, 0, flags); }
+
+/// send(2) without SIGPIPE and without glibc's cancellation-point bookkeeping (the loops are never cancelled).
+static inline long cepoll_send(int fd, const void *bytes, size_t count) {
+    return syscall(SYS_sendto, fd, bytes, count, MSG_NOSIGNAL, (void *)0, 0);
+}
+
+/// recv(2) without glibc's cancellation-point bookkeeping.
+static inline long cepoll_recv(int fd, void *bytes, size_t count) {
+    return syscall(SYS_recvfrom, fd, bytes, count, 0, (void *)0, (void *)0);
+}
 
 /// Names the calling thread (at most 15 bytes are kept).
 static inline void cepoll_set_thread_name(const char *name) { (void)pthread_setname_np(pthread_self(), name); }

@@ -77,6 +77,14 @@ public final class RawHTTPConnection {
     /// Sends text.
     public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
+    /// Closes with a reset (`SO_LINGER` 0): the server's next writes fail at once. Idempotent.
+    public func resetAndClose() {
+        guard !closed else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
+    }
+
     /// Half-closes: the server sees end of stream, the connection can still read.
     public func shutdownWrite() {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))

@@ -176,6 +176,20 @@ struct CounterServiceEmbeddedTests {
         }
     }
 
+    @Test("clients that reset their connections mid-answer do not take the process down (no SIGPIPE)")
+    func resetClients() async throws {
+        try await withBlockingAllowed {
+            let service = try CounterServiceProcess([])
+            let burst = String(repeating: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", count: 2_000)
+            for _ in 0..<10 {
+                let client = try RawHTTPConnection(port: service.httpPort, timeout: 1)
+                try? client.send(burst)
+                client.resetAndClose()
+            }
+            #expect(try service.request("GET", "/counter/after-resets").status == 200)
+        }
+    }
+
     @Test("SIGTERM shuts down gracefully; the log has the spec's shape")
     func gracefulShutdown() async throws {
         try await withBlockingAllowed {

@@ -147,6 +147,28 @@ struct HTTPServerTests {
         }
     }
 
+    @Test("clients that vanish while answers are being written do not take the server down", arguments: Engine.allCases)
+    func vanishingClients(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.vanishingClientsBody(engine) }
+    }
+
+    static func vanishingClientsBody(_ engine: Engine) async throws {
+        try await Self.withServer(engine) { port, _, _ in
+            // Each client pipelines echoes of 16 KiB and resets the connection without reading: the server's writes
+            // meet a reset socket (ECONNRESET, then EPIPE), which must not raise SIGPIPE in the server's process.
+            let payload = String(repeating: "y", count: 16_000)
+            let request = "POST /echo HTTP/1.1\r\nContent-Length: \(payload.utf8.count)\r\n\r\n\(payload)"
+            for _ in 0..<5 {
+                let client = try RawHTTPConnection(port: port, timeout: 1)
+                for _ in 0..<40 { try? client.send(request) }
+                client.resetAndClose()
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let survivor = try RawHTTPConnection(port: port)
+            #expect(try survivor.request("GET", "/now").body == "now")
+        }
+    }
+
     @Test("a client that half-closes after its requests still gets every answer, then end of stream", arguments: Engine.allCases)
     func halfClose(engine: Engine) async throws {
         try await withBlockingAllowed { try await Self.halfCloseBody(engine) }

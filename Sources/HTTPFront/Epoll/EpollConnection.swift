@@ -79,7 +79,7 @@
                 let fd = self.fd
                 var result = 0
                 loop.readBuffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { raw -> Int in
-                    result = read(fd, raw.baseAddress, raw.count)
+                    result = cepoll_recv(fd, raw.baseAddress, raw.count)
                     return max(result, 0)
                 }
                 if result < 0 {
@@ -120,7 +120,8 @@
         private func writePending() {
             while output.readableBytes > 0 {
                 let fd = self.fd
-                let written = output.withUnsafeReadableBytes { raw in write(fd, raw.baseAddress, raw.count) }
+                // MSG_NOSIGNAL: a peer that reset the connection gives EPIPE here, not a SIGPIPE to the process.
+                let written = output.withUnsafeReadableBytes { raw in cepoll_send(fd, raw.baseAddress, raw.count) }
                 if written < 0 {
                     if errno == EINTR { continue }
                     if errno == EAGAIN || errno == EWOULDBLOCK {
@@ -129,7 +130,7 @@
                     }
                     return closeNow()
                 }
-                output.moveReaderIndex(forwardBy: written)
+                output.moveReaderIndex(forwardBy: Int(written))
             }
             output.clear()
             let wasBlocked = writeBlocked
