@@ -32,7 +32,8 @@ final class ClusterOutcomeMetrics: Sendable {
     ///   - code: nil for success, else the error's code.
     func record(shard: Int, messageType: Int, code: RequestError.Code?) {
         let outcome = code.map { code in Self.outcomes.firstIndex(of: code.rawValue) ?? Self.outcomes.count - 1 } ?? 0
-        shards[shard % shards.count].increment(messageType * Self.outcomes.count + outcome)
+        // Single-writer: a shard is recorded into only on its own loop (the rendering connection's).
+        shards[shard % shards.count].incrementSingleWriter(messageType * Self.outcomes.count + outcome)
     }
 
     /// The count of one message type and outcome.

@@ -181,11 +181,7 @@ final class CounterHTTPService: HTTPService {
         switch outcome.decode(as: Int.self) {
         case .success(let value):
             clusterMetrics.record(shard: deferred.shard, messageType: deferred.tag, code: nil)
-            response.body.writeStaticString(#"{"counter_id":"#)
-            response.body.writeJSONString(deferred.key)
-            response.body.writeStaticString(#","value":"#)
-            response.body.writeDecimal(value)
-            response.body.writeInteger(UInt8(ascii: "}"))
+            response.body.writeJSON(#"{"counter_id":"#, string: deferred.key, #","value":"#, int: value, "}")
         case .failure(let error):
             clusterMetrics.record(shard: deferred.shard, messageType: deferred.tag, code: error.code)
             switch error.code.rawValue {

@@ -49,8 +49,9 @@ public final class HTTPMetrics: Sendable {
     ///   - nanoseconds: the time from parse to response.
     func record(shard: Int, route: Int, status: HTTPStatus, nanoseconds: UInt64) {
         let shard = shard % shardCount
-        counters[shard].increment(route * statusSlots + status.counterIndex)
-        durations[shard * routeNames.count + route].record(nanoseconds: nanoseconds)
+        // Single-writer updates: a shard is recorded into only by the connections of one loop, on that loop.
+        counters[shard].incrementSingleWriter(route * statusSlots + status.counterIndex)
+        durations[shard * routeNames.count + route].recordSingleWriter(nanoseconds: nanoseconds)
     }
 
     /// The number of requests answered on `route` with a status in counter slot `statusIndex` (all shards).
@@ -116,6 +117,13 @@ public final class AtomicCounterArray: @unchecked Sendable {
     public func increment(_ index: Int) {
         // Relaxed: a counter needs no ordering with other memory; scrapes read an eventually consistent value.
         storage[index].wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Adds one to counter `index` of an array that only one thread writes (a per-loop shard): an atomic load
+    /// and store instead of a locked read-modify-write. Concurrent writers would lose counts.
+    public func incrementSingleWriter(_ index: Int) {
+        // Relaxed: see `increment`; only the calling thread writes this array.
+        storage[index].store(storage[index].load(ordering: .relaxed) &+ 1, ordering: .relaxed)
     }
 
     /// The value of counter `index`.

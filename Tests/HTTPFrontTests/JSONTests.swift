@@ -45,6 +45,26 @@ struct JSONTests {
         }
     }
 
+    @Test(
+        "writeJSON in one write equals the piecewise writer, and Foundation reads it back",
+        arguments: ["bench", "", "a\"b\\c", "tab\there\nnew", "\u{01}\u{1F}", "zürich/ключ/🔑", String(repeating: "x", count: 300)])
+    func fusedWriter(key: String) throws {
+        for value in [0, 7, -7, 10, 99, 100, 12_345, Int.max, Int.min, 1_000_000_000_000_000_000] {
+            var fused = ByteBuffer()
+            fused.writeJSON(#"{"counter_id":"#, string: key, #","value":"#, int: value, "}")
+            var piecewise = ByteBuffer()
+            piecewise.writeStaticString(#"{"counter_id":"#)
+            piecewise.writeJSONString(key)
+            piecewise.writeStaticString(#","value":"#)
+            piecewise.writeDecimal(value)
+            piecewise.writeStaticString("}")
+            #expect(fused == piecewise, "\(key) \(value)")
+            let object = try JSONSerialization.jsonObject(with: Data(fused.readableBytesView)) as? [String: Any]
+            #expect(object?["counter_id"] as? String == key)
+            #expect((object?["value"] as? NSNumber)?.int64Value == Int64(value))
+        }
+    }
+
     @Test("invalid UTF-8 inside a string is refused")
     func invalidUTF8() {
         let body: [UInt8] = Array(#"{"a": ""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)

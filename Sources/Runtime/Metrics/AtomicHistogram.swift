@@ -34,6 +34,20 @@ public final class AtomicHistogram: Sendable {
         total.wrappingAdd(1, ordering: .relaxed)
     }
 
+    /// Records one observation, for a histogram that only one thread ever records into (a per-loop shard): plain
+    /// atomic loads and stores instead of read-modify-writes, which spares three locked instructions. Readers
+    /// (scrapes) still see whole values; concurrent recorders would lose counts, hence the single-writer rule.
+    @inlinable
+    public func recordSingleWriter(nanoseconds: UInt64) {
+        var index = 0
+        let bounds = boundsNanoseconds
+        while index < bounds.count && nanoseconds > bounds[index] { index += 1 }
+        // Relaxed: counts need no ordering with anything else; only this thread writes them.
+        buckets.addSingleWriter(index, 1)
+        sumNanoseconds.store(sumNanoseconds.load(ordering: .relaxed) &+ nanoseconds, ordering: .relaxed)
+        total.store(total.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
+
     /// A consistent-enough snapshot: cumulative counts per bound (+Inf last), the sum in seconds, the count.
     public func snapshot() -> (cumulative: [Int], sumSeconds: Double, count: Int) {
         var cumulative: [Int] = []
@@ -68,6 +82,12 @@ final class UnsafeAtomicArray: @unchecked Sendable {
     @inlinable
     func add(_ index: Int, _ value: Int) {
         storage[index].wrappingAdd(value, ordering: .relaxed)
+    }
+
+    /// `add` for an array only one thread writes (see ``AtomicHistogram/recordSingleWriter(nanoseconds:)``).
+    @inlinable
+    func addSingleWriter(_ index: Int, _ value: Int) {
+        storage[index].store(storage[index].load(ordering: .relaxed) &+ value, ordering: .relaxed)
     }
 
     func load(_ index: Int) -> Int {
