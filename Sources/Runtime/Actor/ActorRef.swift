@@ -150,9 +150,7 @@ public class ActorCell: ActorJob, @unchecked Sendable {
             if word.load(ordering: .relaxed) & Self.stopBit != 0 {
                 return RequestError(.stopped, "actor stopped")
             }
-            // One clock read serves both the deadline check and the handler timing.
-        let start = envelope.deadline != 0 || metrics != nil ? MonotonicClock.now() : 0
-        if envelope.deadline != 0 && start >= envelope.deadline {
+            if envelope.deadline != 0 && MonotonicClock.now() >= envelope.deadline {
                 return RequestError(.deadlineExceeded, "deadline passed while waiting for mailbox room")
             }
             if mailbox.enqueue(envelope) { return nil }
