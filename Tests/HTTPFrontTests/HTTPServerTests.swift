@@ -18,10 +18,10 @@ enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
 @Suite("HTTP servers over real sockets (SwiftNIO and epoll engines)")
 struct HTTPServerTests {
     static func withServer(
-        _ engine: Engine, limits: HTTPLimits = HTTPLimits(),
+        _ engine: Engine, limits: HTTPLimits = HTTPLimits(), port: Int = 0, expectStartFailure: Bool = false,
         _ body: (Int, TestService, any HTTPServing) async throws -> Void
     ) async throws {
-        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: port)
         configuration.limits = limits
         let service = TestService()
         let server: any HTTPServing
@@ -36,6 +36,11 @@ struct HTTPServerTests {
             server = EpollHTTPServer(
                 configuration: configuration, service: service, loops: loops, logger: Logger(label: "test"))
             stop = { loops.shutdown() }
+        }
+        if expectStartFailure {
+            await #expect(throws: (any Error).self) { try await server.start() }
+            await stop()
+            return
         }
         let port = try await server.start()
         do {
@@ -144,6 +149,19 @@ struct HTTPServerTests {
                 if response.status != 200 { break }
             }
             #expect(try client.request("GET", "/now").body == "now")
+        }
+    }
+
+    @Test("a second server on a port in use fails to start; the first keeps serving", arguments: Engine.allCases)
+    func portInUse(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.portInUseBody(engine) }
+    }
+
+    static func portInUseBody(_ engine: Engine) async throws {
+        try await Self.withServer(engine) { port, _, _ in
+            try await Self.withServer(engine, port: port, expectStartFailure: true) { _, _, _ in }
+            let client = try RawHTTPConnection(port: port)
+            for _ in 0..<20 { #expect(try client.request("GET", "/now").body == "now") }
         }
     }
 

@@ -5,7 +5,7 @@
     import NIOCore
     import Synchronization
 
-    /// One thread of the epoll engine: accepts on its listeners, reads, parses and writes its connections, and runs
+    /// One thread of the epoll engine: accepts on its servers' listening sockets, reads, parses and writes its connections, and runs
     /// what other threads post to it (actor turns, replies, calls) from a lock-free inbox woken by an `eventfd`.
     ///
     /// Connections are edge-triggered: a readable connection is read until a short read (one `read` per request
@@ -165,7 +165,7 @@
             }
             drainInbox()
             for connection in connections.compactMap({ $0 }) { connection.closeNow() }
-            for listener in listeners { closeListener(listener.fd) }
+            for listener in listeners where listener.fd >= 0 { _ = epoll_ctl(epfd, EPOLL_CTL_DEL, listener.fd, nil) }
             listeners.removeAll()
         }
 
@@ -193,26 +193,24 @@
 
         // MARK: Listeners and connections (on the loop)
 
-        /// Starts accepting on `fd` (a bound, listening, non-blocking socket) for `server`.
+        /// Starts accepting on `fd` (the server's bound, listening, non-blocking socket, shared by every loop) for
+        /// `server`. `EPOLLEXCLUSIVE`: a new connection wakes one waiting loop, not all of them.
         func addListener(_ fd: Int32, server: EpollHTTPServer) {
             listeners.append(Listener(fd: fd, server: server))
             var event = epoll_event(
-                events: EPOLLIN.rawValue, data: epoll_data_t(u64: Self.listenerKind | UInt64(listeners.count - 1)))
+                events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue,
+                data: epoll_data_t(u64: Self.listenerKind | UInt64(listeners.count - 1)))
             _ = epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event)
         }
 
-        /// Stops accepting for `server` and closes its listening sockets.
+        /// Stops accepting for `server` (the server closes its socket once every loop has let go of it).
         func removeListeners(of server: EpollHTTPServer) {
-            for listener in listeners where listener.server === server { closeListener(listener.fd) }
-            // Positions are tags: keep the other listeners where they are by closing, not compacting, unless empty.
+            for listener in listeners where listener.server === server && listener.fd >= 0 {
+                _ = epoll_ctl(epfd, EPOLL_CTL_DEL, listener.fd, nil)
+            }
+            // Positions are tags: keep the other listeners where they are by blanking, not compacting, unless empty.
             listeners = listeners.map { $0.server === server ? Listener(fd: -1, server: $0.server) : $0 }
             if listeners.allSatisfy({ $0.fd < 0 }) { listeners.removeAll() }
-        }
-
-        private func closeListener(_ fd: Int32) {
-            guard fd >= 0 else { return }
-            _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil)
-            close(fd)
         }
 
         /// The open connections of `server` on this loop.
