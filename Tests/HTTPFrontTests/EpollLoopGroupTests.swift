@@ -72,3 +72,42 @@ struct EpollLoopGroupTests {
         return value
     }
 }
+
+@Suite("EpollServerLoop inbox")
+struct EpollServerLoopInboxTests {
+    @Test("posts beyond the inbox ring's capacity spill over and all run, none twice")
+    func overflowRunsEverything() async throws {
+        let loops = EpollLoopGroup(threads: 1, name: "inbox")
+        defer { loops.shutdown() }
+        let loop = loops.loops[0]
+        let gate = Atomic<Bool>(false)
+        let ran = Atomic<Int>(0)
+        let sum = Atomic<Int>(0)
+        // Hold the loop so that the ring (4,096) fills and the rest spills into the overflow list.
+        loop.execute { while !gate.load(ordering: .acquiring) { sched_yield() } }
+        let total = 20_000
+        let producers = 4
+        var threads: [Thread] = []
+        for producer in 0..<producers {
+            let thread = Thread {
+                for index in 0..<(total / producers) {
+                    let value = producer * (total / producers) + index
+                    loop.execute {
+                        ran.wrappingAdd(1, ordering: .relaxed)
+                        sum.wrappingAdd(value, ordering: .relaxed)
+                    }
+                }
+            }
+            thread.start()
+            threads.append(thread)
+        }
+        // Let the producers fill the ring before the loop drains.
+        try await Task.sleep(for: .milliseconds(100))
+        gate.store(true, ordering: .releasing)
+        for _ in 0..<500 where ran.load(ordering: .relaxed) < total {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(ran.load(ordering: .relaxed) == total)
+        #expect(sum.load(ordering: .relaxed) == (0..<total).reduce(0, +))
+    }
+}

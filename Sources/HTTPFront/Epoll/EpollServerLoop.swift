@@ -30,7 +30,10 @@
         let name: String
         let epfd: Int32
         private let wakeFD: Int32
-        private let inbox = MPSCRing<Task>(minimumCapacity: 16_384)
+        // 4,096 slots: enough for the replies and turns of a busy loop between two drains; more spill into
+        // `overflow` rather than wait (tasks that spill may run after later ones that found room: nothing posted
+        // here depends on order across producers' overflow). 16,384 slots cost ~1 MB of heap per loop.
+        private let inbox = MPSCRing<Task>(minimumCapacity: 4_096)
         private let overflow = Locked<[Task]>([])
         private let overflowCount = Atomic<Int>(0)
         private let wakePending = Atomic<Bool>(false)
