@@ -22,12 +22,19 @@ public final class AtomicHistogram: Sendable {
         self.buckets = UnsafeAtomicArray(count: bounds.count + 1)
     }
 
-    /// Records one observation.
+    /// The bucket of an observation: the first bound it does not exceed (the last, +Inf, past every bound).
     @inlinable
-    public func record(nanoseconds: UInt64) {
+    func bucket(of nanoseconds: UInt64) -> Int {
         var index = 0
         let bounds = boundsNanoseconds
         while index < bounds.count && nanoseconds > bounds[index] { index += 1 }
+        return index
+    }
+
+    /// Records one observation.
+    @inlinable
+    public func record(nanoseconds: UInt64) {
+        let index = bucket(of: nanoseconds)
         // Relaxed: counts need no ordering with anything else.
         buckets.add(index, 1)
         sumNanoseconds.wrappingAdd(nanoseconds, ordering: .relaxed)
@@ -39,9 +46,7 @@ public final class AtomicHistogram: Sendable {
     /// (scrapes) still see whole values; concurrent recorders would lose counts, hence the single-writer rule.
     @inlinable
     public func recordSingleWriter(nanoseconds: UInt64) {
-        var index = 0
-        let bounds = boundsNanoseconds
-        while index < bounds.count && nanoseconds > bounds[index] { index += 1 }
+        let index = bucket(of: nanoseconds)
         // Relaxed: counts need no ordering with anything else; only this thread writes them.
         buckets.addSingleWriter(index, 1)
         sumNanoseconds.store(sumNanoseconds.load(ordering: .relaxed) &+ nanoseconds, ordering: .relaxed)
