@@ -24,6 +24,46 @@ enum RoutingVectors {
 
 @Suite("ShardMap")
 struct ShardMapTests {
+    @Test("the memo compares bytes: canonically equivalent keys (NFC and NFD \"é\") keep their own hashes")
+    func memoComparesBytes() {
+        let map = ShardMap(nodeIDs: ["a", "b", "c"], numShards: 64, seed: "counter-cluster")
+        func slot(_ key: String) -> Int {
+            var text = key
+            return text.withUTF8 { KeyHashCache.slot(of: $0) }
+        }
+        // Pairs whose two forms share a memo slot and a different shard: a `String ==` memo would answer the
+        // second form with the first one's hash.
+        var pairs: [(String, String)] = []
+        for index in 0..<100_000 where pairs.count < 20 {
+            let composed = "user-\(index)-caf\u{E9}"
+            let decomposed = "user-\(index)-cafe\u{301}"
+            if slot(composed) == slot(decomposed)
+                && ShardMap.shard(forKey: composed, numShards: 64, seed: "counter-cluster")
+                    != ShardMap.shard(forKey: decomposed, numShards: 64, seed: "counter-cluster")
+            {
+                pairs.append((composed, decomposed))
+            }
+        }
+        #expect(pairs.count == 20)
+        for (composed, decomposed) in pairs {
+            #expect(composed == decomposed)  // Swift's String equality is canonical equivalence
+            for key in [composed, decomposed, composed, decomposed] {
+                let expected = ShardMap.shard(forKey: key, numShards: 64, seed: "counter-cluster")
+                #expect(map.shard(forKey: key) == expected, "\(Array(key.utf8))")
+            }
+        }
+    }
+
+    @Test("keys longer than the memo takes are hashed every time, and agree")
+    func longKeys() {
+        let map = ShardMap(nodeIDs: ["a", "b"], numShards: 100, seed: "s")
+        for length in [127, 128, 129, 300, 5_000] {
+            let key = String(repeating: "k", count: length)
+            #expect(map.shard(forKey: key) == ShardMap.shard(forKey: key, numShards: 100, seed: "s"))
+            #expect(map.shard(forKey: key) == ShardMap.shard(forKey: key, numShards: 100, seed: "s"))
+        }
+    }
+
     @Test("the per-thread hash memo never mixes seeds and always agrees with the uncached hash")
     func memoAgreesWithHash() {
         let maps = ["counter-cluster", "other-seed", ""].map { ShardMap(nodeIDs: ["a", "b", "c"], numShards: 977, seed: $0) }
