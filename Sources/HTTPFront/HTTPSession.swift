@@ -143,8 +143,9 @@ class HTTPSession: @unchecked Sendable {
             sequence &+= 1
         }
         if inFlight == 0 && !closed {
-            closed = true
-            closeTransport()
+            // Through flush, not a bare close: answers of this read batch (or waiting for the socket) go out first.
+            closeAfterFlush = true
+            if !inReadBatch { flush() }
         }
     }
 

@@ -43,6 +43,9 @@ final class ReplyInbox: Sendable {
     /// Completes every queued reply (on the loop).
     private func drain() {
         drainScheduled.store(false, ordering: .sequentiallyConsistent)
+        // The dequeues below must not move before the reset (a store → load order needs a full fence on weakly
+        // ordered CPUs).
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
         while let item = ring.dequeue() {
             item.connection.complete(sequence: item.context, outcome: item.outcome)
         }

@@ -209,6 +209,27 @@ struct HTTPServerTests {
         }
     }
 
+    @Test(
+        "requests sent together with the end of stream are all answered, then the connection closes at once",
+        arguments: Engine.allCases)
+    func requestsWithEndOfStream(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.requestsWithEndOfStreamBody(engine) }
+    }
+
+    static func requestsWithEndOfStreamBody(_ engine: Engine) async throws {
+        try await Self.withServer(engine) { port, _, _ in
+            // The half-close follows the bytes at once (as `nc -N` does): one readiness event carries both, and
+            // a short read must not hide the end of stream (no further edge comes for it).
+            let client = try RawHTTPConnection(port: port, timeout: 3)
+            try client.send(String(repeating: "GET /now HTTP/1.1\r\n\r\n", count: 50))
+            client.shutdownWrite()
+            for index in 0..<50 { #expect(try client.readResponse().body == "now", "answer \(index)") }
+            let started = ContinuousClock.now
+            #expect(client.readsEndOfStream())
+            #expect(ContinuousClock.now - started < .seconds(2), "closed at end of stream, not by a timeout")
+        }
+    }
+
     @Test("an idle connection is closed after the idle timeout", arguments: Engine.allCases)
     func idleTimeout(engine: Engine) async throws {
         try await withBlockingAllowed { try await Self.idleTimeoutBody(engine) }

@@ -20,6 +20,8 @@
         let server: EpollHTTPServer
         /// The socket may have bytes to read (an edge was seen and not yet read to `EAGAIN`).
         private var readable = false
+        /// The peer shut its sending side (`EPOLLRDHUP`): read until end of stream.
+        private var peerShutWrite = false
         /// Output waits for the socket to take it (`EPOLLOUT`).
         private var writeBlocked = false
         /// Close once the blocked output is written.
@@ -48,14 +50,20 @@
         // MARK: Readiness
 
         func handle(events: UInt32) {
-            if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 && events & EPOLLIN.rawValue == 0 {
+            if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
+                // A reset, or both directions shut: nothing can be delivered any more, whatever is unread.
                 return closeNow()
+            }
+            if events & EPOLLRDHUP.rawValue != 0 {
+                // The peer shut its side: the end of stream must be read even after a short read (no further
+                // edge will come for it).
+                peerShutWrite = true
             }
             if events & EPOLLOUT.rawValue != 0 && writeBlocked {
                 writePending()
                 if socketClosed { return }
             }
-            if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue) != 0 {
+            if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 {
                 readable = true
                 readAvailable()
             }
@@ -99,7 +107,7 @@
                 let count = result
                 let short = count < loop.readBuffer.capacity
                 received(&loop.readBuffer)
-                if short { readable = false }
+                if short && !peerShutWrite { readable = false }
             }
             readBatchEnded()
         }

@@ -71,23 +71,28 @@
                 return state.started && !state.stopping ? state.listener : nil
             }
             guard let listener else { return }
+            if group.isShutDown {
+                // No loop runs any more: nothing watches the socket, and no connection is left.
+                close(listener)
+                return
+            }
             let released = Atomic<Int>(0)
+            let loopCount = group.loops.count
             for loop in group.loops {
                 loop.execute {
                     loop.removeListeners(of: self)
-                    released.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                    // The last loop to let go closes the socket: closed earlier, its number could be reused by a
+                    // connection that a slower loop's EPOLL_CTL_DEL would then hit.
+                    if released.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue == loopCount {
+                        close(listener)
+                    }
                     for connection in loop.connections(of: self) { connection.drainAndClose() }
                 }
             }
-            // The socket is closed once no loop watches it any more (a loop could otherwise accept on a descriptor
-            // number the process has reused). Loops answer within a turn; the bound is a safety net.
             let releaseDeadline = ContinuousClock.now + .seconds(5)
-            while released.load(ordering: .sequentiallyConsistent) < group.loops.count
-                && ContinuousClock.now < releaseDeadline
-            {
+            while released.load(ordering: .sequentiallyConsistent) < loopCount && ContinuousClock.now < releaseDeadline {
                 try? await Task.sleep(for: .milliseconds(1))
             }
-            close(listener)
             drainRequested.store(true, ordering: .sequentiallyConsistent)
             let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
             while ContinuousClock.now < deadline {

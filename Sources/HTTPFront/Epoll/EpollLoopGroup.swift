@@ -41,6 +41,9 @@
             }
         }
 
+        /// Whether ``shutdown()`` was called (the loops run nothing any more).
+        public var isShutDown: Bool { stopped.withLock { $0 } }
+
         /// Stops every loop (closing what connections are left) and joins the threads. Idempotent.
         public func shutdown() {
             let first = stopped.withLock { stopped -> Bool in

@@ -53,6 +53,9 @@
         struct Listener {
             let fd: Int32
             let server: EpollHTTPServer
+            /// Accepting is paused until this time (coarse monotonic ns) after running out of descriptors or
+            /// memory; 0 when watching.
+            var pausedUntil: UInt64 = 0
         }
 
         static let wakeTag: UInt64 = 0
@@ -148,7 +151,7 @@
                         connection.handle(events: events[i].events)
                     case Self.listenerKind:
                         let position = Int(tag & ~Self.kindMask)
-                        if position < listeners.count { accept(listeners[position]) }
+                        if position < listeners.count { accept(at: position) }
                     default:
                         var value: UInt64 = 0
                         _ = read(wakeFD, &value, 8)
@@ -164,6 +167,7 @@
                 if now >= nextSweep {
                     nextSweep = now &+ 1_000_000_000
                     sweepIdle(now: now)
+                    resumePausedListeners(now: now)
                 }
             }
             drainInbox()
@@ -174,6 +178,9 @@
 
         private func drainInbox() {
             wakePending.store(false, ordering: .sequentiallyConsistent)
+            // The loads below must not move before the reset (store → load needs a full fence on weakly ordered
+            // CPUs; on x86 the exchange-like store already is one): a post that saw `true` relies on this drain.
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
             while let task = inbox.dequeue() { run(task) }
             // Relaxed: a count seen late is picked up at the next drain, which every post after it triggers.
             if overflowCount.load(ordering: .relaxed) > 0 {
@@ -208,7 +215,7 @@
 
         /// Stops accepting for `server` (the server closes its socket once every loop has let go of it).
         func removeListeners(of server: EpollHTTPServer) {
-            for listener in listeners where listener.server === server && listener.fd >= 0 {
+            for listener in listeners where listener.server === server && listener.fd >= 0 && listener.pausedUntil == 0 {
                 _ = epoll_ctl(epfd, EPOLL_CTL_DEL, listener.fd, nil)
             }
             // Positions are tags: keep the other listeners where they are by blanking, not compacting, unless empty.
@@ -221,12 +228,22 @@
             connections.compactMap { $0 }.filter { $0.server === server }
         }
 
-        private func accept(_ listener: Listener) {
-            guard listener.fd >= 0 else { return }
+        private func accept(at position: Int) {
+            let listener = listeners[position]
+            guard listener.fd >= 0, listener.pausedUntil == 0 else { return }
             // Level-triggered: what is left after this batch wakes the loop again.
             for _ in 0..<64 {
                 let fd = cepoll_accept(listener.fd, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
-                if fd < 0 { return }
+                if fd < 0 {
+                    let error = errno
+                    if error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM {
+                        // Out of descriptors or memory: the pending connection stays queued and the level-triggered
+                        // listener would wake the loop at once, forever. Stop watching it for a second.
+                        _ = epoll_ctl(epfd, EPOLL_CTL_DEL, listener.fd, nil)
+                        listeners[position].pausedUntil = MonotonicClock.coarseNow() &+ 1_000_000_000
+                    }
+                    return
+                }
                 var one: Int32 = 1
                 _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                 register(fd: fd, server: listener.server)
@@ -271,6 +288,18 @@
         /// Reads `connection` again after this batch of events (reading was held back and may resume).
         func scheduleRead(_ connection: EpollConnection) {
             pendingReads.append(connection)
+        }
+
+        /// Watches again the listeners whose pause has passed.
+        private func resumePausedListeners(now: UInt64) {
+            for position in listeners.indices where listeners[position].pausedUntil != 0 {
+                guard now >= listeners[position].pausedUntil, listeners[position].fd >= 0 else { continue }
+                listeners[position].pausedUntil = 0
+                var event = epoll_event(
+                    events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue,
+                    data: epoll_data_t(u64: Self.listenerKind | UInt64(position)))
+                _ = epoll_ctl(epfd, EPOLL_CTL_ADD, listeners[position].fd, &event)
+            }
         }
 
         private func sweepIdle(now: UInt64) {
