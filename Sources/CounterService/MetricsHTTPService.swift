@@ -43,7 +43,8 @@ final class MetricsSources: Sendable {
     /// Node ID → shards owned, for the nodes in this process.
     let shardsOwned: [(String, Int)]
 
-    init(http: (any HTTPServing)?, cluster: ClusterOutcomeMetrics?, actors: ActorMetrics?, shardsOwned: [(String, Int)]) {
+    init(http: (any HTTPServing)?, cluster: ClusterOutcomeMetrics?, actors: ActorMetrics?, shardsOwned: [(String, Int)])
+    {
         self.http = http
         self.cluster = cluster
         self.actors = actors

@@ -120,7 +120,8 @@ extension ByteBuffer {
         var text = string
         text.withUTF8 { utf8 in
             // Worst case: every byte escaped as \u00XX (6 bytes), 20 digits and a sign.
-            let bound = prefix.utf8CodeUnitCount + 2 + utf8.count * 6 + infix.utf8CodeUnitCount + 21
+            let bound =
+                prefix.utf8CodeUnitCount + 2 + utf8.count * 6 + infix.utf8CodeUnitCount + 21
                 + suffix.utf8CodeUnitCount
             writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { raw in
                 var position = 0

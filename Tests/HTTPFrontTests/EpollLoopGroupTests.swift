@@ -30,7 +30,9 @@ struct EpollLoopGroupTests {
         let owner = loops.loops[1]
         var behavior = ActorBehavior<Int>()
         behavior.on(Bump.self) { value, _ in
-            if concurrent.wrappingAdd(1, ordering: .relaxed).newValue > 1 { overlaps.wrappingAdd(1, ordering: .relaxed) }
+            if concurrent.wrappingAdd(1, ordering: .relaxed).newValue > 1 {
+                overlaps.wrappingAdd(1, ordering: .relaxed)
+            }
             if !owner.inLoop { offLoop.wrappingAdd(1, ordering: .relaxed) }
             value += 1
             concurrent.wrappingSubtract(1, ordering: .relaxed)

@@ -29,7 +29,8 @@ struct HTTPServerTests {
         switch engine {
         case .nio:
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-            server = HTTPServer(configuration: configuration, service: service, group: group, logger: Logger(label: "test"))
+            server = HTTPServer(
+                configuration: configuration, service: service, group: group, logger: Logger(label: "test"))
             stop = { try? await group.shutdownGracefully() }
         case .epoll:
             let loops = EpollLoopGroup(threads: 2, name: "test")
@@ -56,11 +57,15 @@ struct HTTPServerTests {
 
     static func drainRequested(_ server: any HTTPServing) -> Bool {
         if let nio = server as? HTTPServer { return nio.drainRequested.load(ordering: .sequentiallyConsistent) }
-        if let epoll = server as? EpollHTTPServer { return epoll.drainRequested.load(ordering: .sequentiallyConsistent) }
+        if let epoll = server as? EpollHTTPServer {
+            return epoll.drainRequested.load(ordering: .sequentiallyConsistent)
+        }
         return false
     }
 
-    @Test("keep-alive, pipelining with replies from another thread, Connection: close, malformed → 400 + close", arguments: Engine.allCases)
+    @Test(
+        "keep-alive, pipelining with replies from another thread, Connection: close, malformed → 400 + close",
+        arguments: Engine.allCases)
     func realSockets(engine: Engine) async throws {
         try await withBlockingAllowed { try await Self.realSocketsBody(engine) }
     }
@@ -187,7 +192,9 @@ struct HTTPServerTests {
         }
     }
 
-    @Test("a client that half-closes after its requests still gets every answer, then end of stream", arguments: Engine.allCases)
+    @Test(
+        "a client that half-closes after its requests still gets every answer, then end of stream",
+        arguments: Engine.allCases)
     func halfClose(engine: Engine) async throws {
         try await withBlockingAllowed { try await Self.halfCloseBody(engine) }
     }

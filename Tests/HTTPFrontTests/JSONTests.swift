@@ -47,7 +47,10 @@ struct JSONTests {
 
     @Test(
         "writeJSON in one write equals the piecewise writer, and Foundation reads it back",
-        arguments: ["bench", "", "a\"b\\c", "tab\there\nnew", "\u{01}\u{1F}", "zürich/ключ/🔑", String(repeating: "x", count: 300)])
+        arguments: [
+            "bench", "", "a\"b\\c", "tab\there\nnew", "\u{01}\u{1F}", "zürich/ключ/🔑",
+            String(repeating: "x", count: 300),
+        ])
     func fusedWriter(key: String) throws {
         for value in [0, 7, -7, 10, 99, 100, 12_345, Int.max, Int.min, 1_000_000_000_000_000_000] {
             var fused = ByteBuffer()

@@ -4,7 +4,7 @@ import Testing
 @testable import ClstrRuntime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 final class SpawnCounter: Sendable {
@@ -13,7 +13,9 @@ final class SpawnCounter: Sendable {
     func count(_ key: String) -> Int { spawned.withLock { $0[key] ?? 0 } }
 }
 
-func makeRegistry(_ counter: SpawnCounter, executor: any ActorExecutor, idle: Duration? = nil) -> ActorRegistry<String, Int> {
+func makeRegistry(
+    _ counter: SpawnCounter, executor: any ActorExecutor, idle: Duration? = nil
+) -> ActorRegistry<String, Int> {
     var options = ActorRegistryOptions()
     options.idleTimeout = idle
     options.actor.tracksActivity = true  // the tests call passivateIdle by hand too
@@ -43,8 +45,11 @@ struct ActorRegistryTests {
                 barrier.wrappingAdd(1, ordering: .sequentiallyConsistent)
                 while barrier.load(ordering: .sequentiallyConsistent) < threads {}
                 for index in 0..<perThread {
-                    registry.request(Add(amount: 1), to: "hot", replyTo: collector, context: UInt64(thread * perThread + index))
-                    registry.request(Add(amount: 1), to: "key-\(index % 50)", replyTo: collector, context: UInt64(1_000_000 + thread * perThread + index))
+                    registry.request(
+                        Add(amount: 1), to: "hot", replyTo: collector, context: UInt64(thread * perThread + index))
+                    registry.request(
+                        Add(amount: 1), to: "key-\(index % 50)", replyTo: collector,
+                        context: UInt64(1_000_000 + thread * perThread + index))
                 }
             }
         }

@@ -66,7 +66,9 @@ struct ShardMapTests {
 
     @Test("the per-thread hash memo never mixes seeds and always agrees with the uncached hash")
     func memoAgreesWithHash() {
-        let maps = ["counter-cluster", "other-seed", ""].map { ShardMap(nodeIDs: ["a", "b", "c"], numShards: 977, seed: $0) }
+        let maps = ["counter-cluster", "other-seed", ""].map {
+            ShardMap(nodeIDs: ["a", "b", "c"], numShards: 977, seed: $0)
+        }
         // 5,000 keys (more than the memo holds) twice over, interleaving the maps: hits, misses and evictions.
         for round in 0..<2 {
             for index in 0..<5_000 {

@@ -37,7 +37,8 @@
             self.server = server
             if let idle = server.configuration.limits.idleTimeout {
                 let (seconds, attoseconds) = idle.components
-                idlePeriod = max(1, UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds / 1_000_000_000)))
+                idlePeriod = max(
+                    1, UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds / 1_000_000_000)))
                 nextIdleCheck = MonotonicClock.coarseNow() &+ idlePeriod
             } else {
                 idlePeriod = 0

@@ -90,7 +90,8 @@
                 }
             }
             let releaseDeadline = ContinuousClock.now + .seconds(5)
-            while released.load(ordering: .sequentiallyConsistent) < loopCount && ContinuousClock.now < releaseDeadline {
+            while released.load(ordering: .sequentiallyConsistent) < loopCount && ContinuousClock.now < releaseDeadline
+            {
                 try? await Task.sleep(for: .milliseconds(1))
             }
             drainRequested.store(true, ordering: .sequentiallyConsistent)

@@ -215,7 +215,8 @@
 
         /// Stops accepting for `server` (the server closes its socket once every loop has let go of it).
         func removeListeners(of server: EpollHTTPServer) {
-            for listener in listeners where listener.server === server && listener.fd >= 0 && listener.pausedUntil == 0 {
+            for listener in listeners where listener.server === server && listener.fd >= 0 && listener.pausedUntil == 0
+            {
                 _ = epoll_ctl(epfd, EPOLL_CTL_DEL, listener.fd, nil)
             }
             // Positions are tags: keep the other listeners where they are by blanking, not compacting, unless empty.

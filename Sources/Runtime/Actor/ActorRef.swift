@@ -335,7 +335,7 @@ func backoff(_ attempt: Int) {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

@@ -125,7 +125,9 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     public func request<M: ActorMessage>(
         _ message: M, to key: Key, replyTo: any ReplyHandler, context: UInt64 = 0, deadline: UInt64 = 0
     ) {
-        if let error = route(Envelope(message: message, replyTo: replyTo, context: context, deadline: deadline), to: key) {
+        if let error = route(
+            Envelope(message: message, replyTo: replyTo, context: context, deadline: deadline), to: key)
+        {
             replyTo.deliver(.failure(error), context: context)
         }
     }
@@ -135,7 +137,9 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     public func requestUntyped(
         _ message: any Sendable, to key: Key, replyTo: (any ReplyHandler)?, context: UInt64 = 0, deadline: UInt64 = 0
     ) {
-        if let error = route(Envelope(message: message, replyTo: replyTo, context: context, deadline: deadline), to: key) {
+        if let error = route(
+            Envelope(message: message, replyTo: replyTo, context: context, deadline: deadline), to: key)
+        {
             replyTo?.deliver(.failure(error), context: context)
         }
     }
