@@ -6,8 +6,8 @@
 import Synchronization
 
 /// A per-thread, direct-mapped memo of recent BLAKE2b key hashes (``ShardMap/shard(forKey:)``): the hash costs
-/// ~140 ns, a hit ~60 ns. The slot comes from a cheap mix of the key's length and its first and last 8 bytes (not
-/// `hashValue`, whose SipHash made every miss ~100 ns dearer than no memo); a hit needs the whole key equal.
+/// ~140 ns, a hit ~60 ns. The slot comes from a cheap mix of the key's length and its first and last 8 bytes (cheaper
+/// than `hashValue`'s SipHash); a hit needs the whole key equal, byte for byte.
 /// Entries are tagged with the shard map's seed identity, so maps with different seeds never share an answer.
 /// Nothing is shared between threads.
 @usableFromInline
