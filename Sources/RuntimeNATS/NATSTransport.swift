@@ -211,9 +211,10 @@ public final class NATSTransport: ClusterTransport {
             defer { list.removeAll() }
             return list
         }
-        serving.forEach { $0.cancel() }
-        // Replies handlers already sent are on the wire with send-asap; without it, push them out before closing.
-        if !configuration.sendAsap { try? servingConnection.flush(timeout: .milliseconds(500)) }
+        // Unsubscribe everything, then one flush (not one round trip per subscription, up to 1 s each when the
+        // server is slow): it also pushes out replies still buffered without send-asap.
+        serving.forEach { $0.cancel(flushing: false) }
+        if servingConnection.isConnected { try? servingConnection.flush(timeout: .milliseconds(500)) }
         requestConnection.close()
         servingConnection.close()
     }
@@ -236,12 +237,17 @@ final class ServeSubscription: TransportSubscription {
     }
 
     func cancel() {
+        cancel(flushing: true)
+    }
+
+    /// Unsubscribes; with `flushing`, waits (up to 1 s) for the server to have the UNSUBs.
+    func cancel(flushing: Bool) {
         // Acquiring-and-releasing: the flag guards no other data; the exchange only has to pick one caller.
         guard !cancelled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         subscriptions.forEach { $0.unsubscribe() }
         // libnats buffers UNSUB for its flusher; wait for the server to have it, so that a request sent after
         // cancel() returns gets `noResponder` instead of reaching the closed subscription and timing out.
-        if connection.isConnected { try? connection.flush(timeout: .seconds(1)) }
+        if flushing && connection.isConnected { try? connection.flush(timeout: .seconds(1)) }
     }
 }
 

@@ -29,6 +29,8 @@ final class SlotTable<Element>: @unchecked Sendable {
 
     /// Number of slots (a power of two).
     let capacity: Int
+    /// How many slots a claim looks at before it reports the table full.
+    static var maxProbes: Int { 1_024 }
     private let mask: Int
     private let states: UnsafeMutablePointer<Atomic<UInt64>>
     private let deadlines: UnsafeMutablePointer<Atomic<UInt64>>
@@ -69,9 +71,13 @@ final class SlotTable<Element>: @unchecked Sendable {
     /// - Returns: the token, or `nil` when every slot is in use.
     func claim(_ element: Element, deadline: UInt64, fill: (Int) -> Void = { _ in }) -> UInt64? {
         // A rotating cursor spreads claims over the table; with capacity well above the in-flight count the first
-        // probe almost always finds a free slot. Relaxed: the cursor only picks where to look.
-        for _ in 0..<capacity {
-            let index = cursor.wrappingAdd(1, ordering: .relaxed).oldValue & mask
+        // probe almost always finds a free slot. One atomic step per claim, then a bounded linear probe: a full
+        // (or nearly full) table answers in at most `maxProbes` loads instead of one atomic add per slot of the
+        // whole table (16,384 by default, ~100 µs per refused claim under overload). Relaxed: the cursor only
+        // picks where to look.
+        let start = cursor.wrappingAdd(1, ordering: .relaxed).oldValue
+        for probe in 0..<min(capacity, Self.maxProbes) {
+            let index = (start &+ probe) & mask
             let state = states[index].load(ordering: .relaxed)
             guard state & 3 == Self.phaseFree else { continue }
             let claimed = (state & ~3) | Self.phaseClaimed
@@ -83,6 +89,8 @@ final class SlotTable<Element>: @unchecked Sendable {
             deadlines[index].store(deadline, ordering: .relaxed)
             fill(index)
             states[index].store((state & ~3) | Self.phaseArmed, ordering: .releasing)
+            // Later claims start past the busy run this one walked over.
+            if probe > 0 { cursor.wrappingAdd(probe, ordering: .relaxed) }
             return Self.token(generation: state >> 2, index: index)
         }
         return nil

@@ -118,6 +118,21 @@ struct SlotTableTests {
         #expect(table.take(reused!) == 5)
     }
 
+    @Test("a nearly full table still finds its free slots; a full one refuses after a bounded probe")
+    func nearlyFull() {
+        let table = SlotTable<Int>(capacity: 4_096)
+        var tokens = (0..<4_096).compactMap { table.claim($0, deadline: 0) }
+        #expect(tokens.count == 4_096)
+        #expect(table.claim(-1, deadline: 0) == nil, "full")
+        // Free 100 slots scattered over the table: 100 claims find them all, the next is refused.
+        var generator = SystemRandomNumberGenerator()
+        tokens.shuffle(using: &generator)
+        for token in tokens.prefix(100) { #expect(table.take(token) != nil) }
+        let reclaimed = (0..<100).compactMap { table.claim($0, deadline: 0) }
+        #expect(reclaimed.count == 100)
+        #expect(table.claim(-2, deadline: 0) == nil, "full again")
+    }
+
     @Test("expire takes only entries past their deadline; takeAll takes the rest")
     func expiry() {
         let table = SlotTable<Int>(capacity: 8)
