@@ -16,7 +16,7 @@ extension ClusterClient {
     public func request<M: ClusterMessage>(
         _ message: M, key: String, timeout: Duration? = nil
     ) async throws(RequestError) -> M.Reply {
-        let outcome = await awaitOutcome(timeout: timeout) { waiter in
+        let outcome = await awaitOutcome(timeout: timeout ?? defaultTimeout) { waiter in
             self.request(message, key: key, replyTo: waiter, context: 0, timeout: timeout)
         }
         return try outcome.decode(as: M.Reply.self).get()
@@ -32,7 +32,7 @@ extension ClusterClient {
     public func request<M: ClusterMessage>(
         _ message: M, shard: Int, timeout: Duration? = nil
     ) async throws(RequestError) -> M.Reply {
-        let outcome = await awaitOutcome(timeout: timeout) { waiter in
+        let outcome = await awaitOutcome(timeout: timeout ?? defaultTimeout) { waiter in
             self.request(message, shard: shard, replyTo: waiter, context: 0, timeout: timeout)
         }
         return try outcome.decode(as: M.Reply.self).get()
@@ -50,7 +50,7 @@ extension ClusterClient {
     public func notify<M: ClusterMessage>(
         _ message: M, key: String, timeout: Duration? = nil
     ) async throws(RequestError) {
-        let outcome = await awaitOutcome(timeout: timeout) { waiter in
+        let outcome = await awaitOutcome(timeout: timeout ?? defaultTimeout) { waiter in
             self.request(message, key: key, replyTo: waiter, context: 0, timeout: timeout)
         }
         if case .failure(let error) = outcome { throw error }
@@ -64,48 +64,5 @@ extension ClusterClient {
     /// - Throws: ``RequestError`` (see ``request(_:key:timeout:)``).
     public func nodeInfo(shard: Int, timeout: Duration? = nil) async throws(RequestError) -> NodeInfo {
         try await request(NodeInfoRequest(), shard: shard, timeout: timeout)
-    }
-
-    /// Runs `send` with a one-shot receiver and waits for its outcome or the timeout, whichever comes first.
-    private func awaitOutcome(
-        timeout: Duration?, _ send: @escaping @Sendable (OutcomeWaiter) -> Void
-    ) async -> Outcome {
-        let limit = timeout ?? defaultTimeout
-        return await withCheckedContinuation { continuation in
-            let waiter = OutcomeWaiter(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: limit)
-                waiter.resume(.failure(RequestError(.deadlineExceeded, "no reply within \(limit)")))
-            }
-            waiter.setTimer(timer)
-            send(waiter)
-        }
-    }
-}
-
-/// A one-shot receiver that resumes its continuation exactly once: with the outcome or the timer's error.
-final class OutcomeWaiter: ReplyHandler {
-    private let continuation: Locked<CheckedContinuation<Outcome, Never>?>
-    private let timer = Locked<Task<Void, Never>?>(nil)
-
-    init(_ continuation: CheckedContinuation<Outcome, Never>) {
-        self.continuation = Locked(continuation)
-    }
-
-    func setTimer(_ task: Task<Void, Never>) {
-        timer.withLock { $0 = task }
-    }
-
-    func deliver(_ reply: Outcome, context: UInt64) {
-        resume(reply)
-        timer.withLock { $0?.cancel() }
-    }
-
-    func resume(_ outcome: Outcome) {
-        let taken = continuation.withLock { value -> CheckedContinuation<Outcome, Never>? in
-            defer { value = nil }
-            return value
-        }
-        taken?.resume(returning: outcome)
     }
 }
