@@ -63,6 +63,10 @@ class HTTPSession: @unchecked Sendable {
     @exclusivity(unchecked) private var continueSentFor: UInt64 = .max
     /// Reads since the last idle check.
     @exclusivity(unchecked) final var readsSinceIdleCheck = 0
+    /// Input arrived that will never be parsed (after a refusal or `Connection: close`).
+    @exclusivity(unchecked) private var leftInputUnread = false
+    /// A request was refused (malformed, over a limit): the peer may still be sending its rest.
+    @exclusivity(unchecked) private var refusedInput = false
     /// Whether the last parse stopped because the pipeline ring was full.
     @exclusivity(unchecked) private var parserBlocked = false
     /// Set by the engine when it declined to read because ``wantsInput`` was false; ``resumeReading()`` follows
@@ -153,19 +157,31 @@ class HTTPSession: @unchecked Sendable {
     final func received(_ incoming: inout ByteBuffer) {
         inReadBatch = true
         readsSinceIdleCheck &+= 1
-        guard !stopParsing else { return }
+        guard !stopParsing else {
+            if incoming.readableBytes > 0 { leftInputUnread = true }
+            return
+        }
         if carry.readableBytes == 0 {
             parse(&incoming)
-            if incoming.readableBytes > 0 && !stopParsing {
-                // Keep the rest in our own buffer so the receive buffer can be reused by the engine.
-                carry.clear()
-                carry.writeBuffer(&incoming)
+            if incoming.readableBytes > 0 {
+                if stopParsing {
+                    leftInputUnread = true
+                } else {
+                    // Keep the rest in our own buffer so the receive buffer can be reused by the engine.
+                    carry.clear()
+                    carry.writeBuffer(&incoming)
+                }
             }
         } else {
             carry.writeBuffer(&incoming)
             parseCarry()
         }
     }
+
+    /// Whether the connection ends with input it did not consume (a refused request, bytes after
+    /// `Connection: close`, a body over the limit still arriving): the engine should close lingering, so that the
+    /// kernel does not reset the connection under the last answer.
+    final var endsWithUnreadInput: Bool { leftInputUnread || carry.readableBytes > 0 || refusedInput }
 
     /// Ends a read batch: flushes what the batch answered.
     final func readBatchEnded() {
@@ -246,6 +262,7 @@ class HTTPSession: @unchecked Sendable {
 
     private func refuse(_ error: HTTPParseError) {
         stopParsing = true
+        refusedInput = true
         let sequence = openSlot(keepAlive: false, http10: false, route: metrics.malformedRoute)
         complete(sequence: sequence, route: metrics.malformedRoute, response: .error(error.status, error.message))
     }

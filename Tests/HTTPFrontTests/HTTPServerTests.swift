@@ -237,6 +237,26 @@ struct HTTPServerTests {
         }
     }
 
+    @Test("a refusal survives unread input: 413 for a body still arriving, then end of stream, not a reset")
+    func refusalWithUnreadInput() async throws {
+        try await withBlockingAllowed { try await Self.refusalWithUnreadInputBody(.epoll) }
+    }
+
+    static func refusalWithUnreadInputBody(_ engine: Engine) async throws {
+        try await Self.withServer(engine) { port, _, _ in
+            let client = try RawHTTPConnection(port: port, timeout: 3)
+            // The head announces 1 MB (over the 16 KiB limit); 200 KB of it follow before the client reads.
+            try client.send("POST /echo HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n")
+            let chunk = [UInt8](repeating: 0x61, count: 200_000)
+            try? client.send(chunk)
+            try await Task.sleep(for: .milliseconds(300))
+            let response = try client.readResponse()
+            #expect(response.status == 413)
+            #expect(response.headers["connection"] == "close")
+            #expect(client.readsEndOfStream())
+        }
+    }
+
     @Test("an idle connection is closed after the idle timeout", arguments: Engine.allCases)
     func idleTimeout(engine: Engine) async throws {
         try await withBlockingAllowed { try await Self.idleTimeoutBody(engine) }

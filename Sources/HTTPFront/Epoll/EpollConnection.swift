@@ -27,6 +27,15 @@
         /// Close once the blocked output is written.
         private var closeWhenWritten = false
         private var socketClosed = false
+        /// Lingering close (only when the connection ends with unread input, see
+        /// ``HTTPSession/endsWithUnreadInput``): our side is shut (FIN sent after the last answer), the peer's
+        /// remaining input is read and dropped until its end of stream or `lingerUntil`, so that closing with
+        /// unread input does not reset the connection under the last answer.
+        private var lingering = false
+        private var lingerUntil: UInt64 = 0
+        private var lingerBytes = 0
+        static let lingerNanoseconds: UInt64 = 2_000_000_000
+        static let lingerByteLimit = 1 << 20
         private var nextIdleCheck: UInt64 = .max
         private let idlePeriod: UInt64
 
@@ -72,6 +81,7 @@
 
         /// Reads and serves what the socket holds, until a short read, `EAGAIN`, end of stream or a hold.
         func readAvailable() {
+            if lingering { return discardInput() }
             var reads = 0
             while readable && !socketClosed {
                 guard wantsInput && !writeBlocked && !stopParsing else {
@@ -145,7 +155,7 @@
             let wasBlocked = writeBlocked
             writeBlocked = false
             if closeWhenWritten {
-                return closeNow()
+                return endsWithUnreadInput ? lingerClose() : closeNow()
             }
             if wasBlocked && readHeld && wantsInput {
                 readHeld = false
@@ -154,7 +164,41 @@
         }
 
         override func closeTransport() {
-            closeNow()
+            if endsWithUnreadInput { lingerClose() } else { closeNow() }
+        }
+
+        /// Ends the connection after its last answer: shuts our sending side (the peer sees end of stream after
+        /// the answers) and drops what the peer still sends until it closes too, at most ``lingerNanoseconds`` or
+        /// ``lingerByteLimit`` bytes. Closing at once with unread input would make the kernel reset the connection.
+        private func lingerClose() {
+            guard !socketClosed, !lingering else { return }
+            closed = true
+            lingering = true
+            lingerUntil = MonotonicClock.coarseNow() &+ Self.lingerNanoseconds
+            if Glibc.shutdown(fd, Int32(SHUT_WR)) != 0 { return closeNow() }
+            readable = true
+            discardInput()
+        }
+
+        /// Reads and drops input while lingering; closes at the peer's end of stream, an error or the byte limit.
+        private func discardInput() {
+            guard !socketClosed else { return }
+            while readable {
+                loop.readBuffer.clear()
+                let fd = self.fd
+                let count = loop.readBuffer.withUnsafeMutableWritableBytes { cepoll_recv(fd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    lingerBytes += Int(count)
+                    if lingerBytes > Self.lingerByteLimit { return closeNow() }
+                    continue
+                }
+                if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    readable = false
+                    return
+                }
+                if count < 0 && errno == EINTR { continue }
+                return closeNow()  // end of stream or an error
+            }
         }
 
         override func resumeReading() {
@@ -179,6 +223,10 @@
 
         /// Closes the connection if it stayed idle for a whole idle period.
         func sweep(now: UInt64) {
+            if lingering {
+                if now >= lingerUntil { closeNow() }
+                return
+            }
             guard now >= nextIdleCheck else { return }
             nextIdleCheck = now &+ idlePeriod
             checkIdle()
