@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the build, the tests and the benchmarks need.
-APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev nats-server wrk hey nginx-light procps curl openssl python3
+APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev nats-server wrk hey nginx-light procps curl openssl
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 RELEASE_FLAGS := -c release
@@ -39,7 +39,7 @@ tsan: deps ## Run the concurrency tests (actors, cluster, NATS transport, HTTP f
 	  --filter 'RuntimeTests|RuntimeNATSTests|HTTPFrontTests' $(SWIFT_FLAGS)
 
 bench: deps ## Run the benchmark suite (release; QUICK=1 small, SOAK=1 adds the soak); appends results/bench.csv
-	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else $(MAKE) bench-micro; fi
+	scripts/bench.sh
 
 bench-micro: deps ## Run the package-benchmark suites only
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress

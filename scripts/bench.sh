@@ -123,35 +123,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-# A free loopback TCP port into the variable named $1: not listed in /proc/net/tcp{,6} (in any state) and not
-# handed out before in this run. Called without a subshell so that TAKEN remembers what was handed out.
-TAKEN=" "
-free_port() { # variable-name
-    local _fp_used _fp_port
-    _fp_used=" $(for f in /proc/net/tcp /proc/net/tcp6; do [ -r "$f" ] && tail -n +2 "$f"; done \
-        | while read -r _ address _; do echo $((16#${address##*:})); done | sort -u | tr '\n' ' ') "
-    for _ in $(seq 1 500); do
-        _fp_port=$((20000 + RANDOM % 40000))
-        if [[ $_fp_used != *" $_fp_port "* && $TAKEN != *" $_fp_port "* ]]; then
-            TAKEN+="$_fp_port "
-            printf -v "$1" '%s' "$_fp_port"
-            return 0
-        fi
-    done
-    return 1
-}
+# free_port and wait_http.
+. "$ROOT/scripts/lib.sh"
 
 # Waits until an HTTP server answers (any status) at a URL, while the process lives; bounded.
-wait_http() { # url pid seconds
-    local url=$1 pid=$2 deadline=$((SECONDS + $3))
-    while [ $SECONDS -lt $deadline ]; do
-        kill -0 "$pid" 2>/dev/null || return 1
-        curl -s -o /dev/null --max-time 1 "$url" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 SVC_PID=""
 SVC_URL=""
 METRICS_URL=""
@@ -196,37 +171,10 @@ start_nginx() {
     command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { log "nginx not installed: no nginx anchor"; return 1; }
     local port
     free_port port || return 1
-    if [ -x scripts/nginx-fixed.sh ]; then
-        # loadgen's helper: fixed-response nginx in a temp dir; prints its PID; `stop` stops it.
-        NGINX_PID=$(scripts/nginx-fixed.sh start "$port" 2>>"$RUN/nginx.log" | tail -1)
-        NGINX_HANDLE=helper
-    else
-        local dir="$RUN/nginx"
-        mkdir -p "$dir/logs"
-        cat >"$dir/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$port;
-        location / { default_type application/json; return 200 '{"name":"hot","value":1}'; }
-    }
-}
-EOF
-        local nginx_bin
-        nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-        "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" >>"$RUN/nginx.log" 2>&1 &
-        NGINX_PID=$!
-        STARTED+=("$NGINX_PID")
-        NGINX_HANDLE=inline
-    fi
+    # Fixed-response nginx in a temp dir (one worker), answering a counter-shaped JSON body; prints its PID.
+    NGINX_PID=$(BODY='{"counter_id":"bench","value":1}' CONTENT_TYPE=application/json \
+        scripts/nginx-fixed.sh start "$port" 2>>"$RUN/nginx.log" | tail -1)
+    NGINX_HANDLE=helper
     NGINX_URL="http://127.0.0.1:$port"
     if [ -z "$NGINX_PID" ] || ! wait_http "$NGINX_URL/" "$NGINX_PID" 10; then
         log "nginx did not come up (log: $RUN/nginx.log)"
@@ -236,12 +184,8 @@ EOF
 }
 
 stop_nginx() {
-    if [ "$NGINX_HANDLE" = helper ]; then
-        scripts/nginx-fixed.sh stop "$NGINX_PID" >/dev/null 2>&1 || stop_pid "$NGINX_PID"
-        forget_pid "$NGINX_PID"
-    elif [ -n "$NGINX_PID" ]; then
-        stop_pid "$NGINX_PID"
-    fi
+    scripts/nginx-fixed.sh stop "$NGINX_PID" >/dev/null 2>&1 || stop_pid "$NGINX_PID"
+    forget_pid "$NGINX_PID"
     NGINX_HANDLE=""
 }
 

@@ -16,7 +16,8 @@ CPUS=${CPUS:-}
 HEY_N=${HEY_N:-200000}
 [ -x "$LOADGEN" ] || { echo "build first: swift build -c release --product loadgen" >&2; exit 1; }
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. scripts/lib.sh
+free_port PORT
 PID=$(scripts/nginx-fixed.sh start "$PORT")
 trap 'scripts/nginx-fixed.sh stop "$PID"' EXIT
 URL="http://127.0.0.1:$PORT/"

@@ -5,13 +5,15 @@
 #   scripts/nginx-fixed.sh PORT [WORKERS]         same as start
 #   scripts/nginx-fixed.sh stop PID               stop that nginx (by PID only) and remove its temp dir
 #
-# The body is "hello, world\n" (13 bytes), keep-alive is unlimited, logging is off. WORKERS defaults to 1.
+# The body is BODY (default "hello, world\n", 13 bytes) as CONTENT_TYPE (default text/plain); keep-alive is
+# unlimited, logging is off. WORKERS defaults to 1.
 set -euo pipefail
 
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 
 start() {
     local port=$1 workers=${2:-1}
+    local body="${BODY:-hello, world\\n}" content_type="${CONTENT_TYPE:-text/plain}"
     local dir
     dir=$(mktemp -d /tmp/nginx-fixed.XXXXXX)
     mkdir -p "$dir/logs" "$dir/tmp"
@@ -33,8 +35,8 @@ http {
     server {
         listen 127.0.0.1:$port reuseport backlog=4096;
         location / {
-            default_type text/plain;
-            return 200 "hello, world\n";
+            default_type $content_type;
+            return 200 '$body';
         }
     }
 }

@@ -33,7 +33,7 @@ final class ClusterOutcomeMetrics: Sendable {
     func record(shard: Int, messageType: Int, code: RequestError.Code?) {
         let outcome = code.map { code in Self.outcomes.firstIndex(of: code.rawValue) ?? Self.outcomes.count - 1 } ?? 0
         // Single-writer: a shard is recorded into only on its own loop (the rendering connection's).
-        shards[shard % shards.count].incrementSingleWriter(messageType * Self.outcomes.count + outcome)
+        shards[shard % shards.count].addSingleWriter(messageType * Self.outcomes.count + outcome)
     }
 
     /// The count of one message type and outcome.

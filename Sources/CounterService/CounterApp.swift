@@ -120,9 +120,7 @@ struct CounterApp {
         let clusterTransport: any ClusterTransport
         switch transportKind {
         case .memory:
-            var options = InMemoryTransportOptions()
-            options.watchesDeadlines = ProcessInfoFlags.deadlineWatch
-            clusterTransport = InMemoryTransport(options: options)
+            clusterTransport = InMemoryTransport()
         case .nats:
             var urls = transport.natsURL?.split(separator: ",").map(String.init) ?? ["nats://127.0.0.1:4222"]
             if transport.natsServer == "auto" {
@@ -249,12 +247,3 @@ struct CounterApp {
             ) {}, at: 0)
     }
 }
-
-/// Experiment switches read from the environment (for measurements only).
-enum ProcessInfoFlags {
-    static var deadlineWatch: Bool { getenv("CLSTR_DEADLINE_WATCH").map { String(cString: $0) != "0" } ?? true }
-}
-
-#if canImport(Glibc)
-    import Glibc
-#endif

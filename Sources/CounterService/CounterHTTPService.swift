@@ -166,10 +166,6 @@ final class CounterHTTPService: HTTPService {
             exchange.respond(.error(.badRequest, "counter ID is not valid percent-encoded UTF-8"), route: route)
             return nil
         }
-        guard !id.isEmpty else {
-            exchange.respond(.error(.badRequest, "counter ID required"), route: route)
-            return nil
-        }
         guard id.utf8.count <= Self.maxIDBytes else {
             exchange.respond(.error(.badRequest, "counter ID longer than \(Self.maxIDBytes) bytes"), route: route)
             return nil

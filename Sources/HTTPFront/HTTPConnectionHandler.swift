@@ -86,8 +86,7 @@ final class HTTPConnectionHandler: HTTPSession, ChannelDuplexHandler, @unchecked
         metrics.openConnections.wrappingAdd(1, ordering: .relaxed)
         metrics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)
         if let idle = limits.idleTimeout {
-            let period = TimeAmount.nanoseconds(
-                Int64(idle.components.seconds) * 1_000_000_000 + idle.components.attoseconds / 1_000_000_000)
+            let period = TimeAmount.nanoseconds(Int64(MonotonicClock.nanoseconds(idle)))
             // A strong reference, not `[weak self]`: a weak reference gives the handler a side table, which makes
             // every retain and release of it (it is the reply target of every request) take the slow path —
             // measured at ~5 % of the server's CPU. The cycle is broken when the task is cancelled (channelInactive).

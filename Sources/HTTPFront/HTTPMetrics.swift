@@ -50,7 +50,7 @@ public final class HTTPMetrics: Sendable {
     func record(shard: Int, route: Int, status: HTTPStatus, nanoseconds: UInt64) {
         let shard = shard % shardCount
         // Single-writer updates: a shard is recorded into only by the connections of one loop, on that loop.
-        counters[shard].incrementSingleWriter(route * statusSlots + status.counterIndex)
+        counters[shard].addSingleWriter(route * statusSlots + status.counterIndex)
         durations[shard * routeNames.count + route].recordSingleWriter(nanoseconds: nanoseconds)
     }
 
@@ -91,44 +91,5 @@ public final class HTTPMetrics: Sendable {
         text.sample("clstr_http_connections_open", value: openConnections.load(ordering: .relaxed))
         text.header("clstr_http_connections_accepted_total", type: "counter", help: "HTTP connections accepted.")
         text.sample("clstr_http_connections_accepted_total", value: acceptedConnections.load(ordering: .relaxed))
-    }
-}
-
-/// A fixed-size array of atomic counters, allocated once.
-public final class AtomicCounterArray: @unchecked Sendable {
-    // @unchecked Sendable: every element is an Atomic, accessed only through atomic operations; the storage is
-    // allocated in init and freed in deinit.
-    private let storage: UnsafeMutablePointer<Atomic<Int>>
-    private let count: Int
-
-    /// Creates `count` counters, all zero.
-    public init(count: Int) {
-        self.count = count
-        storage = .allocate(capacity: count)
-        for index in 0..<count { (storage + index).initialize(to: Atomic(0)) }
-    }
-
-    deinit {
-        storage.deinitialize(count: count)
-        storage.deallocate()
-    }
-
-    /// Adds one to counter `index`.
-    public func increment(_ index: Int) {
-        // Relaxed: a counter needs no ordering with other memory; scrapes read an eventually consistent value.
-        storage[index].wrappingAdd(1, ordering: .relaxed)
-    }
-
-    /// Adds one to counter `index` of an array that only one thread writes (a per-loop shard): an atomic load
-    /// and store instead of a locked read-modify-write. Concurrent writers would lose counts.
-    public func incrementSingleWriter(_ index: Int) {
-        // Relaxed: see `increment`; only the calling thread writes this array.
-        storage[index].store(storage[index].load(ordering: .relaxed) &+ 1, ordering: .relaxed)
-    }
-
-    /// The value of counter `index`.
-    public func load(_ index: Int) -> Int {
-        // Relaxed: see `increment`.
-        storage[index].load(ordering: .relaxed)
     }
 }

@@ -7,15 +7,6 @@ enum HTTPResponseEncoder {
         Array("HTTP/1.1 \(code) \(HTTPStatus(code: code).reasonPhrase)\r\n".utf8)
     }
 
-    /// Appends a status line, the headers and the empty line.
-    /// - Parameters:
-    ///   - output: the connection's output buffer.
-    ///   - status: the status.
-    ///   - contentType: the media type.
-    ///   - contentLength: the body length.
-    ///   - keepAlive: whether the connection stays open (for HTTP/1.0 clients `Connection: keep-alive` is sent).
-    ///   - http10: whether the request was HTTP/1.0.
-    ///   - allow: an `Allow` header value, or nil.
     /// Status line, `Content-Type` line and `Content-Length: ` for every counted status and media type, as one
     /// piece each: the head of a keep-alive answer without `Allow` is one copy, the length and the blank line.
     static let keepAlivePrefixes: [[UInt8]] = HTTPStatus.counted.flatMap { code in
@@ -25,6 +16,15 @@ enum HTTPResponseEncoder {
         }
     }
 
+    /// Appends a status line, the headers and the empty line.
+    /// - Parameters:
+    ///   - output: the connection's output buffer.
+    ///   - status: the status.
+    ///   - contentType: the media type.
+    ///   - contentLength: the body length.
+    ///   - keepAlive: whether the connection stays open (for HTTP/1.0 clients `Connection: keep-alive` is sent).
+    ///   - http10: whether the request was HTTP/1.0.
+    ///   - allow: an `Allow` header value, or nil.
     static func writeHead(
         into output: inout ByteBuffer, status: HTTPStatus, contentType: HTTPContentType, contentLength: Int,
         keepAlive: Bool, http10: Bool, allow: StaticString?
@@ -36,20 +36,7 @@ enum HTTPResponseEncoder {
             output.writeWithUnsafeMutableBytes(minimumWritableBytes: prefix.count + 24) { raw in
                 prefix.withUnsafeBytes { raw.copyMemory(from: $0) }
                 var position = prefix.count
-                var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-                var magnitude = UInt(contentLength)
-                let count = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
-                    var at = scratch.count
-                    repeat {
-                        at -= 1
-                        scratch[at] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
-                        magnitude /= 10
-                    } while magnitude > 0
-                    raw.baseAddress!.advanced(by: position).copyMemory(
-                        from: scratch.baseAddress!.advanced(by: at), byteCount: scratch.count - at)
-                    return scratch.count - at
-                }
-                position += count
+                position += writeDecimalDigits(contentLength, to: raw.baseAddress! + position)
                 raw.storeBytes(of: 0x0A0D_0A0D as UInt32, toByteOffset: position, as: UInt32.self)
                 return position + 4
             }
@@ -82,29 +69,9 @@ extension ByteBuffer {
     /// - Parameter value: the number.
     @inlinable
     public mutating func writeDecimal(_ value: Int) {
-        var magnitude = value.magnitude
-        if value < 0 { writeInteger(UInt8(ascii: "-")) }
-        if magnitude < 10 {
-            writeInteger(UInt8(truncatingIfNeeded: magnitude) &+ 0x30)
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes hold UInt64.max's 20 digits
-        let count = withUnsafeMutableBytes(of: &digits) { raw -> Int in
-            var position = raw.count
-            while magnitude > 0 {
-                position -= 1
-                raw[position] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
-                magnitude /= 10
-            }
-            return raw.count - position
-        }
-        withUnsafeBytes(of: &digits) { raw in
-            _ = writeBytes(UnsafeRawBufferPointer(rebasing: raw[(raw.count - count)...]))
-        }
+        writeWithUnsafeMutableBytes(minimumWritableBytes: 20) { raw in writeDecimalDigits(value, to: raw.baseAddress!) }
     }
 
-    /// Appends `string` as a JSON string: quoted, with `"`, `\` and control characters escaped.
-    /// - Parameter string: the text.
     /// Appends `prefix`, `string` as a JSON string literal, `infix`, the decimal `value` and `suffix`, in one write:
     /// the shape of a hot-path answer such as `{"counter_id":"…","value":N}` (one capacity check and one copy
     /// per piece instead of one buffer call per piece).
@@ -139,32 +106,15 @@ extension ByteBuffer {
                 raw[position] = UInt8(ascii: "\"")
                 position += 1
                 copy(infix)
-                if value < 0 {
-                    raw[position] = UInt8(ascii: "-")
-                    position += 1
-                }
-                var magnitude = value.magnitude
-                var digits = 1
-                var scale: UInt = 10
-                while digits < 20 && magnitude >= scale {
-                    digits += 1
-                    let (next, overflow) = scale.multipliedReportingOverflow(by: 10)
-                    if overflow { break }
-                    scale = next
-                }
-                var at = position + digits
-                repeat {
-                    at -= 1
-                    raw[at] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
-                    magnitude /= 10
-                } while magnitude > 0
-                position += digits
+                position += writeDecimalDigits(value, to: raw.baseAddress! + position)
                 copy(suffix)
                 return position
             }
         }
     }
 
+    /// Appends `string` as a JSON string: quoted, with `"`, `\` and control characters escaped.
+    /// - Parameter string: the text.
     @inlinable
     public mutating func writeJSONString(_ string: String) {
         writeInteger(UInt8(ascii: "\""))
@@ -174,4 +124,32 @@ extension ByteBuffer {
         }
         writeInteger(UInt8(ascii: "\""))
     }
+}
+
+/// Writes the decimal digits of `value` (a leading '-' when negative) at `destination`, which must have room for
+/// 20 bytes; the one digit writer of the response encoder.
+/// - Returns: how many bytes it wrote.
+@inlinable
+func writeDecimalDigits(_ value: Int, to destination: UnsafeMutableRawPointer) -> Int {
+    var magnitude = value.magnitude
+    var position = 0
+    if value < 0 {
+        destination.storeBytes(of: UInt8(ascii: "-"), as: UInt8.self)
+        position = 1
+    }
+    var digits = 1
+    var scale: UInt = 10
+    while digits < 20 && magnitude >= scale {
+        digits += 1
+        let (next, overflow) = scale.multipliedReportingOverflow(by: 10)
+        if overflow { break }
+        scale = next
+    }
+    var at = position + digits
+    repeat {
+        at -= 1
+        destination.storeBytes(of: UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30, toByteOffset: at, as: UInt8.self)
+        magnitude /= 10
+    } while magnitude > 0
+    return position + digits
 }

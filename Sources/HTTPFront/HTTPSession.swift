@@ -124,9 +124,6 @@ class HTTPSession: @unchecked Sendable {
     /// blocked by it (reading resumes through ``resumeReading()``).
     final var wantsInput: Bool { inFlight < slotCount && !parserBlocked }
 
-    /// Whether the connection has answered everything it accepted.
-    final var isIdle: Bool { inFlight == 0 }
-
     /// Closes the connection when it read nothing since the last check and has nothing in flight.
     /// - Returns: whether it closed.
     @discardableResult

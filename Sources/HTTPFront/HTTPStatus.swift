@@ -10,7 +10,6 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { String(code) }
 
-    public static let `continue` = HTTPStatus(code: 100)
     public static let ok = HTTPStatus(code: 200)
     public static let badRequest = HTTPStatus(code: 400)
     public static let notFound = HTTPStatus(code: 404)

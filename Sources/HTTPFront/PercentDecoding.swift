@@ -36,23 +36,6 @@ public enum PercentDecoding {
         return String(validating: decoded, as: UTF8.self)
     }
 
-    /// Splits a raw path into its segments (between `/`), without decoding; a leading `/` is skipped.
-    /// - Parameter path: the raw path, starting with `/`.
-    /// - Returns: the ranges of the segments (a trailing `/` yields an empty last segment).
-    public static func segmentRanges(_ path: UnsafeRawBufferPointer) -> [Range<Int>] {
-        var ranges: [Range<Int>] = []
-        var start = path.first == UInt8(ascii: "/") ? 1 : 0
-        var index = start
-        while index <= path.count {
-            if index == path.count || path[index] == UInt8(ascii: "/") {
-                ranges.append(start..<index)
-                start = index + 1
-            }
-            index += 1
-        }
-        return ranges
-    }
-
     private static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - 0x30

@@ -1,12 +1,10 @@
 import NIOCore
 import ClstrRuntime
-import Synchronization
 
 /// Carries replies that arrive off an event loop onto it in batches: one `execute` per batch, not per reply.
 ///
-/// Producers (actor turns on other threads) enqueue into a lock-free ring and schedule a drain only when none is
-/// pending; the drain runs on the loop and completes each reply on its connection. When the ring is full a reply
-/// falls back to its own `execute`, so nothing waits.
+/// Producers (actor turns on other threads) post into a ``WakeInbox`` and schedule a drain only when none is
+/// pending; the drain runs on the loop and completes each reply on its connection.
 final class ReplyInbox: Sendable {
     struct Item: Sendable {
         let connection: HTTPSession
@@ -15,39 +13,20 @@ final class ReplyInbox: Sendable {
     }
 
     let loop: any EventLoop
-    private let ring: MPSCRing<Item>
-    private let drainScheduled = Atomic<Bool>(false)
+    private let inbox: WakeInbox<Item>
 
     /// - Parameters:
     ///   - loop: the loop that drains.
     ///   - capacity: ring slots.
     init(loop: any EventLoop, capacity: Int = 4_096) {
         self.loop = loop
-        self.ring = MPSCRing(minimumCapacity: capacity)
+        self.inbox = WakeInbox(capacity: capacity)
     }
 
     /// Posts a reply for `connection` (from any thread but the loop's).
-    func post(_ connection: HTTPConnectionHandler, outcome: Outcome, context: UInt64) {
-        guard ring.enqueue(Item(connection: connection, outcome: outcome, context: context)) else {
-            loop.execute { connection.complete(sequence: context, outcome: outcome) }
-            return
-        }
-        // Sequentially consistent: pairs with the drain's reset below. Either this exchange sees `false` and
-        // schedules a drain, or it sees `true` set before the drain's reset, and that drain's dequeues (after the
-        // reset) see the element published before this exchange.
-        if !drainScheduled.exchange(true, ordering: .sequentiallyConsistent) {
-            loop.execute { self.drain() }
-        }
-    }
-
-    /// Completes every queued reply (on the loop).
-    private func drain() {
-        drainScheduled.store(false, ordering: .sequentiallyConsistent)
-        // The dequeues below must not move before the reset (a store → load order needs a full fence on weakly
-        // ordered CPUs).
-        atomicMemoryFence(ordering: .sequentiallyConsistent)
-        while let item = ring.dequeue() {
-            item.connection.complete(sequence: item.context, outcome: item.outcome)
+    func post(_ connection: HTTPSession, outcome: Outcome, context: UInt64) {
+        if inbox.post(Item(connection: connection, outcome: outcome, context: context)) {
+            loop.execute { self.inbox.drain { $0.connection.complete(sequence: $0.context, outcome: $0.outcome) } }
         }
     }
 }

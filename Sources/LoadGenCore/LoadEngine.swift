@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import NIOCore
 import NIOPosix
@@ -64,7 +64,8 @@ public struct LoadEngine: Sendable {
             durationSeconds: options.duration,
             rate: options.rate,
             perWorkerQPS: options.perWorkerQPS)
-        let counters = (0..<loops).map { _ in ProgressCounters() }
+        // Only with a progress line: publishing computes a p99 over each loop's histogram every 500 ms.
+        let counters: [ProgressCounters?] = (0..<loops).map { _ in progress == nil ? nil : ProgressCounters() }
         let slots = (0..<loops).map { options.concurrency / loops + ($0 < options.concurrency % loops ? 1 : 0) }
         let seeds = (0..<loops).map { UInt64($0 + 1) &* 0x2545_F491_4F6C_DD1D ^ startNs }
 
@@ -79,7 +80,7 @@ public struct LoadEngine: Sendable {
                     var snapshot = ProgressSnapshot(
                         elapsedSeconds: Double(monotonicNanoseconds() - startNs) / 1e9, total: total,
                         durationSeconds: duration)
-                    for counter in counters {
+                    for case let counter? in counters {
                         let values = counter.snapshot
                         snapshot.requests += values.requests
                         snapshot.errors += values.errors
@@ -93,11 +94,11 @@ public struct LoadEngine: Sendable {
         switch options.engine {
         case .epoll:
             #if os(Linux)
-            results = await LoadEngine.runEpoll(
-                control: control, config: config, slots: slots, seeds: seeds, counters: counters)
+                results = await LoadEngine.runEpoll(
+                    control: control, config: config, slots: slots, seeds: seeds, counters: counters)
             #else
-            results = try await LoadEngine.runNIO(
-                control: control, config: config, slots: slots, seeds: seeds, counters: counters)
+                results = try await LoadEngine.runNIO(
+                    control: control, config: config, slots: slots, seeds: seeds, counters: counters)
             #endif
         case .nio:
             results = try await LoadEngine.runNIO(
@@ -115,7 +116,7 @@ public struct LoadEngine: Sendable {
 
     /// The SwiftNIO engine: one event loop per entry of `slots`, a ``LoopWorker`` on each.
     static func runNIO(
-        control: RunControl, config: EngineConfiguration, slots: [Int], seeds: [UInt64], counters: [ProgressCounters]
+        control: RunControl, config: EngineConfiguration, slots: [Int], seeds: [UInt64], counters: [ProgressCounters?]
     ) async throws -> [RunStatistics] {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: slots.count)
         defer { group.shutdownGracefully { _ in } }

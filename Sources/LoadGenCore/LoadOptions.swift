@@ -3,7 +3,7 @@ import NIOCore
 /// Everything one load run needs to know, in hey's terms plus loadgen's additions.
 ///
 /// The command line (``LoadGenCommand``) fills this in; tests build it directly. Defaults are hey's.
-public struct LoadOptions: Sendable, Equatable {
+public struct LoadOptions: Sendable {
     /// Output mode selected with `-o`.
     public enum OutputFormat: String, Sendable, Equatable {
         /// hey's summary (the default).
@@ -66,9 +66,9 @@ public struct LoadOptions: Sendable, Equatable {
     /// `--engine`: epoll (default on Linux) or nio.
     public var engine: Engine = {
         #if os(Linux)
-        .epoll
+            .epoll
         #else
-        .nio
+            .nio
         #endif
     }()
     /// `--rate`: total constant request rate (wrk2-style schedule, corrected and uncorrected latencies).
@@ -92,22 +92,6 @@ public struct LoadOptions: Sendable, Equatable {
     /// - Parameter url: the target.
     public init(url: TargetURL) {
         self.url = url
-    }
-
-    public static func == (lhs: LoadOptions, rhs: LoadOptions) -> Bool {
-        lhs.requests == rhs.requests && lhs.concurrency == rhs.concurrency && lhs.perWorkerQPS == rhs.perWorkerQPS
-            && lhs.duration == rhs.duration && lhs.output == rhs.output && lhs.method == rhs.method
-            && lhs.headers.map { "\($0.name):\($0.value)" } == rhs.headers.map { "\($0.name):\($0.value)" }
-            && lhs.timeout == rhs.timeout && lhs.accept == rhs.accept && lhs.body == rhs.body
-            && lhs.contentType == rhs.contentType && lhs.basicAuth?.user == rhs.basicAuth?.user
-            && lhs.basicAuth?.password == rhs.basicAuth?.password && lhs.proxy?.host == rhs.proxy?.host
-            && lhs.proxy?.port == rhs.proxy?.port && lhs.hostOverride == rhs.hostOverride
-            && lhs.userAgent == rhs.userAgent && lhs.disableCompression == rhs.disableCompression
-            && lhs.disableKeepAlive == rhs.disableKeepAlive && lhs.disableRedirects == rhs.disableRedirects
-            && lhs.cpus == rhs.cpus && lhs.url == rhs.url && lhs.rate == rhs.rate && lhs.json == rhs.json
-            && lhs.progress == rhs.progress && lhs.metricsURL == rhs.metricsURL
-            && lhs.verifyCounterURL == rhs.verifyCounterURL && lhs.failOnErrors == rhs.failOnErrors
-            && lhs.resultsPath == rhs.resultsPath && lhs.scenario == rhs.scenario && lhs.engine == rhs.engine
     }
 
     /// The amount each request adds to a counter: `"amount": N` in the body, else 1.

@@ -7,7 +7,8 @@ extension Histogram where Count == UInt64 {
     /// The histogram every event loop records latencies into.
     /// - Returns: an empty µs histogram covering 1 µs … 1 hour at 3 significant digits.
     public static func makeLatencyHistogram() -> Histogram<UInt64> {
-        Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+        Histogram<UInt64>(
+            lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
     }
 
     /// Records a latency given in nanoseconds (clamped to the trackable range).
@@ -71,10 +72,6 @@ public struct RunStatistics: Sendable {
     public var total = TimingStat()
     /// Connection set-up time (0 for a reused connection).
     public var dial = TimingStat()
-    /// DNS lookup (the name is resolved once before the run, so always 0).
-    public var dns = TimingStat()
-    /// Request write (the write is handed to the kernel without waiting, so ~0).
-    public var write = TimingStat()
     /// Request sent → first response byte.
     public var wait = TimingStat()
     /// First response byte → last response byte.
@@ -103,8 +100,6 @@ public struct RunStatistics: Sendable {
         latency.recordNanoseconds(totalNs)
         total.add(totalNs)
         dial.add(dialNs)
-        dns.add(0)
-        write.add(0)
         wait.add(waitNs)
         read.add(readNs)
     }
@@ -132,8 +127,6 @@ public struct RunStatistics: Sendable {
         bodyBytes += other.bodyBytes
         total.merge(other.total)
         dial.merge(other.dial)
-        dns.merge(other.dns)
-        write.merge(other.write)
         wait.merge(other.wait)
         read.merge(other.read)
         behindSchedule += other.behindSchedule
@@ -145,14 +138,6 @@ public struct RunStatistics: Sendable {
         for (status, count) in statusCounts.enumerated() where count > 0 { out.append((status, count)) }
         for (status, count) in otherStatusCounts { out.append((status, count)) }
         return out.sorted { $0.0 < $1.0 }.map { (status: $0.0, count: $0.1) }
-    }
-
-    /// Bytes held by these statistics: fixed-size histograms and counters, plus one entry per distinct error
-    /// message or unusual status; nothing grows with the number of requests.
-    public var footprintInBytes: Int {
-        latency.estimatedFootprintInBytes + (corrected?.estimatedFootprintInBytes ?? 0)
-            + statusCounts.capacity * MemoryLayout<Int>.stride + otherStatusCounts.count * 16
-            + errorCounts.reduce(0) { $0 + $1.key.utf8.count + 16 }
     }
 
     /// Number of responses with a 2xx status.

@@ -51,8 +51,12 @@ public enum SummaryPrinter {
             }
         }
         out += "\n\nDetails (average, fastest, slowest):\n"
+        // hey's DNS-lookup and req-write rows are always 0 here: the name is resolved once before the run, and a
+        // write is handed to the kernel without waiting. Printed as zeros, not measured per request.
+        var zero = TimingStat()
+        zero.add(0)
         let details: [(String, TimingStat)] = [
-            ("DNS+dialup", stats.dial), ("DNS-lookup", stats.dns), ("req write", stats.write),
+            ("DNS+dialup", stats.dial), ("DNS-lookup", zero), ("req write", zero),
             ("resp wait", stats.wait), ("resp read", stats.read),
         ]
         for (label, t) in details {
@@ -108,11 +112,14 @@ public enum SummaryPrinter {
         var out = ""
         if let corrected = report.corrected, let rate = report.options.rate {
             out += percentileBlock(
-                title: "Latency percentiles, corrected (from the planned send time at \(Formatting.fixed(rate, 0, width: 1)) req/s):",
+                title:
+                    "Latency percentiles, corrected (from the planned send time at \(Formatting.fixed(rate, 0, width: 1)) req/s):",
                 corrected)
             out += "\n"
-            out += percentileBlock(title: "Latency percentiles, uncorrected (from the actual send time):", report.uncorrected)
-            out += "  Behind schedule:\t\(report.statistics.behindSchedule) sends (overdue by more than 1 ms when a connection was free)\n"
+            out += percentileBlock(
+                title: "Latency percentiles, uncorrected (from the actual send time):", report.uncorrected)
+            out +=
+                "  Behind schedule:\t\(report.statistics.behindSchedule) sends (overdue by more than 1 ms when a connection was free)\n"
         } else {
             out += percentileBlock(title: "Latency percentiles:", report.uncorrected)
         }

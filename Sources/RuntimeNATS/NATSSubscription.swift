@@ -14,18 +14,16 @@ final class NATSSubscription: @unchecked Sendable {
     let connection: NATSConnection
     private let isUnsubscribed = Atomic<Bool>(false)
 
-    /// Subscribes `callback` to `subject` with `context` as its closure argument.
+    /// Subscribes `callback` to `subject` with `context` as its closure argument, with the pending limits lifted
+    /// (`natsSubscription_SetPendingLimits(sub, -1, -1)`) so that bursts are never dropped as a slow consumer.
     /// - Parameters:
     ///   - connection: the connection.
     ///   - subject: the subject (wildcards allowed).
     ///   - callback: a top-level C callback.
     ///   - context: the object the callback receives (unretained) through `closure`.
-    ///   - unlimitedPending: lift the pending limits (`natsSubscription_SetPendingLimits(sub, -1, -1)`) so bursts are
-    ///     never dropped as a slow consumer.
     /// - Throws: ``NATSError`` when libnats refuses the subscription.
     init(
-        connection: NATSConnection, subject: String, callback: natsMsgHandler, context: AnyObject,
-        unlimitedPending: Bool = true
+        connection: NATSConnection, subject: String, callback: natsMsgHandler, context: AnyObject
     ) throws(NATSError) {
         let retained = Unmanaged<AnyObject>.passRetained(context)
         var subscription: OpaquePointer?
@@ -41,9 +39,7 @@ final class NATSSubscription: @unchecked Sendable {
             // Only fails when the subscription is already closed; the context then stays retained (leaked) because
             // a last message callback could still be running.
         }
-        if unlimitedPending {
-            _ = LibNATS.setPendingLimits(subscription, messages: -1, bytes: -1)
-        }
+        _ = LibNATS.setPendingLimits(subscription, messages: -1, bytes: -1)
         self.handle = subscription
         self.connection = connection
     }
@@ -61,7 +57,7 @@ final class NATSSubscription: @unchecked Sendable {
     }
 }
 
-/// Releases the context retained by ``NATSSubscription/init(connection:subject:callback:context:unlimitedPending:)``.
+/// Releases the context retained by ``NATSSubscription/init(connection:subject:callback:context:)``.
 func natsSubscriptionCompleteCallback(_ closure: UnsafeMutableRawPointer?) {
     guard let closure else { return }
     Unmanaged<AnyObject>.fromOpaque(closure).release()

@@ -25,7 +25,7 @@ public final class NATSTransport: ClusterTransport {
     private let core: RequestCore
     private let replier: ServeReplier
     private let inbox: NATSSubscription
-    private let sweeper: SweepThread
+    private let sweeper: BackgroundTicker
     private let shardSubjectPrefix: ContiguousArray<CChar>
     private let defaultTimeoutNanoseconds: UInt64
     private let servings = Locked<[ServeSubscription]>([])
@@ -64,7 +64,7 @@ public final class NATSTransport: ClusterTransport {
             connection: requestConnection, subject: core.inboxSubject + ".*", callback: natsTransportReplyCallback,
             context: core)
         try requestConnection.flush()
-        self.sweeper = SweepThread(interval: configuration.sweepInterval) {
+        self.sweeper = BackgroundTicker(interval: configuration.sweepInterval) {
             let now = MonotonicClock.now()
             core.expire(now: now)
             replier.expire(now: now)

@@ -186,6 +186,10 @@ struct CounterServiceEmbeddedTests {
                 try? client.send(burst)
                 client.resetAndClose()
             }
+            // Every reset connection handled (its writes met the reset) before checking the process.
+            #expect(
+                ChildProcess.waitUntil(timeout: 10) { (try? service.metric("clstr_http_connections_open")) == 0 })
+            #expect(service.child.process.isRunning)
             #expect(try service.request("GET", "/counter/after-resets").status == 200)
         }
     }

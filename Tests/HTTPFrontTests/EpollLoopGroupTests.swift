@@ -89,9 +89,11 @@ struct EpollServerLoopInboxTests {
         loop.execute { while !gate.load(ordering: .acquiring) { sched_yield() } }
         let total = 20_000
         let producers = 4
+        let producersDone = Atomic<Int>(0)
         var threads: [Thread] = []
         for producer in 0..<producers {
             let thread = Thread {
+                defer { producersDone.wrappingAdd(1, ordering: .releasing) }
                 for index in 0..<(total / producers) {
                     let value = producer * (total / producers) + index
                     loop.execute {
@@ -103,12 +105,11 @@ struct EpollServerLoopInboxTests {
             thread.start()
             threads.append(thread)
         }
-        // Let the producers fill the ring before the loop drains.
-        try await Task.sleep(for: .milliseconds(100))
+        // Every post made while the loop is held: the ring is full and the rest has spilled.
+        #expect(ChildProcess.waitUntil(timeout: 30) { producersDone.load(ordering: .acquiring) == producers })
+        #expect(loop.inbox.spillCount >= total - 4_096)
         gate.store(true, ordering: .releasing)
-        for _ in 0..<500 where ran.load(ordering: .relaxed) < total {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        #expect(ChildProcess.waitUntil(timeout: 30) { ran.load(ordering: .relaxed) == total })
         #expect(ran.load(ordering: .relaxed) == total)
         #expect(sum.load(ordering: .relaxed) == (0..<total).reduce(0, +))
     }

@@ -1,4 +1,5 @@
 import Synchronization
+import TestKit
 import Testing
 
 @testable import ClstrRuntime
@@ -124,10 +125,10 @@ struct ActorRegistryTests {
         let counter = SpawnCounter()
         let registry = makeRegistry(counter, executor: InlineExecutor(), idle: .milliseconds(30))
         try? registry.tell(Add(amount: 1), to: "x")
-        #expect(ChildWait.until(seconds: 5) { registry.count == 0 })
+        #expect(ChildProcess.waitUntil(timeout: 5) { registry.count == 0 })
         // The actor leaves the table first, then its last turn runs `onStop` (on the sweeper's thread): wait for
         // that too rather than race it.
-        #expect(ChildWait.until(seconds: 5) { counter.stopped.load(ordering: .relaxed) == 1 })
+        #expect(ChildProcess.waitUntil(timeout: 5) { counter.stopped.load(ordering: .relaxed) == 1 })
         registry.shutdown()
     }
 
@@ -166,11 +167,38 @@ struct ActorRegistryTests {
         }
     }
 
+    @Test("an actor stopped by hand is replaced by a fresh one on its key's next message")
+    func stoppedActorIsReplaced() throws {
+        let counter = SpawnCounter()
+        let registry = makeRegistry(counter, executor: InlineExecutor())
+        let slot = ReplySlot()
+        registry.request(Add(amount: 5), to: "s", replyTo: slot)
+        #expect(try slot.wait().reply.get(as: Int.self).get() == 5)
+        registry.actor(for: "s").stop()
+        registry.request(Add(amount: 2), to: "s", replyTo: slot)
+        #expect(try slot.wait().reply.get(as: Int.self).get() == 2, "a new actor, from the factory's state")
+        #expect(counter.count("s") == 2)
+        #expect(counter.stopped.load(ordering: .relaxed) == 1)
+        #expect(registry.count == 1)
+        #expect(registry.metrics.actorsAlive.load(ordering: .relaxed) == 1)
+    }
+
     @Test("shutdown answers queued requests and refuses new ones")
     func shutdown() {
         let counter = SpawnCounter()
-        let registry = makeRegistry(counter, executor: InlineExecutor())
+        let pool = WorkerPool(threadCount: 1)
+        defer { pool.shutdown() }
+        let registry = makeRegistry(counter, executor: pool)
+        // Hold the actor of "q" inside a turn, queue three increments behind it, then shut down.
+        let gate = Gate()
+        let queued = Collector()
+        registry.request(Block(gate: gate), to: "q", replyTo: queued, context: 0)
+        #expect(ChildProcess.waitUntil(timeout: 10) { gate.entered.load(ordering: .relaxed) == 1 })
+        for index in 1...3 { registry.request(Add(amount: 1), to: "q", replyTo: queued, context: UInt64(index)) }
         registry.shutdown()
+        gate.release()
+        #expect(queued.waitFor(4))
+        for index in 1...3 { #expect(queued.error(UInt64(index))?.code == .stopped, "queued request \(index)") }
         let collector = Collector()
         registry.request(Add(amount: 1), to: "z", replyTo: collector, context: 1)
         #expect(collector.error(1)?.code == .stopped)

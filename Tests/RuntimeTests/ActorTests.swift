@@ -1,10 +1,11 @@
 import Synchronization
+import TestKit
 import Testing
 
 @testable import ClstrRuntime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Add: ActorMessage {
@@ -95,7 +96,9 @@ struct BlockedActor {
     init(options: ActorOptions = ActorOptions(), behavior: ActorBehavior<Int> = counterBehavior()) {
         actor = ActorRef(state: 0, behavior: behavior, executor: pool, options: options)
         actor.request(Block(gate: gate), replyTo: collector, context: 0)
-        #expect(ChildWait.until { gate.entered.load(ordering: .relaxed) == 1 }, "the actor's turn is blocked")
+        #expect(
+            ChildProcess.waitUntil(timeout: 10) { gate.entered.load(ordering: .relaxed) == 1 },
+            "the actor's turn is blocked")
     }
 }
 
@@ -179,7 +182,7 @@ struct ActorTests {
                 sent.wrappingAdd(1, ordering: .relaxed)
             }
         }
-        #expect(ChildWait.until { sent.load(ordering: .relaxed) == 2 })
+        #expect(ChildProcess.waitUntil(timeout: 10) { sent.load(ordering: .relaxed) == 2 })
         // The mailbox is full and the third send has not returned: it is waiting for room, not lost or failed.
         #expect(actor.mailboxDepth == 2)
         #expect(sent.load(ordering: .relaxed) == 2, "the third send waits for room")
@@ -237,8 +240,10 @@ struct ActorTests {
         for index in 1...5 { #expect(collector.error(UInt64(index))?.code == .stopped) }
         actor.request(Add(amount: 1), replyTo: collector, context: 50)
         #expect(collector.error(50)?.code == .stopped)
-        #expect(ChildWait.until { stopCount.value.load(ordering: .relaxed) == 1 })
-        usleep(10_000)  // not synchronization: a window in which a wrong second onStop would show
+        #expect(ChildProcess.waitUntil(timeout: 10) { stopCount.value.load(ordering: .relaxed) == 1 })
+        // Every turn the stops could still cause has run once the pool's threads are joined: a second onStop
+        // would show now.
+        blocked.pool.shutdown()
         #expect(stopCount.value.load(ordering: .relaxed) == 1)
     }
 
@@ -260,7 +265,8 @@ struct ActorTests {
         behavior.on(Get.self) { last, _ in last.reduce(0) { $0 + $1 + 1 } }
         var options = ActorOptions()
         options.mailboxCapacity = 128
-        let actor = ActorRef(state: [Int](repeating: -1, count: producers), behavior: behavior, executor: pool, options: options)
+        let actor = ActorRef(
+            state: [Int](repeating: -1, count: producers), behavior: behavior, executor: pool, options: options)
         let barrier = Atomic<Int>(0)
         let threads = (0..<producers).map { producer in
             TestThread {
@@ -275,17 +281,5 @@ struct ActorTests {
         let slot = ReplySlot()
         actor.request(Get(), replyTo: slot)
         #expect((try? slot.wait().reply.get(as: Int.self).get()) == producers * perProducer)
-    }
-}
-
-/// Bounded polling for conditions set by other threads.
-enum ChildWait {
-    static func until(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
-        let deadline = MonotonicClock.now() + UInt64(seconds * 1e9)
-        while MonotonicClock.now() < deadline {
-            if condition() { return true }
-            usleep(500)
-        }
-        return condition()
     }
 }

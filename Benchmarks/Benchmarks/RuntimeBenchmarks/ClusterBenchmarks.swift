@@ -83,7 +83,7 @@ func registerClusterBenchmarks() {
         configuration: .init(scalingFactor: .kilo)
     ) { benchmark in
         let map = ShardMap(nodeIDs: (0..<7).map { "node-\($0)" }, numShards: 64, seed: "counter-cluster")
-        // 4,096 distinct keys through the 1,024-entry per-thread memo, round-robin: every lookup hashes.
+        // 4,096 distinct keys through the 256-entry per-thread memo, round-robin: (almost) every lookup hashes.
         let keys = (0..<4_096).map { nativeKey("user-\(String($0 + 10_000_000_000, radix: 10))") }
         benchmark.startMeasurement()
         for index in benchmark.scaledIterations {

@@ -45,9 +45,7 @@
             self.loop = loop
             self.server = server
             if let idle = server.configuration.limits.idleTimeout {
-                let (seconds, attoseconds) = idle.components
-                idlePeriod = max(
-                    1, UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds / 1_000_000_000)))
+                idlePeriod = max(1, MonotonicClock.nanoseconds(idle))
                 nextIdleCheck = MonotonicClock.coarseNow() &+ idlePeriod
             } else {
                 idlePeriod = 0
@@ -127,12 +125,9 @@
 
         override func transmit(thenClose: Bool) {
             guard !socketClosed else { return }
-            if writeBlocked {
-                if thenClose { closeWhenWritten = true }
-                return
-            }
             if thenClose { closeWhenWritten = true }
-            writePending()
+            // A blocked output is written (with what was appended since) when EPOLLOUT comes.
+            if !writeBlocked { writePending() }
         }
 
         /// Writes the output; arms the wait for `EPOLLOUT` with what the socket did not take.

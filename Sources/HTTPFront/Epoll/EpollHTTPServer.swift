@@ -21,7 +21,6 @@
         private let group: EpollLoopGroup
         private let logger: Logger
         private let state = Locked<State>(State())
-        private let open = Atomic<Int>(0)
         /// Set once every open connection has been asked to drain (tests wait for it).
         let drainRequested = Atomic<Bool>(false)
 
@@ -98,10 +97,10 @@
             let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
             while ContinuousClock.now < deadline {
                 // Relaxed: polled; the loops' closes are what it counts.
-                if open.load(ordering: .relaxed) == 0 { return }
+                if metrics.openConnections.load(ordering: .relaxed) == 0 { return }
                 try? await Task.sleep(for: .milliseconds(10))
             }
-            let left = open.load(ordering: .relaxed)
+            let left = metrics.openConnections.load(ordering: .relaxed)
             if left > 0 {
                 logger.info("closing connections after the grace period", metadata: ["connections": "\(left)"])
             }
@@ -111,7 +110,7 @@
                 }
             }
             let closeDeadline = ContinuousClock.now + .seconds(1)
-            while ContinuousClock.now < closeDeadline && open.load(ordering: .relaxed) > 0 {
+            while ContinuousClock.now < closeDeadline && metrics.openConnections.load(ordering: .relaxed) > 0 {
                 try? await Task.sleep(for: .milliseconds(5))
             }
         }
@@ -120,14 +119,12 @@
 
         func connectionOpened() {
             // Relaxed: gauges and a polled count.
-            open.wrappingAdd(1, ordering: .relaxed)
             metrics.openConnections.wrappingAdd(1, ordering: .relaxed)
             metrics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)
         }
 
         func connectionClosed() {
             // Relaxed: see connectionOpened.
-            open.wrappingSubtract(1, ordering: .relaxed)
             metrics.openConnections.wrappingSubtract(1, ordering: .relaxed)
         }
 

@@ -30,13 +30,10 @@
         let name: String
         let epfd: Int32
         private let wakeFD: Int32
-        // 4,096 slots: enough for the replies and turns of a busy loop between two drains; more spill into
-        // `overflow` rather than wait (tasks that spill may run after later ones that found room: nothing posted
-        // here depends on order across producers' overflow). 16,384 slots cost ~1 MB of heap per loop.
-        private let inbox = MPSCRing<Task>(minimumCapacity: 4_096)
-        private let overflow = Locked<[Task]>([])
-        private let overflowCount = Atomic<Int>(0)
-        private let wakePending = Atomic<Bool>(false)
+        // 4,096 slots: enough for the replies and turns of a busy loop between two drains; more spill over
+        // rather than wait (nothing posted here depends on order across a spill). 16,384 slots cost ~1 MB of
+        // heap per loop.
+        let inbox = WakeInbox<Task>(capacity: 4_096)
         private let stopping = Atomic<Bool>(false)
         private let threadID = Atomic<UInt>(0)
         private var thread = pthread_t()
@@ -47,6 +44,7 @@
         @exclusivity(unchecked) private var freeSlots: [Int] = []
         @exclusivity(unchecked) private var listeners: [Listener] = []
         @exclusivity(unchecked) private var pendingReads: [EpollConnection] = []
+        @exclusivity(unchecked) private var readyReads: [EpollConnection] = []
         /// The receive buffer every connection of the loop reads into (what a batch leaves over is copied out).
         @exclusivity(unchecked) var readBuffer: ByteBuffer
 
@@ -92,15 +90,7 @@
 
         /// Queues `task` for the loop and wakes it if needed (from any thread; never blocks on the loop).
         func post(_ task: Task) {
-            if !inbox.enqueue(task) {
-                overflow.withLock { $0.append(task) }
-                // Relaxed: read after the drain's `wakePending` reset, which orders it (see below).
-                overflowCount.wrappingAdd(1, ordering: .relaxed)
-            }
-            // Sequentially consistent: pairs with the drain's reset. Either this exchange sees `false` and wakes
-            // the loop, or it sees `true` set before the drain's reset, and that drain (after the reset) sees the
-            // task published before this exchange.
-            if !wakePending.exchange(true, ordering: .sequentiallyConsistent) {
+            if inbox.post(task) {
                 var one: UInt64 = 1
                 _ = write(wakeFD, &one, 8)
             }
@@ -159,9 +149,11 @@
                 }
                 drainInbox()
                 if !pendingReads.isEmpty {
-                    let ready = pendingReads
-                    pendingReads.removeAll(keepingCapacity: true)
-                    for connection in ready where !connection.closed { connection.readAvailable() }
+                    // Two arrays swapped, not a copy and `removeAll`: that would reallocate the shared storage
+                    // on every iteration with pending reads.
+                    swap(&pendingReads, &readyReads)
+                    for connection in readyReads where !connection.closed { connection.readAvailable() }
+                    readyReads.removeAll(keepingCapacity: true)
                 }
                 let now = MonotonicClock.coarseNow()
                 if now >= nextSweep {
@@ -177,20 +169,7 @@
         }
 
         private func drainInbox() {
-            wakePending.store(false, ordering: .sequentiallyConsistent)
-            // The loads below must not move before the reset (store → load needs a full fence on weakly ordered
-            // CPUs; on x86 the exchange-like store already is one): a post that saw `true` relies on this drain.
-            atomicMemoryFence(ordering: .sequentiallyConsistent)
-            while let task = inbox.dequeue() { run(task) }
-            // Relaxed: a count seen late is picked up at the next drain, which every post after it triggers.
-            if overflowCount.load(ordering: .relaxed) > 0 {
-                let tasks = overflow.withLock { tasks -> [Task] in
-                    defer { tasks.removeAll() }
-                    return tasks
-                }
-                overflowCount.wrappingSubtract(tasks.count, ordering: .relaxed)
-                for task in tasks { run(task) }
-            }
+            inbox.drain { run($0) }
         }
 
         private func run(_ task: Task) {

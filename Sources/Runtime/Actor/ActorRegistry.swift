@@ -66,7 +66,7 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
         self.affinity = affinity
         self.factory = factory
         if let idle = options.idleTimeout {
-            let ticker = BackgroundTicker(interval: options.sweepInterval, name: "actor-sweeper") { [weak self] in
+            let ticker = BackgroundTicker(interval: options.sweepInterval) { [weak self] in
                 _ = self?.passivateIdle(olderThan: idle)
             }
             sweeper.withLock { $0 = ticker }
@@ -99,7 +99,12 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
 
     @inlinable
     func lookupOrSpawn(_ key: Key, in table: inout StripeTable<Key, State>) -> ActorRef<State> {
-        if let existing = table.actors[key] { return existing }
+        if let existing = table.actors[key] {
+            if !existing.isStopped { return existing }
+            // Stopped by hand (`actor(for:).stop()`): replaced by a fresh actor, as passivation would have; left
+            // in place it would answer `stopped` to its key for ever (it is never idle, so never passivated).
+            metrics.actorsAlive.wrappingSubtract(1, ordering: .relaxed)
+        }
         return spawn(key, in: &table)
     }
 
@@ -202,8 +207,7 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
     /// - Returns: how many were passivated.
     @discardableResult
     public func passivateIdle(olderThan idle: Duration, now: UInt64 = MonotonicClock.coarseNow()) -> Int {
-        let (seconds, attoseconds) = idle.components
-        let threshold = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
+        let threshold = MonotonicClock.nanoseconds(idle)
         var passivated = 0
         for stripe in stripes {
             let retain = options.retainsPassivatedState

@@ -1,21 +1,21 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
-/// A dedicated thread that calls a closure every `interval` until stopped.
-final class BackgroundTicker: Sendable {
+/// A dedicated thread that calls a closure every `interval` (at least 100 µs) until stopped: the registry's
+/// passivation sweeps and the NATS transport's deadline sweeps.
+package final class BackgroundTicker: Sendable {
     private let running = Atomic<Bool>(true)
     private let parker = Parker()
     private let body: @Sendable () -> Void
     private let intervalNanoseconds: UInt64
 
-    init(interval: Duration, name: String, body: @escaping @Sendable () -> Void) {
-        let (seconds, attoseconds) = interval.components
-        self.intervalNanoseconds = max(1_000_000, UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000))
+    package init(interval: Duration, body: @escaping @Sendable () -> Void) {
+        self.intervalNanoseconds = max(100_000, MonotonicClock.nanoseconds(interval))
         self.body = body
         let box = Unmanaged.passRetained(self)
         var handle = pthread_t()
@@ -31,7 +31,8 @@ final class BackgroundTicker: Sendable {
         }
     }
 
-    func stop() {
+    /// Stops the thread: it wakes at once, returns without another call and releases `body`.
+    package func stop() {
         running.store(false, ordering: .relaxed)
         parker.unpark()
     }

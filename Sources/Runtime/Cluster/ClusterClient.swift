@@ -82,10 +82,6 @@ public final class ClusterClient: Sendable {
     /// `duration` in nanoseconds (at least 1, so that a deadline is always set; negative durations count as 1).
     @usableFromInline
     static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 1 }
-        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return UInt64.max / 2 }
-        return max(1, whole &+ UInt64(attoseconds / 1_000_000_000))
+        max(1, MonotonicClock.nanoseconds(duration))
     }
 }

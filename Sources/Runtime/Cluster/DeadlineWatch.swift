@@ -33,7 +33,7 @@ final class DeadlineWatch: Sendable {
         // The ticker holds the watch strongly (a weak reference would give the watch a side table and make every
         // retain of it on the request path take the slow path); the cycle is broken by `stop()`, which the owning
         // transport calls when it closes or goes away.
-        let ticker = BackgroundTicker(interval: interval, name: "clstr-deadlines") { [self] in
+        let ticker = BackgroundTicker(interval: interval) { [self] in
             sweep()
         }
         self.ticker.withLock { $0 = ticker }

@@ -45,15 +45,14 @@ public final class KeyedActorHandler<State>: ShardRequestHandler {
         case .value(let message):
             registry.requestUntyped(
                 message, to: request.key, replyTo: replyTo, context: context, deadline: request.deadline)
-        case .bytes:
-            handleEncoded(request, replyTo: replyTo, context: context)
+        case .bytes(let bytes):
+            handleEncoded(request, bytes: bytes, replyTo: replyTo, context: context)
         }
     }
 
     /// Decodes a request that came over the wire by its registered message type, then routes it.
     @usableFromInline
-    func handleEncoded(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64) {
-        guard case .bytes(let bytes) = request.payload else { return }
+    func handleEncoded(_ request: ClusterRequest, bytes: [UInt8], replyTo: any ReplyHandler, context: UInt64) {
         guard let decoder = decoders.load()[request.messageType] else {
             return replyTo.deliver(
                 .failure(RequestError(.noHandler, "no message type \"\(request.messageType)\" is registered")),

@@ -6,7 +6,7 @@ import Synchronization
 public final class AtomicHistogram: Sendable {
     /// Upper bounds in nanoseconds, ascending; the last bucket (+Inf) is implicit.
     public let boundsNanoseconds: [UInt64]
-    @usableFromInline let buckets: UnsafeAtomicArray
+    @usableFromInline let buckets: AtomicCounterArray
     @usableFromInline let sumNanoseconds = Atomic<UInt64>(0)
     @usableFromInline let total = Atomic<Int>(0)
 
@@ -19,7 +19,7 @@ public final class AtomicHistogram: Sendable {
     /// - Parameter bounds: bucket upper bounds in seconds, ascending.
     public init(bounds: [Double]) {
         self.boundsNanoseconds = bounds.map { UInt64($0 * 1e9) }
-        self.buckets = UnsafeAtomicArray(count: bounds.count + 1)
+        self.buckets = AtomicCounterArray(count: bounds.count + 1)
     }
 
     /// The bucket of an observation: the first bound it does not exceed (the last, +Inf, past every bound).
@@ -66,14 +66,16 @@ public final class AtomicHistogram: Sendable {
     }
 }
 
-/// A fixed-size array of atomic integers, allocated once.
-@usableFromInline
-final class UnsafeAtomicArray: @unchecked Sendable {
-    // @unchecked Sendable: every element is an Atomic, accessed only through atomic operations.
+/// A fixed-size array of atomic counters, allocated once: the buckets of ``AtomicHistogram`` and the
+/// per-loop counter shards of the HTTP and cluster metrics.
+public final class AtomicCounterArray: @unchecked Sendable {
+    // @unchecked Sendable: every element is an Atomic, accessed only through atomic operations; the storage is
+    // allocated in init and freed in deinit.
     @usableFromInline let storage: UnsafeMutablePointer<Atomic<Int>>
-    let count: Int
+    @usableFromInline let count: Int
 
-    init(count: Int) {
+    /// Creates `count` counters, all zero.
+    public init(count: Int) {
         self.count = count
         storage = .allocate(capacity: count)
         for index in 0..<count { (storage + index).initialize(to: Atomic(0)) }
@@ -84,18 +86,25 @@ final class UnsafeAtomicArray: @unchecked Sendable {
         storage.deallocate()
     }
 
+    /// Adds `value` to counter `index`.
     @inlinable
-    func add(_ index: Int, _ value: Int) {
+    public func add(_ index: Int, _ value: Int = 1) {
+        // Relaxed: a counter needs no ordering with other memory; scrapes read an eventually consistent value.
         storage[index].wrappingAdd(value, ordering: .relaxed)
     }
 
-    /// `add` for an array only one thread writes (see ``AtomicHistogram/recordSingleWriter(nanoseconds:)``).
+    /// `add` for an array that only one thread writes (a per-loop shard): an atomic load and store instead of a
+    /// locked read-modify-write. Concurrent writers would lose counts.
     @inlinable
-    func addSingleWriter(_ index: Int, _ value: Int) {
+    public func addSingleWriter(_ index: Int, _ value: Int = 1) {
+        // Relaxed: see `add`; only the calling thread writes this array.
         storage[index].store(storage[index].load(ordering: .relaxed) &+ value, ordering: .relaxed)
     }
 
-    func load(_ index: Int) -> Int {
+    /// The value of counter `index`.
+    @inlinable
+    public func load(_ index: Int) -> Int {
+        // Relaxed: see `add`.
         storage[index].load(ordering: .relaxed)
     }
 }

@@ -1,0 +1,30 @@
+# Shell helpers shared by the benchmark scripts (sourced, not run).
+
+# A free loopback TCP port into the variable named $1: not listed in /proc/net/tcp{,6} (in any state) and not
+# handed out before by this shell. Call it without a subshell (`free_port port`), so that TAKEN remembers.
+TAKEN=" "
+free_port() { # variable-name
+    local _fp_used _fp_port
+    _fp_used=" $(for f in /proc/net/tcp /proc/net/tcp6; do [ -r "$f" ] && tail -n +2 "$f"; done \
+        | while read -r _ address _; do echo $((16#${address##*:})); done | sort -u | tr '\n' ' ') "
+    for _ in $(seq 1 500); do
+        _fp_port=$((20000 + RANDOM % 40000))
+        if [[ $_fp_used != *" $_fp_port "* && $TAKEN != *" $_fp_port "* ]]; then
+            TAKEN+="$_fp_port "
+            printf -v "$1" '%s' "$_fp_port"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Waits until `url` answers (any status), while process `pid` lives, for at most `seconds`.
+wait_http() { # url pid seconds
+    local url=$1 pid=$2 deadline=$((SECONDS + $3))
+    while [ $SECONDS -lt $deadline ]; do
+        kill -0 "$pid" 2>/dev/null || return 1
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        sleep 0.1
+    done
+    return 1
+}
