@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "CounterService",
             dependencies: [
-                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory",
+                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "TestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -111,7 +111,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Helpers the tests share: free ports, a real nats-server child process, subprocesses.
+        // Process helpers: free ports, subprocesses, a real nats-server child (the tests', the benchmarks' and
+        // `counter-service --nats-server auto`'s).
         .target(
             name: "TestKit",
             dependencies: [],

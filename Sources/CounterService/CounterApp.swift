@@ -5,6 +5,7 @@ import NIOPosix
 import ClstrRuntime
 import RuntimeNATS
 import ServiceLifecycle
+import TestKit
 
 /// Assembles and runs the counter service in one of its modes.
 struct CounterApp {
@@ -125,7 +126,12 @@ struct CounterApp {
             var urls = transport.natsURL?.split(separator: ",").map(String.init) ?? ["nats://127.0.0.1:4222"]
             if transport.natsServer == "auto" {
                 logger.info("starting NATS server...")
-                let child = try NATSServerChild()
+                let child: NATSServer
+                do {
+                    child = try NATSServer()
+                } catch {
+                    throw CounterAppError("cannot start nats-server: \(error)")
+                }
                 steps.insert(
                     ShutdownStep(name: "nats-server") {
                         child.stop()
@@ -246,4 +252,10 @@ struct CounterApp {
                 }
             ) {}, at: 0)
     }
+}
+
+/// A start-up failure of the counter service, with a message for the operator.
+struct CounterAppError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -56,7 +56,11 @@ public final class ChildProcess: @unchecked Sendable {
         return condition()
     }
 
-    deinit { stop(signal: SIGKILL, timeout: 1) }
+    deinit {
+        stop(signal: SIGKILL, timeout: 1)
+        // The log only serves `output` while the child is known; left behind, one file per child accumulates.
+        try? FileManager.default.removeItem(atPath: outputPath)
+    }
 }
 
 /// Errors from test fixtures.
