@@ -20,7 +20,7 @@ let package = Package(
         .library(name: "HTTPFront", targets: ["HTTPFront"]),
         .library(name: "LoadGenCore", targets: ["LoadGenCore"]),
         // For the nested benchmark package, which starts its own nats-server.
-        .library(name: "TestKit", targets: ["TestKit"]),
+        .library(name: "ProcessKit", targets: ["ProcessKit"]),
         .executable(name: "counter-service", targets: ["CounterService"]),
         .executable(name: "loadgen", targets: ["LoadGen"]),
     ],
@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "CounterService",
             dependencies: [
-                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "TestKit",
+                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "ProcessKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -111,11 +111,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Process helpers: free ports, subprocesses, a real nats-server child (the tests', the benchmarks' and
-        // `counter-service --nats-server auto`'s).
+        // Process helpers: free ports, child processes, a real nats-server child (the tests', the benchmarks' and
+        // `--nats-server auto`'s). Production code may link it.
+        .target(
+            name: "ProcessKit",
+            dependencies: [],
+            swiftSettings: strict
+        ),
+        // Test-only helpers (raw HTTP client, blocking executor); re-exports ProcessKit. No executable links it.
         .target(
             name: "TestKit",
-            dependencies: [],
+            dependencies: ["ProcessKit"],
+            resources: [.copy("Resources/vectors")],
             swiftSettings: strict
         ),
 

@@ -5,7 +5,7 @@ import NIOPosix
 import ClstrRuntime
 import RuntimeNATS
 import ServiceLifecycle
-import TestKit
+import ProcessKit
 
 /// Assembles and runs the counter service in one of its modes.
 struct CounterApp {

@@ -8,26 +8,8 @@ final class CounterServiceProcess: @unchecked Sendable {
     let httpPort: Int
     let metricsPort: Int
 
-    /// The built executable, next to the test bundle (`.build/<config>/counter-service`).
-    static func executable() throws -> String {
-        var candidates: [String] = []
-        let bundleDirectory = Bundle.main.bundleURL.deletingLastPathComponent()
-        candidates.append(bundleDirectory.appendingPathComponent("counter-service").path)
-        candidates.append(Bundle.main.bundleURL.appendingPathComponent("counter-service").path)
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        candidates.append(root.appendingPathComponent(".build/debug/counter-service").path)
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            return candidate
-        }
-        throw FixtureError("counter-service not built (looked in \(candidates)); run `swift build --build-tests`")
-    }
-
-    /// The repository root (for the shared routing vectors next to it).
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-    }
+    /// The built executable, beside the test bundle in SwiftPM's build folder.
+    static func executable() throws -> String { try BuiltExecutable.path("counter-service") }
 
     /// Starts `counter-service <arguments> --http-port P --metrics-port M` and waits until it is ready.
     /// - Parameters:
@@ -98,18 +80,4 @@ func percentEncode(_ key: String) -> String {
         }
     }
     return encoded
-}
-
-/// The routing vectors of the reference implementation (`../shared/vectors` next to the repository).
-enum RoutingVectors {
-    static func rows(_ name: String) throws -> [[String]] {
-        let url = CounterServiceProcess.repositoryRoot.deletingLastPathComponent().appendingPathComponent(
-            "shared/vectors/\(name)")
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw FixtureError("routing vectors missing: expected \(url.path)")
-        }
-        return text.split(separator: "\n", omittingEmptySubsequences: true).dropFirst().map {
-            $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-        }
-    }
 }

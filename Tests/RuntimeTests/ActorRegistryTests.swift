@@ -32,7 +32,7 @@ func makeRegistry(
 @Suite("ActorRegistry")
 struct ActorRegistryTests {
     @Test("exactly one actor per key when the first messages race")
-    func exactlyOne() {
+    func exactlyOne() async {
         let pool = WorkerPool(threadCount: 2)
         defer { pool.shutdown() }
         let counter = SpawnCounter()
@@ -44,7 +44,7 @@ struct ActorRegistryTests {
         let workers = (0..<threads).map { thread in
             TestThread {
                 barrier.wrappingAdd(1, ordering: .sequentiallyConsistent)
-                while barrier.load(ordering: .sequentiallyConsistent) < threads {}
+                while barrier.load(ordering: .sequentiallyConsistent) < threads { sched_yield() }
                 for index in 0..<perThread {
                     registry.request(
                         Add(amount: 1), to: "hot", replyTo: collector, context: UInt64(thread * perThread + index))
@@ -54,8 +54,8 @@ struct ActorRegistryTests {
                 }
             }
         }
-        for worker in workers { worker.join() }
-        #expect(collector.waitFor(2 * threads * perThread))
+        for worker in workers { await worker.joined() }
+        #expect(await collector.waitFor(2 * threads * perThread))
         #expect(counter.count("hot") == 1)
         for index in 0..<50 { #expect(counter.count("key-\(index)") == 1) }
         let slot = ReplySlot()
@@ -121,19 +121,19 @@ struct ActorRegistryTests {
     }
 
     @Test("the background sweeper passivates idle actors")
-    func sweeper() {
+    func sweeper() async {
         let counter = SpawnCounter()
         let registry = makeRegistry(counter, executor: InlineExecutor(), idle: .milliseconds(30))
         try? registry.tell(Add(amount: 1), to: "x")
-        #expect(ChildProcess.waitUntil(timeout: 5) { registry.count == 0 })
+        #expect(await eventually { registry.count == 0 })
         // The actor leaves the table first, then its last turn runs `onStop` (on the sweeper's thread): wait for
         // that too rather than race it.
-        #expect(ChildProcess.waitUntil(timeout: 5) { counter.stopped.load(ordering: .relaxed) == 1 })
+        #expect(await eventually { counter.stopped.load(ordering: .relaxed) == 1 })
         registry.shutdown()
     }
 
     @Test("messages racing passivation are never lost; with kept state the sum is exact", arguments: [false, true])
-    func passivationRace(retainsState: Bool) {
+    func passivationRace(retainsState: Bool) async {
         let pool = WorkerPool(threadCount: 2)
         defer { pool.shutdown() }
         var options = ActorRegistryOptions()
@@ -149,9 +149,9 @@ struct ActorRegistryTests {
         for index in 0..<total {
             registry.request(Add(amount: 1), to: "k\(index % 4)", replyTo: collector, context: UInt64(index))
         }
-        #expect(collector.waitFor(total))
+        #expect(await collector.waitFor(total))
         running.store(false, ordering: .relaxed)
-        sweeper.join()
+        await sweeper.joined()
         let failures = collector.replies.withLock { replies in
             replies.values.filter { if case .failure = $0 { return true } else { return false } }.count
         }
@@ -184,7 +184,7 @@ struct ActorRegistryTests {
     }
 
     @Test("shutdown answers queued requests and refuses new ones")
-    func shutdown() {
+    func shutdown() async {
         let counter = SpawnCounter()
         let pool = WorkerPool(threadCount: 1)
         defer { pool.shutdown() }
@@ -193,11 +193,11 @@ struct ActorRegistryTests {
         let gate = Gate()
         let queued = Collector()
         registry.request(Block(gate: gate), to: "q", replyTo: queued, context: 0)
-        #expect(ChildProcess.waitUntil(timeout: 10) { gate.entered.load(ordering: .relaxed) == 1 })
+        #expect(await gate.waitEntered())
         for index in 1...3 { registry.request(Add(amount: 1), to: "q", replyTo: queued, context: UInt64(index)) }
         registry.shutdown()
         gate.release()
-        #expect(queued.waitFor(4))
+        #expect(await queued.waitFor(4))
         for index in 1...3 { #expect(queued.error(UInt64(index))?.code == .stopped, "queued request \(index)") }
         let collector = Collector()
         registry.request(Add(amount: 1), to: "z", replyTo: collector, context: 1)

@@ -33,14 +33,21 @@ struct InsufficientFunds: CodedError {
     var message: String { "balance too low" }
 }
 
-/// A latch a handler can wait on, opened from the test.
+/// A latch a handler can wait on, opened from the test. The handler's thread blocks on a condition (a spin would
+/// take a core from everything else on a two-core machine).
 final class Gate: Sendable {
-    private let open = Atomic<Bool>(false)
-    let entered = Atomic<Int>(0)
-    func release() { open.store(true, ordering: .releasing) }
+    /// (open, how many handlers entered)
+    private let state = WaitableState((open: false, entered: 0))
+    func release() { state.withLock { $0.open = true } }
     func wait() {
-        entered.wrappingAdd(1, ordering: .relaxed)
-        while !open.load(ordering: .acquiring) { sched_yield() }
+        state.withLock { $0.entered += 1 }
+        _ = state.blockingWait(seconds: 60) { $0.open }
+    }
+    /// How many handlers have entered `wait`.
+    var entered: Int { state.withLock { $0.entered } }
+    /// Waits until `count` handlers have entered (a blocked turn is in place).
+    func waitEntered(_ count: Int = 1, seconds: Double = 10) async -> Bool {
+        await state.wait(seconds: seconds) { $0.entered >= count }
     }
 }
 
@@ -60,20 +67,15 @@ func counterBehavior() -> ActorBehavior<Int> {
 }
 
 /// Collects replies by context.
-final class Collector: ReplyHandler, @unchecked Sendable {
-    // @unchecked Sendable: all state behind the mutex.
-    let replies = Locked<[UInt64: Outcome]>([:])
+final class Collector: ReplyHandler, Sendable {
+    let replies = WaitableState<[UInt64: Outcome]>([:])
     func deliver(_ reply: Outcome, context: UInt64) {
         replies.withLock { $0[context] = reply }
     }
     var count: Int { replies.withLock { $0.count } }
-    func waitFor(_ count: Int, seconds: Double = 10) -> Bool {
-        let deadline = MonotonicClock.now() + UInt64(seconds * 1e9)
-        while MonotonicClock.now() < deadline {
-            if self.count >= count { return true }
-            usleep(1_000)
-        }
-        return self.count >= count
+    /// Waits, off the cooperative pool, until `count` replies arrived.
+    func waitFor(_ count: Int, seconds: Double = 10) async -> Bool {
+        await replies.wait(seconds: seconds) { $0.count >= count }
     }
     func error(_ context: UInt64) -> RequestError? {
         if case .failure(let error) = replies.withLock({ $0[context] }) { return error }
@@ -93,12 +95,10 @@ struct BlockedActor {
     let collector = Collector()
     let actor: ActorRef<Int>
 
-    init(options: ActorOptions = ActorOptions(), behavior: ActorBehavior<Int> = counterBehavior()) {
+    init(options: ActorOptions = ActorOptions(), behavior: ActorBehavior<Int> = counterBehavior()) async {
         actor = ActorRef(state: 0, behavior: behavior, executor: pool, options: options)
         actor.request(Block(gate: gate), replyTo: collector, context: 0)
-        #expect(
-            ChildProcess.waitUntil(timeout: 10) { gate.entered.load(ordering: .relaxed) == 1 },
-            "the actor's turn is blocked")
+        #expect(await gate.waitEntered(), "the actor's turn is blocked")
     }
 }
 
@@ -151,11 +151,11 @@ struct ActorTests {
     }
 
     @Test("overflow policy .fail refuses at once when the mailbox is full")
-    func overflowFail() throws {
+    func overflowFail() async throws {
         var options = ActorOptions()
         options.mailboxCapacity = 4
         options.overflow = .fail
-        let blocked = BlockedActor(options: options)
+        let blocked = await BlockedActor(options: options)
         defer { blocked.pool.shutdown() }
         let (actor, gate, collector) = (blocked.actor, blocked.gate, blocked.collector)
         for index in 1...4 { actor.request(Add(amount: 1), replyTo: collector, context: UInt64(index)) }
@@ -163,16 +163,16 @@ struct ActorTests {
         #expect(collector.error(99)?.code == .mailboxFull)
         #expect(throws: RequestError.self) { try actor.tell(Add(amount: 1)) }
         gate.release()
-        #expect(collector.waitFor(6))
+        #expect(await collector.waitFor(6))
         #expect(collector.value(4) == 4, "the four queued messages were all handled")
     }
 
     @Test("overflow policy .wait blocks the sender until there is room; nothing is lost")
-    func overflowWait() throws {
+    func overflowWait() async throws {
         var options = ActorOptions()
         options.mailboxCapacity = 2
         options.overflow = .wait
-        let blocked = BlockedActor(options: options)
+        let blocked = await BlockedActor(options: options)
         defer { blocked.pool.shutdown() }
         let (actor, gate, collector) = (blocked.actor, blocked.gate, blocked.collector)
         let sent = Atomic<Int>(0)
@@ -182,14 +182,14 @@ struct ActorTests {
                 sent.wrappingAdd(1, ordering: .relaxed)
             }
         }
-        #expect(ChildProcess.waitUntil(timeout: 10) { sent.load(ordering: .relaxed) == 2 })
+        #expect(await eventually { sent.load(ordering: .relaxed) == 2 })
         // The mailbox is full and the third send has not returned: it is waiting for room, not lost or failed.
         #expect(actor.mailboxDepth == 2)
         #expect(sent.load(ordering: .relaxed) == 2, "the third send waits for room")
         #expect(collector.count == 0, "nothing was answered (a refused send would be answered at once)")
         gate.release()
-        sender.join()
-        #expect(collector.waitFor(11))
+        await offPool { sender.join() }
+        #expect(await collector.waitFor(11))
         #expect(collector.value(10) == 10)
     }
 
@@ -224,23 +224,23 @@ struct ActorTests {
     }
 
     @Test("stop answers queued requests with stopped, refuses later sends, runs onStop once")
-    func stopWithQueued() throws {
+    func stopWithQueued() async throws {
         final class StopCount: Sendable { let value = Atomic<Int>(0) }
         let stopCount = StopCount()
         var behavior = counterBehavior()
         behavior.onStop = { _ in stopCount.value.wrappingAdd(1, ordering: .relaxed) }
-        let blocked = BlockedActor(behavior: behavior)
+        let blocked = await BlockedActor(behavior: behavior)
         defer { blocked.pool.shutdown() }
         let (actor, gate, collector) = (blocked.actor, blocked.gate, blocked.collector)
         for index in 1...5 { actor.request(Add(amount: 1), replyTo: collector, context: UInt64(index)) }
         actor.stop()
         actor.stop()
         gate.release()
-        #expect(collector.waitFor(6))
+        #expect(await collector.waitFor(6))
         for index in 1...5 { #expect(collector.error(UInt64(index))?.code == .stopped) }
         actor.request(Add(amount: 1), replyTo: collector, context: 50)
         #expect(collector.error(50)?.code == .stopped)
-        #expect(ChildProcess.waitUntil(timeout: 10) { stopCount.value.load(ordering: .relaxed) == 1 })
+        #expect(await eventually { stopCount.value.load(ordering: .relaxed) == 1 })
         // Every turn the stops could still cause has run once the pool's threads are joined: a second onStop
         // would show now.
         blocked.pool.shutdown()
@@ -248,7 +248,7 @@ struct ActorTests {
     }
 
     @Test("many producers on a worker pool: every message handled once, per-producer order kept")
-    func manyProducersOneActor() {
+    func manyProducersOneActor() async {
         struct Record: ActorMessage {
             var producer: Int
             var sequence: Int
@@ -271,13 +271,13 @@ struct ActorTests {
         let threads = (0..<producers).map { producer in
             TestThread {
                 barrier.wrappingAdd(1, ordering: .sequentiallyConsistent)
-                while barrier.load(ordering: .sequentiallyConsistent) < producers {}
+                while barrier.load(ordering: .sequentiallyConsistent) < producers { sched_yield() }
                 for sequence in 0..<perProducer {
                     try? actor.tell(Record(producer: producer, sequence: sequence))
                 }
             }
         }
-        for thread in threads { thread.join() }
+        for thread in threads { await thread.joined() }
         let slot = ReplySlot()
         actor.request(Get(), replyTo: slot)
         #expect((try? slot.wait().reply.get(as: Int.self).get()) == producers * perProducer)

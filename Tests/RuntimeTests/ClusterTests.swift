@@ -380,7 +380,7 @@ struct ClusterTests {
             }
         }
         #expect(await eventually(seconds: 30) { finished.load(ordering: .acquiring) == threads })
-        for worker in workers { worker.join() }
+        for worker in workers { await worker.joined() }
         #expect(await log.arrived(threads * rounds))
         #expect(log.entries.withLock { $0.allSatisfy { if case .success = $0.outcome { true } else { false } } })
         for round in 0..<rounds {

@@ -1,4 +1,5 @@
 import Synchronization
+import TestKit
 import Testing
 
 @testable import ClstrRuntime
@@ -83,32 +84,38 @@ struct MPSCRingTests {
         let threads = (0..<producers).map { producer in
             TestThread {
                 barrier.wrappingAdd(1, ordering: .sequentiallyConsistent)
-                while barrier.load(ordering: .sequentiallyConsistent) < producers {}
+                while barrier.load(ordering: .sequentiallyConsistent) < producers { sched_yield() }
                 for sequence in 0..<perProducer {
                     let value = producer << 32 | sequence
                     while !ring.enqueue(value) { sched_yield() }
                 }
             }
         }
-        var lastSeen = [Int](repeating: -1, count: producers)
-        var received = 0
+        // The consumer spins on a thread of its own, not on one of the cooperative pool's.
         let total = producers * perProducer
-        var idleSpins = 0
-        while received < total {
-            if let value = ring.dequeue() {
-                let producer = value >> 32
-                let sequence = value & 0xFFFF_FFFF
-                #expect(sequence == lastSeen[producer] + 1, "producer \(producer) out of order")
-                lastSeen[producer] = sequence
-                received += 1
-                idleSpins = 0
-            } else {
-                idleSpins += 1
-                #expect(idleSpins < 50_000_000, "consumer starved: producers stuck")
-                if idleSpins >= 50_000_000 { break }
+        let result = await offPool { () -> (received: Int, lastSeen: [Int], ordered: Bool) in
+            var lastSeen = [Int](repeating: -1, count: producers)
+            var received = 0
+            var ordered = true
+            var idleSpins = 0
+            while received < total && idleSpins < 50_000_000 {
+                if let value = ring.dequeue() {
+                    let producer = value >> 32
+                    let sequence = value & 0xFFFF_FFFF
+                    if sequence != lastSeen[producer] + 1 { ordered = false }
+                    lastSeen[producer] = sequence
+                    received += 1
+                    idleSpins = 0
+                } else {
+                    idleSpins += 1
+                    if idleSpins % 1_024 == 0 { sched_yield() }
+                }
             }
+            return (received, lastSeen, ordered)
         }
-        for thread in threads { thread.join() }
+        for thread in threads { await thread.joined() }
+        let (received, lastSeen) = (result.received, result.lastSeen)
+        #expect(result.ordered, "every producer's values arrived in order")
         #expect(received == total)
         #expect(ring.dequeue() == nil)
         #expect(lastSeen.allSatisfy { $0 == perProducer - 1 })
@@ -130,6 +137,9 @@ final class TestThread: @unchecked Sendable {
     fileprivate func run() { body() }
 
     func join() { pthread_join(handle, nil) }
+
+    /// Joins from an async test without holding a thread of the cooperative pool.
+    func joined() async { await offPool { self.join() } }
 }
 
 private func testThreadMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {

@@ -1,26 +1,8 @@
 import Foundation
+import TestKit
 import Testing
 
 @testable import ClstrRuntime
-
-/// The routing vectors produced by the reference implementation (`../shared/vectors` next to the repository).
-enum RoutingVectors {
-    /// The repository root, found from this file's path (Tests/RuntimeTests/ShardMapTests.swift).
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-    }
-
-    /// The rows of a vector file (header dropped), each split on tabs.
-    static func rows(_ name: String) throws -> [[String]] {
-        let url = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors/\(name)")
-        let text = try #require(
-            try? String(contentsOf: url, encoding: .utf8),
-            "routing vectors missing: expected \(url.path) (the shared vectors folder next to the repository)")
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: true).dropFirst()
-        return lines.map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
-    }
-}
 
 @Suite("ShardMap")
 struct ShardMapTests {

@@ -2,7 +2,7 @@ import Benchmark
 import ClstrRuntime
 import RuntimeNATS
 import Synchronization
-import TestKit
+import ProcessKit
 
 #if canImport(Glibc)
     import Glibc

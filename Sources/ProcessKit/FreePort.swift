@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Loopback ports for tests.
+/// Loopback ports for child servers.
 public enum FreePort {
     /// A TCP port on 127.0.0.1 that was free a moment ago (bound with port 0, then released).
     public static func next() -> Int {

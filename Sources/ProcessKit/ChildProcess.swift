@@ -1,6 +1,7 @@
 import Foundation
 
-/// A child process started by a test, stopped by PID (and only that PID) when the test is done.
+/// A child process (a test's server, `counter-service --nats-server auto`'s nats-server), stopped by its PID, and
+/// only that PID, when its owner is done with it.
 public final class ChildProcess: @unchecked Sendable {
     // @unchecked Sendable: `process` is a Foundation Process, used from one test at a time; its methods are
     // thread-safe for terminate/wait.
@@ -63,7 +64,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
-/// Errors from test fixtures.
+/// A child process that could not be found, started or made ready.
 public struct FixtureError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }

@@ -1,8 +1,10 @@
 import Foundation
 
-/// A real `nats-server` process on a free loopback port, for tests that claim to talk to NATS.
+/// A real `nats-server` process on a free loopback port: for tests that claim to talk to NATS, the benchmarks, and
+/// `--nats-server auto`.
 public final class NATSServer: @unchecked Sendable {
-    // @unchecked Sendable: `child` is replaced only by `restart`, which tests call from one task.
+    // @unchecked Sendable: `child` is replaced only by `start()` after `stop()`, which its owner calls from one task
+    // at a time.
     public let port: Int
     private var child: ChildProcess
     private let storeDirectory: String
