@@ -8,7 +8,8 @@ final class ClusterOutcomeMetrics: Sendable {
     /// The outcome labels; the last one collects codes not listed.
     static let outcomes: [String] = [
         "ok", RequestError.Code.deadlineExceeded.rawValue, RequestError.Code.noResponder.rawValue,
-        RequestError.Code.transportClosed.rawValue, RequestError.Code.disconnected.rawValue,
+        RequestError.Code.outcomeUnknown.rawValue, RequestError.Code.transportClosed.rawValue,
+        RequestError.Code.disconnected.rawValue,
         RequestError.Code.mailboxFull.rawValue, RequestError.Code.stopped.rawValue, RequestError.Code.codec.rawValue,
         RequestError.Code.badRequest.rawValue, RequestError.Code.handlerFailed.rawValue, CounterError.overflowCode,
         CounterError.invalidAmountCode, "other",

@@ -185,7 +185,7 @@ final class CounterHTTPService: HTTPService {
                 response.error(.conflict, error.message)
             case CounterError.invalidAmountCode:
                 response.error(.unprocessableContent, error.message)
-            case RequestError.Code.deadlineExceeded.rawValue:
+            case RequestError.Code.deadlineExceeded.rawValue, RequestError.Code.outcomeUnknown.rawValue:
                 response.error(.gatewayTimeout, "cluster error: \(error)")
             case RequestError.Code.noResponder.rawValue, RequestError.Code.disconnected.rawValue,
                 RequestError.Code.transportClosed.rawValue, RequestError.Code.stopped.rawValue,

@@ -14,9 +14,10 @@ import Synchronization
 /// (and sending replies), so a node's serving traffic never queues behind its client traffic.
 /// In-flight requests live in a lock-free pending table keyed by a token in the reply subject; many requests share
 /// the connection without head-of-line blocking. Every request ends once: with the reply, `noResponder` (nobody
-/// subscribed to the shard: the server's 503 status), `deadlineExceeded` (a sweep thread), `disconnected`
-/// (connection lost: pending requests fail at once, new ones fail until it is back), `transportClosed`, or the
-/// remote handler's error with its code.
+/// subscribed to the shard: the server's 503 status), `deadlineExceeded` (a sweep thread), `outcomeUnknown` (sent,
+/// then the connection was lost or the transport closed: the node may have applied it), `disconnected` (not sent:
+/// no connection; new requests fail at once until it is back), `transportClosed`, or the remote handler's error
+/// with its code.
 public final class NATSTransport: ClusterTransport {
     /// The configuration the transport was made with.
     public let configuration: Configuration
@@ -74,6 +75,9 @@ public final class NATSTransport: ClusterTransport {
     }
 
     deinit { close() }
+
+    /// Whether the request connection is up (requests are sent); false during an outage, until libnats reconnects.
+    var isConnected: Bool { core.isConnected }
 
     /// `_INBOX.<nuid>`: replies arrive on `<inboxSubject>.<token>`.
     var inboxSubject: String { core.inboxSubject }
@@ -201,12 +205,13 @@ public final class NATSTransport: ClusterTransport {
         return serving
     }
 
-    /// Fails in-flight requests with `transportClosed`, stops serving, and closes both connections; idempotent.
+    /// Fails in-flight requests with `outcomeUnknown` (they were sent), stops serving, and closes both connections;
+    /// later requests fail with `transportClosed`. Idempotent.
     public func close() {
         guard core.markClosed() else { return }
         sweeper.stop()
         inbox.unsubscribe()
-        core.failAll(RequestCore.closedError)
+        core.failAll(RequestCore.closedInFlightError)
         let serving = servings.withLock { list in
             defer { list.removeAll() }
             return list

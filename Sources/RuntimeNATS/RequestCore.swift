@@ -13,7 +13,14 @@ struct PendingRequest {
 /// the libnats callbacks (the inbox's message callback, the request connection's event callbacks).
 final class RequestCore: Sendable {
     static let closedError = RequestError(.transportClosed, "the NATS transport is closed")
-    static let disconnectedError = RequestError(.disconnected, "the NATS connection is down; reconnecting")
+    static let disconnectedError = RequestError(
+        .disconnected, "the NATS connection is down (reconnecting); the request was not sent")
+    /// For requests already published when the connection was lost: the node may have applied them.
+    static let lostInFlightError = RequestError(
+        .outcomeUnknown, "the NATS connection was lost with the request in flight: it may or may not have been applied")
+    /// For requests already published when the transport closed.
+    static let closedInFlightError = RequestError(
+        .outcomeUnknown, "the NATS transport closed with the request in flight: it may or may not have been applied")
     static let expiredError = RequestError(.deadlineExceeded, "no reply within the request's deadline")
     static let tableFullError = RequestError(.mailboxFull, "too many requests in flight on this NATS transport")
 
@@ -42,10 +49,11 @@ final class RequestCore: Sendable {
         !closed.exchange(true, ordering: .acquiringAndReleasing)
     }
 
-    /// The request connection is down: new requests fail at once and pending ones fail now.
+    /// The request connection is down: new requests fail at once (not sent), and pending ones — published, so
+    /// possibly applied — fail now with `outcomeUnknown`.
     func connectionLost() {
         connected.store(false, ordering: .relaxed)  // relaxed: see `isConnected`
-        failAll(isClosed ? Self.closedError : Self.disconnectedError)
+        failAll(isClosed ? Self.closedInFlightError : Self.lostInFlightError)
     }
 
     func connectionRestored() {

@@ -50,3 +50,15 @@ public final class WaitableState<Value>: @unchecked Sendable {
         await offPool { self.blockingWait(seconds: seconds, until: predicate) }
     }
 }
+
+/// Polls `condition` (bounded by `seconds`) between short task sleeps: for a state that announces no event, without
+/// holding a thread of the cooperative pool.
+/// - Returns: whether the condition held in time.
+public func eventually(seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1_000))
+    while !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return true
+}

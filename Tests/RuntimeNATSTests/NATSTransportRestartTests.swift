@@ -36,7 +36,8 @@ struct NATSTransportRestartTests {
         }
         #expect(outageCodes.count >= 9, "almost every outage request fails: \(outageCodes)")
         #expect(
-            outageCodes.allSatisfy { [.disconnected, .deadlineExceeded, .noResponder].contains($0) }, "\(outageCodes)")
+            outageCodes.allSatisfy { [.disconnected, .outcomeUnknown, .deadlineExceeded, .noResponder].contains($0) },
+            "\(outageCodes)")
         #expect(outageCodes.contains(.disconnected))
 
         // A node can start serving during the outage: its subscriptions are sent when the connection is back.
@@ -65,5 +66,35 @@ struct NATSTransportRestartTests {
 
         let applies = handler.applies.withLock { $0 }
         #expect(applies.values.allSatisfy { $0 == 1 }, "applied twice: \(applies.filter { $0.value > 1 })")
+    }
+
+    @Test("a request in flight when the connection drops ends with outcomeUnknown (it may have been applied), never disconnected")
+    func inFlightAtDisconnect() async throws {
+        let server = try NATSServer()
+        let transport = try makeTransport(server)
+        defer { transport.close() }
+        let handler = TestShardHandler()
+        let serving = try transport.serve(shards: [0], nodeID: "node-0", handler: handler)
+        defer { serving.cancel() }
+        #expect(await send(transport, shard: 0).outcome.int == 42)
+
+        // `silent`: the node receives the request (and could have applied it) but never answers.
+        let collector = ReplyCollector(expected: 1)
+        transport.request(
+            ClusterRequest(
+                shard: 0, key: "k", messageType: "silent", payload: .value(1),
+                deadline: MonotonicClock.deadline(after: .seconds(30))),
+            replyTo: collector, context: 1)
+        #expect(await eventually { handler.handled.load(ordering: .relaxed) == 2 }, "the node got the request")
+        let stoppedAt = ContinuousClock.now
+        server.stop()
+        let result = await collector.wait()
+        let outcome = try #require(result.outcomes[1])
+        #expect(outcome.errorCode == .outcomeUnknown, "\(outcome)")
+        #expect(result.arrival[1]! - stoppedAt < .seconds(10), "ended with the connection, not at the 30 s deadline")
+
+        // A request sent while the connection is down was certainly not sent: `disconnected`.
+        #expect(await eventually { !transport.isConnected })
+        #expect(await send(transport, shard: 0, timeout: .seconds(1)).outcome.errorCode == .disconnected)
     }
 }

@@ -1,4 +1,5 @@
 import Synchronization
+import TestKit
 import Testing
 
 @testable import ClstrRuntime
@@ -47,16 +48,6 @@ final class OutcomeLog: ReplyHandler, Sendable {
     }
 }
 
-/// Polls `condition` (bounded by `seconds`) between short task sleeps: waiting in an async test without holding
-/// one of the cooperative pool's few threads (other suites' timers need them).
-func eventually(seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
-    let deadline = MonotonicClock.now() + UInt64(seconds * 1e9)
-    while !condition() {
-        if MonotonicClock.now() >= deadline { return false }
-        try? await Task.sleep(for: .milliseconds(1))
-    }
-    return true
-}
 
 /// A handler that answers at once, with the payload itself (so a test can see it was not copied).
 final class EchoHandler: ShardRequestHandler {

@@ -25,8 +25,14 @@ public struct RequestError: Error, Sendable, CustomStringConvertible {
         public static let noResponder = Code(rawValue: "no_responder")
         /// The transport was closed by this process.
         public static let transportClosed = Code(rawValue: "transport_closed")
-        /// The transport lost its connection (a NATS outage); the request may be retried later.
+        /// The transport has no connection (a NATS outage) and the request was **not sent**: nothing was applied,
+        /// and it may be retried once the connection is back.
         public static let disconnected = Code(rawValue: "disconnected")
+        /// The request was sent, and its reply can no longer arrive (the connection was lost or the transport
+        /// closed while it was in flight): it **may or may not have been applied**. Never report such a request
+        /// as not done; a client retries it only if it is idempotent (or carries an idempotency key). A passed
+        /// deadline (``deadlineExceeded``) is the other outcome that leaves the effect unknown.
+        public static let outcomeUnknown = Code(rawValue: "outcome_unknown")
         /// The request or reply could not be encoded or decoded.
         public static let codec = Code(rawValue: "codec")
         /// The request was malformed (bad shard, reserved header, missing key).

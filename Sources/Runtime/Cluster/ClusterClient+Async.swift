@@ -11,8 +11,8 @@ extension ClusterClient {
     ///   - key: the routing key.
     ///   - timeout: how long to wait; ``defaultTimeout`` when `nil`.
     /// - Returns: the reply.
-    /// - Throws: ``RequestError``: `noResponder`, `deadlineExceeded`, `transportClosed`, `disconnected`,
-    ///   `badRequest`, `codec`/`replyTypeMismatch`, or the remote handler's code and message.
+    /// - Throws: ``RequestError``: `noResponder`, `deadlineExceeded`, `outcomeUnknown`, `transportClosed`,
+    ///   `disconnected`, `badRequest`, `codec`/`replyTypeMismatch`, or the remote handler's code and message.
     public func request<M: ClusterMessage>(
         _ message: M, key: String, timeout: Duration? = nil
     ) async throws(RequestError) -> M.Reply {

@@ -5,8 +5,9 @@
 /// hands it to the transport; the outcome goes to the caller's long-lived ``ReplyHandler``. Decode it with
 /// `outcome.decode(as: M.Reply.self)`, which accepts the typed value (in-process) and encoded bytes (from another
 /// process). Errors are ``RequestError`` values with a code: `noResponder` (nobody serves the shard),
-/// `deadlineExceeded`, `transportClosed`, `disconnected`, `badRequest`, or the remote handler's own code and
-/// message.
+/// `deadlineExceeded` and `outcomeUnknown` (the request may have been applied), `transportClosed`,
+/// `disconnected` (not sent), `badRequest`, or the remote handler's own code and message (see
+/// ``ClusterTransport`` for which codes promise that nothing was applied).
 ///
 /// The client leaves the envelope's `createdAtMilliseconds` at 0 (a wall-clock read costs ~15 ns on the request
 /// path and nothing in one process uses it); a transport that crosses processes stamps it when it encodes.

@@ -53,9 +53,13 @@ public protocol TransportSubscription: Sendable {
 /// Carries cluster requests from clients to the nodes that serve shards, and replies back.
 ///
 /// Implementations: ``InMemoryTransport`` (inside one process, no encoding) and the NATS transport
-/// (`RuntimeNATS`, subjects `<prefix>.shard.<id>`). A transport never leaves a request unanswered: no subscriber
-/// → `noResponder` at once; deadline passed → `deadlineExceeded`; closed → `transportClosed`; outage →
-/// `disconnected`.
+/// (`RuntimeNATS`, subjects `<prefix>.shard.<id>`). A transport never leaves a request unanswered, and its error
+/// says whether the request can have had an effect:
+/// - **certainly not applied** (safe to retry): no subscriber → `noResponder` at once; outage before sending →
+///   `disconnected`; closed before sending → `transportClosed`; the actor stopped before handling → `stopped`;
+///   a full mailbox → `mailboxFull`;
+/// - **outcome unknown** (it may have been applied): deadline passed → `deadlineExceeded`; sent, then the
+///   connection was lost or the transport closed → `outcomeUnknown`.
 public protocol ClusterTransport: Sendable {
     /// Sends `request` to the node serving `request.shard`; the outcome goes to `replyTo` with `context`.
     func request(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64)
