@@ -3,15 +3,17 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the build, the tests and the benchmarks need.
-APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev nats-server wrk hey nginx-light procps curl openssl
+APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev nats-server wrk hey nginx-light procps curl openssl \
+  valgrind binutils
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 RELEASE_FLAGS := -c release
 
-.PHONY: help deps build release test tsan bench bench-micro compare report report-check run format lint clean
+.PHONY: help deps build release test tsan bench bench-micro bench-instructions compare report report-check run format \
+  lint clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-19s %s\n", $$1, $$2}'
 
 deps: ## Install the missing Debian packages (idempotent; apt-get update only when something is missing)
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -43,6 +45,9 @@ bench: deps ## Run the benchmark suite (release; QUICK=1 small, SOAK=1 adds the 
 
 bench-micro: deps ## Run the package-benchmark suites only
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
+
+bench-instructions: deps ## Instructions per request under callgrind (counter, NATS node, nginx); appends results/instructions.csv
+	scripts/bench-instructions.sh
 
 compare: ## Compare bench medians with BASE=<commit> (default: previous with results); non-zero on a regression
 	scripts/bench.sh compare "$(BASE)" "$(HEAD)"

@@ -10,9 +10,10 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// Linux only: the HTTP engine and loadgen run on epoll/eventfd/timerfd, the services link Debian's jemalloc, libb2 and
+// libnats. (No `platforms:` line: one would suggest an Apple build that cannot work.)
 let package = Package(
     name: "swift-clstr",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "ClstrRuntime", targets: ["ClstrRuntime"]),
         .library(name: "RuntimeMemory", targets: ["RuntimeMemory"]),

@@ -7,7 +7,6 @@ let root = URL(fileURLWithPath: Context.packageDirectory).deletingLastPathCompon
 
 let package = Package(
     name: "benchmarks",
-    platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: "../"),
         // MallocInterposer only: the default RuntimeInterposer trait needs a package that is not available offline.

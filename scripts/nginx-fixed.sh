@@ -4,6 +4,8 @@
 #   scripts/nginx-fixed.sh start PORT [WORKERS]   start on 127.0.0.1:PORT in a temp dir; prints the master PID
 #   scripts/nginx-fixed.sh PORT [WORKERS]         same as start
 #   scripts/nginx-fixed.sh stop PID               stop that nginx (by PID only) and remove its temp dir
+#   scripts/nginx-fixed.sh config PORT            write a one-process, foreground config (master_process off,
+#                                                 daemon off: for running under valgrind); prints its folder
 #
 # The body is BODY (default "hello, world\n", 13 bytes) as CONTENT_TYPE (default text/plain); keep-alive is
 # unlimited, logging is off. WORKERS defaults to 1.
@@ -11,15 +13,16 @@ set -euo pipefail
 
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 
-start() {
-    local port=$1 workers=${2:-1}
+# Writes nginx.conf into a new temp folder; prints the folder. Arguments: port workers process-lines
+write_config() {
+    local port=$1 workers=$2 process_lines=$3
     local body="${BODY:-hello, world\\n}" content_type="${CONTENT_TYPE:-text/plain}"
     local dir
     dir=$(mktemp -d /tmp/nginx-fixed.XXXXXX)
     mkdir -p "$dir/logs" "$dir/tmp"
     cat > "$dir/nginx.conf" <<CONF
 worker_processes $workers;
-daemon on;
+$process_lines
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
 events { worker_connections 4096; multi_accept on; }
@@ -41,6 +44,13 @@ http {
     }
 }
 CONF
+    echo "$dir"
+}
+
+start() {
+    local port=$1 workers=${2:-1}
+    local dir
+    dir=$(write_config "$port" "$workers" "daemon on;")
     "$NGINX" -c "$dir/nginx.conf" -p "$dir" 2>"$dir/logs/start.log" || { cat "$dir/logs/start.log" >&2; exit 1; }
     for _ in $(seq 1 50); do
         [ -s "$dir/nginx.pid" ] && break
@@ -67,7 +77,8 @@ stop() {
 
 case "${1:-}" in
     start) shift; start "$@" ;;
+    config) shift; write_config "$1" 1 $'master_process off;\ndaemon off;' ;;
     stop) shift; stop "$@" ;;
-    ''|-h|--help) sed -n '2,9p' "$0"; exit 1 ;;
+    ''|-h|--help) sed -n '2,11p' "$0"; exit 1 ;;
     *) start "$@" ;;
 esac

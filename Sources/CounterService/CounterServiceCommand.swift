@@ -1,7 +1,6 @@
 import ArgumentParser
 
-/// `counter-service`: the distributed counter over HTTP.
-@main
+/// `counter-service`: the distributed counter over HTTP (started from `main.swift`).
 struct CounterServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "counter-service",
