@@ -156,7 +156,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "BenchResultsTests", dependencies: ["BenchResults"], exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(
+            name: "BenchResultsTests",
+            dependencies: ["BenchResults"],
+            exclude: ["Fixtures"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "LoadGenCLITests",
             dependencies: ["LoadGenCLI", "LoadGenCore", "BenchResults"],

@@ -45,6 +45,12 @@ public struct CompareCommand: ParsableCommand {
 
     public init() {}
 
+    public func validate() throws {
+        if files.count > 2 {
+            throw ValidationError("give no file (results/bench.csv), one file, or two files (OLD NEW)")
+        }
+    }
+
     /// The noise rule from the flags.
     var policy: BenchComparison.Policy {
         if let threshold {
