@@ -8,9 +8,10 @@
 #                                    fixed-response nginx), the micro benchmarks (package-benchmark, exported to
 #                                    results/micro/<commit>/); append the rows to results/bench.csv, print the summary
 #   scripts/bench.sh compare [BASE] [HEAD]
-#                                    compare the medians of two commits (default: the latest commit with results and
-#                                    the latest earlier one with runs of the same size), then the micro benchmarks
-#                                    through package-benchmark baselines when both commits have an export
+#                                    `loadgen compare results/bench.csv`: the medians of two commits (default: the
+#                                    latest commit with results and the latest earlier one with runs of the same
+#                                    size), then the micro benchmarks through package-benchmark baselines when both
+#                                    commits have an export
 #
 # Environment: QUICK=1 (small runs, no micro benchmarks: under 3 minutes once built), SOAK=1 (add the 1,000,000
 # request soak), REPEATS (default 3), MICRO=0/1 (default 1, 0 with QUICK), RESULTS (default results/bench.csv),
@@ -48,7 +49,7 @@ if [ "${1:-}" = compare ]; then
     BASE=${2:-}
     HEAD_COMMIT=${3:-}
     "$SWIFT" build -c release --product loadgen >&2 || exit 1
-    args=(report compare --results "$RESULTS")
+    args=(compare "$RESULTS")
     [ -n "$BASE" ] && args+=(--base "$BASE")
     [ -n "$HEAD_COMMIT" ] && args+=(--head "$HEAD_COMMIT")
     out=$(mktemp)
@@ -325,16 +326,18 @@ median_rps() { # scenario
 # The suite
 # ---------------------------------------------------------------------------------------------------------------------
 START_TIME=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- . ':!results' 2>/dev/null)" ]; then COMMIT="$COMMIT-dirty"; fi
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
 CORES=$(nproc 2>/dev/null || echo 0)
 TAG=$(date +%s)-$$
 
-log "commit $COMMIT · $CORES cores · $CPU_MODEL · QUICK=$QUICK SOAK=$SOAK REPEATS=$REPEATS MICRO=$MICRO"
 log "release build of counter-service and loadgen"
 "$SWIFT" build -c release --product counter-service >&2 || exit 1
 "$SWIFT" build -c release --product loadgen >&2 || exit 1
+# The commit the rows are stamped with, by the one rule loadgen's own rows use (hash, -dirty when the tree differs
+# outside results/).
+COMMIT=$("$LOADGEN" report commit)
+[ -n "$COMMIT" ] || COMMIT=unknown
+log "commit $COMMIT · $CORES cores · $CPU_MODEL · QUICK=$QUICK SOAK=$SOAK REPEATS=$REPEATS MICRO=$MICRO"
 
 SCRIPT_STATUS=0
 HAVE_WRK=0; command -v wrk >/dev/null && HAVE_WRK=1

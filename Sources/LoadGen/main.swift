@@ -1,3 +1,3 @@
-import LoadGenCore
+import LoadGenCLI
 
 await LoadGenCommand.runFromCommandLine()

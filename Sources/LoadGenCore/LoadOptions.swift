@@ -2,7 +2,7 @@ import NIOCore
 
 /// Everything one load run needs to know, in hey's terms plus loadgen's additions.
 ///
-/// The command line (``LoadGenCommand``) fills this in; tests build it directly. Defaults are hey's.
+/// The command line (`loadgen`, module LoadGenCLI) fills this in; tests build it directly. Defaults are hey's.
 public struct LoadOptions: Sendable {
     /// Output mode selected with `-o`.
     public enum OutputFormat: String, Sendable, Equatable {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Synchronization
 
@@ -46,11 +46,11 @@ public final class OutputSink: Sendable {
     }
 }
 
-/// Writes all of `bytes` to a file descriptor, retrying short writes and EINTR.
+/// Writes all of `bytes` to a file descriptor, retrying short writes and EINTR (also the CLI's way to stderr).
 /// - Parameters:
 ///   - fileDescriptor: e.g. 1 for standard output.
 ///   - bytes: the bytes.
-func writeAll(fileDescriptor: Int32, _ bytes: [UInt8]) {
+public func writeAll(fileDescriptor: Int32, _ bytes: [UInt8]) {
     bytes.withUnsafeBytes { raw in
         var offset = 0
         while offset < raw.count {

@@ -37,7 +37,7 @@ import Testing
         if let body { o.body = Array(body.utf8) }
         o.verifyCounterURL = try TargetURL(server.url("/counter/x"))
         let sink = OutputSink.memory()
-        let code = try await LoadGenCommand.execute(o, output: sink)
+        let code = try await LoadRunner.execute(o, output: sink).exitCode
         return (code, sink.contents)
     }
 
@@ -45,7 +45,9 @@ import Testing
         let server = try await Self.counterServer(fault: .none)
         let (code, text) = try await run(server, body: "{\"amount\": 3}")
         #expect(code == 0)
-        #expect(text.contains("  PASS:\tbefore 0, after 1500, increase 1500, expected 1500 (500 2xx responses x amount 3)\n"))
+        #expect(
+            text.contains(
+                "  PASS:\tbefore 0, after 1500, increase 1500, expected 1500 (500 2xx responses x amount 3)\n"))
         let (again, second) = try await run(server, body: nil)
         #expect(again == 0)
         #expect(second.contains("PASS:\tbefore 1500, after 2000, increase 500, expected 500"))
@@ -74,9 +76,9 @@ import Testing
         o.requests = 10
         o.concurrency = 2
         o.failOnErrors = true
-        #expect(try await LoadGenCommand.execute(o, output: .memory()) == 1)
+        #expect(try await LoadRunner.execute(o, output: .memory()).exitCode == 1)
         o.failOnErrors = false
-        #expect(try await LoadGenCommand.execute(o, output: .memory()) == 0)
+        #expect(try await LoadRunner.execute(o, output: .memory()).exitCode == 0)
         try await server.stop()
     }
 
@@ -104,7 +106,7 @@ import Testing
         o.metricsURL = try TargetURL(server.url("/metrics"))
         o.json = true
         let sink = OutputSink.memory()
-        #expect(try await LoadGenCommand.execute(o, output: sink) == 0)
+        #expect(try await LoadRunner.execute(o, output: sink).exitCode == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(sink.contents.utf8)) as? [String: Any])
         let memory = try #require(object["memory"] as? [String: Any])
         #expect(memory["heap_allocated_before"] as? Int == 1000)
@@ -115,7 +117,10 @@ import Testing
             url: "u", before: .init(heapAllocated: 1000, heapResident: nil, rss: 10),
             after: .init(heapAllocated: 1500, heapResident: nil, rss: 5)
         ).summary
-        #expect(summary == "Target memory (u):\n  heap allocated:\t1000 -> 1500 bytes (+500)\n  heap resident:\tnot exposed\n  RSS:\t10 -> 5 bytes (-5)\n")
+        #expect(
+            summary
+                == "Target memory (u):\n  heap allocated:\t1000 -> 1500 bytes (+500)\n  heap resident:\tnot exposed\n  RSS:\t10 -> 5 bytes (-5)\n"
+        )
         try await server.stop()
     }
 }

@@ -150,7 +150,7 @@ import Testing
         var o = try options(server.url(), n: 20, c: 2, engine: engine)
         o.output = .csv
         let sink = OutputSink.memory()
-        _ = try await LoadGenCommand.execute(o, output: sink)
+        _ = try await LoadRunner.execute(o, output: sink).exitCode
         let text = sink.contents
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(

@@ -49,11 +49,14 @@ public struct BenchSummary: Sendable {
         lines = order.map { key in
             let group = groups[key]!
             func median(_ column: String) -> Double? { BenchStatistics.median(group.compactMap { $0.number(column) }) }
-            let verified = group.map { BenchRunAssembler.verification($0["verify"]) }.filter { $0 != .notVerified }
+            let verified = group.map { BenchRow.verification($0["verify"]) }.filter { $0 != .notVerified }
             let failedRows = group.filter { !$0.passed }
             var reasons: [String] = []
             for row in failedRows {
-                let reason = String(row["status"].drop(while: { $0 != ":" }).dropFirst().drop(while: { $0 == " " }))
+                let reason =
+                    row.status.isEmpty
+                    ? row.failureReasons.joined(separator: "; ")
+                    : String(row.status.drop(while: { $0 != ":" }).dropFirst().drop(while: { $0 == " " }))
                 if !reasons.contains(reason) { reasons.append(reason) }
             }
             return Line(

@@ -10,10 +10,10 @@ public enum ToolOutput {
     ///
     /// - Parameter output: wrk's standard output.
     /// - Returns: column → value.
-    /// - Throws: ``BenchReportError`` when the line is missing or incomplete.
-    public static func wrk(_ output: String) throws(BenchReportError) -> [String: String] {
+    /// - Throws: ``BenchResultsError`` when the line is missing or incomplete.
+    public static func wrk(_ output: String) throws(BenchResultsError) -> [String: String] {
         guard let line = output.split(whereSeparator: \.isNewline).last(where: { $0.hasPrefix("WRK_RESULT ") }) else {
-            throw BenchReportError(.badInput, "no WRK_RESULT line in wrk's output")
+            throw BenchResultsError(.badInput, "no WRK_RESULT line in wrk's output")
         }
         var values: [String: Double] = [:]
         for pair in line.split(separator: " ").dropFirst() {
@@ -27,7 +27,7 @@ public enum ToolOutput {
             "p99_us", "p999_us", "max_us",
         ]
         for key in needed where values[key] == nil {
-            throw BenchReportError(.badInput, "WRK_RESULT line lacks \(key)")
+            throw BenchResultsError(.badInput, "WRK_RESULT line lacks \(key)")
         }
         let requests = values["requests"]!
         let duration = values["duration_us"]! / 1_000_000
@@ -53,13 +53,13 @@ public enum ToolOutput {
     ///   - output: hey's standard output with `-o csv`.
     ///   - expected: the number of requests asked for (`-n`).
     /// - Returns: column → value.
-    /// - Throws: ``BenchReportError`` when the header is missing.
-    public static func hey(_ output: String, expected: Int) throws(BenchReportError) -> [String: String] {
+    /// - Throws: ``BenchResultsError`` when the header is missing.
+    public static func hey(_ output: String, expected: Int) throws(BenchResultsError) -> [String: String] {
         let records = BenchCSV.parse(output)
         guard let header = records.first, let timeColumn = header.firstIndex(of: "response-time"),
             let statusColumn = header.firstIndex(of: "status-code"), let offsetColumn = header.firstIndex(of: "offset")
         else {
-            throw BenchReportError(.badInput, "hey output has no 'response-time,…,status-code,offset' header")
+            throw BenchResultsError(.badInput, "hey output has no 'response-time,…,status-code,offset' header")
         }
         var latencies: [Double] = []
         latencies.reserveCapacity(records.count)

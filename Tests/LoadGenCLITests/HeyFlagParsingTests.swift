@@ -1,19 +1,21 @@
 import Foundation
 import Testing
 
-@testable import LoadGenCore
+@testable import LoadGenCLI
+import LoadGenCore
 
-/// The command line against hey 0.1.4's semantics (defaults, spellings, messages).
+/// The command line against hey 0.1.4's semantics (defaults, spellings, messages), parsed through the root command
+/// as `loadgen` parses it (the load run is its default subcommand).
 @Suite struct HeyFlagParsingTests {
     private func options(_ arguments: [String]) throws -> LoadOptions {
-        let command = try #require(try LoadGenCommand.parseAsRoot(arguments) as? LoadGenCommand)
+        let command = try #require(try LoadGenCommand.parseAsRoot(arguments) as? RunCommand)
         return try command.makeOptions()
     }
 
     private func usageError(_ arguments: [String]) -> String? {
         do {
             let parsed = try LoadGenCommand.parseAsRoot(arguments)
-            guard let command = parsed as? LoadGenCommand else { return nil }
+            guard let command = parsed as? RunCommand else { return nil }
             _ = try command.makeOptions()
             return nil
         } catch let error as UsageError {
@@ -125,7 +127,10 @@ import Testing
         (["-H", "nocolon", "http://a/"], "could not parse the provided input; input = nocolon"),
         (["-a", "nopassword", "http://a/"], "could not parse the provided input; input = nopassword"),
         (["-h", "X: y", "http://a/"], "Flag '-h' is deprecated, please use '-H' instead."),
-        (["-o", "{{ .Rps }}", "http://a/"], "Invalid output type \"{{ .Rps }}\": only \"csv\" is supported (hey's Go templates are not)."),
+        (
+            ["-o", "{{ .Rps }}", "http://a/"],
+            "Invalid output type \"{{ .Rps }}\": only \"csv\" is supported (hey's Go templates are not)."
+        ),
         (["-h2", "http://a/"], "HTTP/2 (-h2) is not supported yet."),
         (["https://a/"], "https:// is not supported yet (use http://)"),
         (["-z", "ten", "http://a/"], "invalid value \"ten\" for flag -z: parse error"),
@@ -147,12 +152,12 @@ import Testing
     }
 
     @Test func goDurations() {
-        #expect(LoadGenCommand.parseGoDuration("10s") == 10)
-        #expect(LoadGenCommand.parseGoDuration("3m") == 180)
-        #expect(LoadGenCommand.parseGoDuration("1h30m") == 5400)
-        #expect(LoadGenCommand.parseGoDuration("1.5s") == 1.5)
-        #expect(LoadGenCommand.parseGoDuration("250us")! - 0.00025 < 1e-12)
-        #expect(LoadGenCommand.parseGoDuration("10") == nil)
-        #expect(LoadGenCommand.parseGoDuration("s") == nil)
+        #expect(RunCommand.parseGoDuration("10s") == 10)
+        #expect(RunCommand.parseGoDuration("3m") == 180)
+        #expect(RunCommand.parseGoDuration("1h30m") == 5400)
+        #expect(RunCommand.parseGoDuration("1.5s") == 1.5)
+        #expect(RunCommand.parseGoDuration("250us")! - 0.00025 < 1e-12)
+        #expect(RunCommand.parseGoDuration("10") == nil)
+        #expect(RunCommand.parseGoDuration("s") == nil)
     }
 }

@@ -1,3 +1,5 @@
+import LoadGenCore
+
 /// A command-line mistake: printed hey-style (message, blank line, usage) on stderr with exit code 1.
 public struct UsageError: Error, Equatable, CustomStringConvertible {
     /// The message, in hey's wording where hey has one.
@@ -9,10 +11,25 @@ public struct UsageError: Error, Equatable, CustomStringConvertible {
         self.description = description
     }
 
+    /// hey's usage text, adapted to loadgen (same options, plus loadgen's own and the subcommands).
+    public static var usage: String { runUsage + "\n\n" + subcommandUsage }
+
+    /// The subcommands of ``LoadGenCommand``, one line each (taken from its configuration, so the list cannot drift).
+    public static var subcommandUsage: String {
+        let names = LoadGenCommand.namedSubcommands
+        let width = (names.map(\.name.count).max() ?? 0) + 2
+        var text = "Subcommands (loadgen <subcommand> --help for their options):\n"
+        for (name, abstract) in names {
+            text += "  " + name + String(repeating: " ", count: width - name.count) + abstract + "\n"
+        }
+        return text + "  loadgen compare [OLD.csv NEW.csv | FILE.csv] [--base COMMIT] [--head COMMIT]\n"
+            + "  loadgen report ingest | html | summary | commit"
+    }
+
     /// hey's usage text, adapted to loadgen (same options, plus loadgen's own).
-    public static let usage = """
+    public static let runUsage = """
         Usage: loadgen [options...] <url>
-               loadgen compare OLD.csv NEW.csv | loadgen compare FILE.csv --base COMMIT --head COMMIT
+               loadgen <subcommand> ...
 
         Options:
           -n  Number of requests to run. Default is 200.

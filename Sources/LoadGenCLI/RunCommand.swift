@@ -1,20 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ArgumentParser
+import BenchResults
 import Foundation
+import LoadGenCore
 
-/// `loadgen [hey flags] URL` — the command line, in hey's spelling (single-dash flags, hey's defaults).
-///
-/// It lives in the library (not the executable) so that the flag table can be tested; `Sources/LoadGen` only
-/// calls ``runFromCommandLine()``.
-public struct LoadGenCommand: AsyncParsableCommand {
+/// `loadgen [hey flags] URL` — a load run, the root command's default subcommand: the flags in hey's spelling
+/// (single-dash long flags, hey's defaults and messages).
+public struct RunCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
-        commandName: "loadgen",
-        abstract: "A hey-compatible HTTP load generator with exact tails, correctness checks and a results history.",
-        version: LoadGenVersion.string,
+        commandName: "run",
+        abstract: "Run a load test (the default: `loadgen [options...] <url>` needs no subcommand name).",
+        shouldDisplay: false,
         helpNames: [])
 
     @Option(name: .customShort("n")) var n: Int = 200
@@ -65,7 +60,7 @@ public struct LoadGenCommand: AsyncParsableCommand {
         if deprecatedH != nil { throw UsageError("Flag '-h' is deprecated, please use '-H' instead.") }
         var duration: Double?
         if let z {
-            guard let seconds = LoadGenCommand.parseGoDuration(z) else {
+            guard let seconds = RunCommand.parseGoDuration(z) else {
                 throw UsageError("invalid value \"\(z)\" for flag -z: parse error")
             }
             if seconds > 0 { duration = seconds }
@@ -92,11 +87,12 @@ public struct LoadGenCommand: AsyncParsableCommand {
         case nil, "": options.output = .summary
         case "csv": options.output = .csv
         case let other?:
-            throw UsageError("Invalid output type \"\(other)\": only \"csv\" is supported (hey's Go templates are not).")
+            throw UsageError(
+                "Invalid output type \"\(other)\": only \"csv\" is supported (hey's Go templates are not).")
         }
         options.method = m.uppercased()
         for header in headerValues {
-            guard let parsed = LoadGenCommand.parseHeader(header) else {
+            guard let parsed = RunCommand.parseHeader(header) else {
                 throw UsageError("could not parse the provided input; input = \(header)")
             }
             options.headers.append(parsed)
@@ -122,7 +118,7 @@ public struct LoadGenCommand: AsyncParsableCommand {
             options.basicAuth = (String(auth[..<colon]), String(auth[auth.index(after: colon)...]))
         }
         if let proxy {
-            guard let parsed = LoadGenCommand.parseProxy(proxy) else {
+            guard let parsed = RunCommand.parseProxy(proxy) else {
                 throw UsageError("parse \"\(proxy)\": invalid proxy address (use host:port or http://host:port)")
             }
             options.proxy = parsed
@@ -146,8 +142,8 @@ public struct LoadGenCommand: AsyncParsableCommand {
             }
             options.engine = kind
         }
-        options.metricsURL = try metricsURL.map(LoadGenCommand.checkedURL)
-        options.verifyCounterURL = try verifyCounter.map(LoadGenCommand.checkedURL)
+        options.metricsURL = try metricsURL.map(RunCommand.checkedURL)
+        options.verifyCounterURL = try verifyCounter.map(RunCommand.checkedURL)
         if json && options.output == .csv { throw UsageError("--json and -o csv cannot be combined.") }
         options.failOnErrors = failOnErrors
         options.resultsPath = results
@@ -161,123 +157,12 @@ public struct LoadGenCommand: AsyncParsableCommand {
             return
         }
         let options = try makeOptions()
-        let code = try await LoadGenCommand.execute(options)
-        if code != 0 { throw ExitCode(code) }
-    }
-
-    /// Runs a load test as the command line does: checks before, the run, checks after, output, results row.
-    /// - Parameters:
-    ///   - options: the run's settings.
-    ///   - output: where the summary/JSON goes (default: standard output).
-    /// - Returns: the exit code (0, or 1 on a failed check).
-    /// - Throws: when a check endpoint or the target's address cannot be reached before the run.
-    public static func execute(_ options: LoadOptions, output: OutputSink = .standardOutput()) async throws -> Int32 {
-        var verifyBefore: Int?
-        var memoryBefore: MemoryComparison.Sample?
-        if let url = options.verifyCounterURL { verifyBefore = try await CounterVerification.read(url) }
-        if let url = options.metricsURL { memoryBefore = try await MemoryComparison.scrape(url) }
-        LoadEngine.installInterruptHandler()
-        let terminal = isatty(1) == 1
-        let showProgress = options.progress && terminal && !options.json && options.output == .summary
-        let engine = LoadEngine(options: options, csvSink: options.output == .csv ? output : nil)
-        if options.output == .csv {
-            output.write("response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset")
-        }
-        let printProgress: @Sendable (ProgressSnapshot) -> Void = { snapshot in
-            writeAll(fileDescriptor: 1, Array(("\r\u{1B}[K" + snapshot.line).utf8))
-        }
-        var report = try await engine.run(progress: showProgress ? printProgress : nil)
-        if showProgress { writeAll(fileDescriptor: 1, Array("\r\u{1B}[K".utf8)) }
-        if let url = options.metricsURL, let memoryBefore {
-            let after = try await MemoryComparison.scrape(url)
-            report.memory = MemoryComparison(url: url.description, before: memoryBefore, after: after)
-        }
-        if let url = options.verifyCounterURL, let verifyBefore {
-            let after = try await CounterVerification.read(url)
-            report.verification = CounterVerification(
-                url: url.description, before: verifyBefore, after: after, successes: report.statistics.successes2xx,
-                amount: options.counterAmount)
-        }
-        switch (options.json, options.output) {
-        case (true, _):
-            output.write(JSONReport.render(report))
-        case (false, .csv):
-            output.write("\n")
-            if let verification = report.verification {
-                writeAll(fileDescriptor: 2, Array(verification.summary.utf8))
-            }
-        case (false, .summary):
-            output.write(SummaryPrinter.render(report))
-        }
+        let report = try await LoadRunner.execute(options)
         if let path = options.resultsPath {
-            let row = ResultsRow(report: report, scenario: options.scenario ?? options.url.path, host: .current())
-            try ResultsRow.append(row, to: path)
+            let row = BenchRow(report: report, scenario: options.scenario ?? options.url.path, host: .current())
+            try BenchHistory.append([row], to: path)
         }
-        return report.exitCode
-    }
-
-    /// Parses arguments: `compare …` goes to ``CompareCommand``, everything else is a load run.
-    ///
-    /// The dispatch is explicit because a root command with a positional URL would take `compare` for the URL.
-    /// - Parameter arguments: the arguments without the program name.
-    /// - Returns: the parsed command.
-    /// - Throws: the parser's error.
-    public static func parseCommandLine(_ arguments: [String]) throws -> any ParsableCommand {
-        if arguments.first == "compare" {
-            return try CompareCommand.parseAsRoot(Array(arguments.dropFirst()))
-        }
-        return try parseAsRoot(arguments)
-    }
-
-    /// Parses the command line and runs it; usage errors are printed hey-style with exit code 1.
-    public static func runFromCommandLine() async {
-        // `loadgen report …` (the bench tooling) is dispatched before parsing: the root's positional URL would
-        // otherwise take the word "report". It parses and reports its own errors.
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        if arguments.first == ReportCommand.configuration.commandName {
-            ReportCommand.main(Array(arguments.dropFirst()))
-            return
-        }
-        do {
-            var command = try parseCommandLine(arguments)
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch let error as UsageError {
-            usageAndExit(error.description)
-        } catch let error as ExitCode {
-            terminate(error.rawValue)
-        } catch let error as CleanExit {
-            if arguments.first == "compare" { CompareCommand.exit(withError: error) }
-            Self.exit(withError: error)
-        } catch {
-            if arguments.first == "compare" { CompareCommand.exit(withError: error) }
-            if Self.exitCode(for: error) == .success { Self.exit(withError: error) }
-            if error is LoadEngine.StartError || error is HTTPFetch.FetchError || error is CocoaError {
-                writeAll(fileDescriptor: 2, Array("loadgen: \(error)\n".utf8))
-                terminate(1)
-            }
-            usageAndExit(Self.message(for: error))
-        }
-    }
-
-    /// hey's `usageAndExit`: the message, a blank line, the usage, exit 1.
-    private static func usageAndExit(_ message: String) -> Never {
-        var text = ""
-        if !message.isEmpty { text += message + "\n\n" }
-        text += UsageError.usage + "\n\n"
-        writeAll(fileDescriptor: 2, Array(text.utf8))
-        terminate(1)
-    }
-
-    private static func terminate(_ code: Int32) -> Never {
-        #if canImport(Glibc)
-        Glibc.exit(code)
-        #else
-        Darwin.exit(code)
-        #endif
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 
     private static func checkedURL(_ text: String) throws(UsageError) -> TargetURL {

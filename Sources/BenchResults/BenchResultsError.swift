@@ -1,5 +1,5 @@
-/// An error of the bench tooling (ingesting runs, comparing, rendering the report).
-public struct BenchReportError: Error, Sendable, Equatable, CustomStringConvertible {
+/// An error of the bench results tooling (reading and writing results files, ingesting runs, comparing, rendering the report).
+public struct BenchResultsError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong, as a category.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {

@@ -4,7 +4,7 @@ import Foundation
 #endif
 import Testing
 
-@testable import LoadGenCore
+@testable import BenchResults
 
 @Suite("SVG writer, charts and the HTML report")
 struct ReportTests {
@@ -93,7 +93,7 @@ struct ReportTests {
 
     @Test("the report renders from a fixed results file: self-contained, every chart, the summary")
     func reportFromFixture() throws {
-        let results = try BenchResults(contentsOf: Fixture.path("bench-two-commits.csv"))
+        let results = try BenchHistory(contentsOf: Fixture.path("bench-two-commits.csv"))
         let html = ReportRenderer(results: results, source: "fixture.csv").html(generated: "2026-11-29T00:00:00Z")
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(html.contains("latest commit: <b>bbbbbbb2222</b>"))
@@ -123,7 +123,7 @@ struct ReportTests {
 
     @Test("failed runs are marked in the report")
     func reportMarksFailures() throws {
-        let results = try BenchResults(contentsOf: Fixture.path("bench-head-failed.csv"))
+        let results = try BenchHistory(contentsOf: Fixture.path("bench-head-failed.csv"))
         let html = ReportRenderer(results: results).html(generated: "now")
         #expect(html.contains("<tr class=\"failed\">"))
         #expect(html.contains("FAILED 1/3: verify FAIL expected 100000 got 99998"))
@@ -131,7 +131,7 @@ struct ReportTests {
 
     @Test("an empty results file renders a page saying there is no data")
     func reportEmpty() {
-        let html = ReportRenderer(results: BenchResults(rows: [])).html(generated: "now")
+        let html = ReportRenderer(results: BenchHistory(rows: [])).html(generated: "now")
         #expect(html.contains("no data"))
         #expect(html.hasSuffix("</body></html>\n"))
     }
@@ -147,7 +147,7 @@ extension ReportTests {
             ])
         }
         let renderer = ReportRenderer(
-            results: BenchResults(rows: [
+            results: BenchHistory(rows: [
                 row("full0001", n: "100000", rps: 50_000), row("quick001", n: "10000", rps: 30_000),
                 row("full0002", n: "100000", rps: 60_000),
             ]))

@@ -78,20 +78,20 @@ public struct BenchRunAssembler: Sendable {
     ///
     /// - Parameter manifestPath: the manifest file.
     /// - Returns: the rows.
-    /// - Throws: ``BenchReportError`` when the manifest cannot be read or lacks columns.
-    public func assemble(manifestPath: String) throws(BenchReportError) -> [BenchRow] {
+    /// - Throws: ``BenchResultsError`` when the manifest cannot be read or lacks columns.
+    public func assemble(manifestPath: String) throws(BenchResultsError) -> [BenchRow] {
         let text: String
         do {
             text = try String(contentsOfFile: manifestPath, encoding: .utf8)
         } catch {
-            throw BenchReportError(.io, "cannot read \(manifestPath): \(error)")
+            throw BenchResultsError(.io, "cannot read \(manifestPath): \(error)")
         }
         let folder = (manifestPath as NSString).deletingLastPathComponent
         let lines = text.split(whereSeparator: \.isNewline).map {
             $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
         }
         guard let header = lines.first, header.contains("kind"), header.contains("file") else {
-            throw BenchReportError(.badInput, "manifest \(manifestPath) has no header with 'kind' and 'file'")
+            throw BenchResultsError(.badInput, "manifest \(manifestPath) has no header with 'kind' and 'file'")
         }
         let entries = lines.dropFirst().map { fields in
             Dictionary(zip(header, fields), uniquingKeysWith: { first, _ in first })
@@ -116,13 +116,13 @@ public struct BenchRunAssembler: Sendable {
         var reasons: [String] = []
         let kind = entry["kind"] ?? ""
         let expected = Int(entry["n"] ?? "") ?? 0
-        do throws(BenchReportError) {
-            if output.isEmpty { throw BenchReportError(.noData, "no output") }
+        do throws(BenchResultsError) {
+            if output.isEmpty { throw BenchResultsError(.noData, "no output") }
             switch kind {
             case "loadgen":
-                let results = try BenchResults(csv: output)
+                let results = try BenchHistory(csv: output)
                 guard let last = results.rows.last else {
-                    throw BenchReportError(.noData, "loadgen wrote no row")
+                    throw BenchResultsError(.noData, "loadgen wrote no row")
                 }
                 row = last
             case "wrk":
@@ -130,7 +130,7 @@ public struct BenchRunAssembler: Sendable {
             case "hey":
                 row = BenchRow(try ToolOutput.hey(output, expected: expected))
             default:
-                throw BenchReportError(.badInput, "unknown kind '\(kind)'")
+                throw BenchResultsError(.badInput, "unknown kind '\(kind)'")
             }
         } catch {
             reasons.append("no result (\(error.message))")
@@ -149,14 +149,12 @@ public struct BenchRunAssembler: Sendable {
 
         if let exit = entry["exit_code"], !exit.isEmpty, exit != "0" { reasons.append("exit \(exit)") }
         if entry["server_alive"] == "0" { reasons.append("server died") }
-        if let errors = row.number("errors"), errors > 0 { reasons.append("errors \(Int(errors))") }
-        if let non2xx = row.number("non_2xx"), non2xx > 0 { reasons.append("non-2xx \(Int(non2xx))") }
-        if Self.verification(row["verify"]) == .failed { reasons.append("verify \(row["verify"])") }
+        reasons += row.failureReasons
         if row.scenario == "soak" {
             reasons += flatness(row, before: "heap_before", after: "heap_after", limit: heapLimit, name: "heap")
             reasons += flatness(row, before: "rss_before", after: "rss_after", limit: rssLimit, name: "rss")
         }
-        row["status"] = reasons.isEmpty ? "PASS" : "FAILED: " + reasons.joined(separator: "; ")
+        row["status"] = BenchRow.status(reasons: reasons)
         return row
     }
 
@@ -166,27 +164,6 @@ public struct BenchRunAssembler: Sendable {
         }
         let allowed = limit.bytes + limit.fraction * start
         return end - start > allowed ? ["\(name) grew \(Int(end - start)) B > \(Int(allowed)) B"] : []
-    }
-
-    /// What a `verify` value says.
-    public enum Verification: Sendable, Equatable {
-        /// Nothing was verified (empty, `-`, `n/a`, `skipped`, `off`).
-        case notVerified
-        /// The check passed (`PASS…`, `OK…`, `true`).
-        case passed
-        /// Anything else: the check failed.
-        case failed
-    }
-
-    /// Reads a `verify` value.
-    ///
-    /// - Parameter value: the column's text.
-    /// - Returns: its meaning.
-    public static func verification(_ value: String) -> Verification {
-        let text = value.trimmingCharacters(in: .whitespaces).lowercased()
-        if ["", "-", "n/a", "na", "none", "skipped", "skip", "off"].contains(text) { return .notVerified }
-        if text.hasPrefix("pass") || text.hasPrefix("ok") || text == "true" { return .passed }
-        return .failed
     }
 
     /// Adds the anchor ratios measured in the same run to every row.

@@ -1,20 +1,22 @@
 import ArgumentParser
+import BenchResults
 import Foundation
 
-/// `loadgen report …`: the bench tooling behind `make bench`, `make compare` and `make report`.
+/// `loadgen report …`: the bench tooling behind `make bench` and `make report` (comparing is `loadgen compare`).
 ///
 /// - `ingest`: turns one bench run (a manifest written by `scripts/bench.sh` and the tools' outputs) into judged
 ///   rows with anchor ratios, appends them to `results/bench.csv`, prints the summary table; exits 1 when a run
 ///   FAILED.
-/// - `compare`: per scenario, the change of the medians between two commits with noise bands and verdicts; exits 1
-///   on a regression beyond the band.
 /// - `html`: renders the self-contained `results/report.html`.
 /// - `summary`: prints the summary table of a commit's rows.
+/// - `commit`: prints the commit name rows are stamped with (``CommitName/current(in:)``).
 public struct ReportCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Bench results: ingest a run, compare commits, render the HTML report.",
-        subcommands: [Ingest.self, Compare.self, HTML.self, Summary.self]
+        abstract: "Bench results: ingest a run, render the HTML report, print a commit's summary.",
+        subcommands: [Ingest.self, HTML.self, Summary.self, Commit.self],
+        // The root leaves `-h`/`--help` to the load run (hey's flags); here they are help again.
+        helpNames: [.long, .short]
     )
 
     public init() {}
@@ -50,7 +52,7 @@ extension ReportCommand {
             let assembler = BenchRunAssembler(
                 stamp: .init(commit: commit, timeUTC: time, hostCores: cores, cpuModel: cpu))
             let rows = try assembler.assemble(manifestPath: manifest)
-            try BenchResults.append(rows, to: results)
+            try BenchHistory.append(rows, to: results)
             let summary = BenchSummary(rows: rows)
             print(summary.table, terminator: "")
             print("\(rows.count) rows appended to \(results)")
@@ -58,50 +60,6 @@ extension ReportCommand {
                 print("bench: FAILED (see the reasons above)")
                 throw ExitCode(1)
             }
-        }
-    }
-
-    /// `loadgen report compare`.
-    public struct Compare: ParsableCommand {
-        public static let configuration = CommandConfiguration(
-            abstract: "Compare the medians of two commits; exit 1 on a regression beyond the noise band.",
-            discussion:
-                "Exit status: 0 no regression, 1 a regression (or a failed run in the head), 2 nothing to compare.")
-
-        @Option(help: "The results file.")
-        var results: String = "results/bench.csv"
-
-        @Option(help: "The base commit (default: the previous commit with results).")
-        var base: String?
-
-        @Option(help: "The head commit (default: the latest commit with results).")
-        var head: String?
-
-        @Option(help: "Minimum noise band for throughput, as a fraction.")
-        var throughputBand: Double = 0.10
-
-        @Option(help: "Minimum noise band for p99 latency, as a fraction.")
-        var latencyBand: Double = 0.25
-
-        public init() {}
-
-        public func run() throws {
-            let comparison: BenchComparison
-            do throws(BenchReportError) {
-                comparison = try BenchComparison(
-                    results: try BenchResults(contentsOf: results), base: base, head: head,
-                    throughputFloor: throughputBand, latencyFloor: latencyBand)
-            } catch {
-                guard error.code == .noData else { throw error }
-                print("compare: nothing to compare: \(error.message)")
-                throw ExitCode(2)
-            }
-            print(comparison.table, terminator: "")
-            if comparison.hasRegression {
-                print("compare: REGRESSED beyond the noise band (or failed)")
-                throw ExitCode(1)
-            }
-            print("compare: no regression beyond the noise band")
         }
     }
 
@@ -123,7 +81,7 @@ extension ReportCommand {
 
         public func run() throws {
             let renderer = ReportRenderer(
-                results: try BenchResults(contentsOf: results), source: results, commitLimit: commits)
+                results: try BenchHistory(contentsOf: results), source: results, commitLimit: commits)
             let html = renderer.html(generated: ISO8601DateFormatter().string(from: Date()))
             try html.write(toFile: output, atomically: true, encoding: .utf8)
             print("report: wrote \(output)")
@@ -144,12 +102,24 @@ extension ReportCommand {
         public init() {}
 
         public func run() throws {
-            let all = try BenchResults(contentsOf: results)
-            guard let chosen = commit ?? all.commits.last else {
-                throw BenchReportError(.noData, "no rows in \(results)")
+            let all = try BenchHistory(contentsOf: results)
+            guard let chosen = commit.map(all.commit(named:)) ?? all.commits.last else {
+                throw BenchResultsError(.noData, "no rows for commit \(commit ?? "(latest)") in \(results)")
             }
             print("commit \(chosen)")
             print(BenchSummary(rows: all.rows(of: chosen)).table, terminator: "")
+        }
+    }
+
+    /// `loadgen report commit`.
+    public struct Commit: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Print the commit name results rows are stamped with (hash, -dirty when the tree has changes).")
+
+        public init() {}
+
+        public func run() throws {
+            print(CommitName.current())
         }
     }
 }

@@ -3,7 +3,7 @@
 /// the latest commit, heap per scenario, and the latest summary table.
 public struct ReportRenderer: Sendable {
     /// The results to show.
-    public var results: BenchResults
+    public var results: BenchHistory
     /// Where they came from (shown on the page).
     public var source: String
     /// How many of the latest commits the across-commit charts show.
@@ -15,7 +15,7 @@ public struct ReportRenderer: Sendable {
     ///   - results: the rows.
     ///   - source: the file name shown on the page.
     ///   - commitLimit: how many of the latest commits to chart (default 20).
-    public init(results: BenchResults, source: String = "results/bench.csv", commitLimit: Int = 20) {
+    public init(results: BenchHistory, source: String = "results/bench.csv", commitLimit: Int = 20) {
         self.results = results
         self.source = source
         self.commitLimit = commitLimit
@@ -54,7 +54,10 @@ public struct ReportRenderer: Sendable {
     public func charts() -> [(heading: String, svg: String)] {
         let commits = Array(results.commits.suffix(commitLimit))
         let latest = commits.last ?? ""
-        let labels = commits.map { String($0.prefix(12)) }
+        let labels = commits.map { commit in
+            let name = CommitName(commit)
+            return String(name.hash.prefix(12)) + (name.isDirty ? CommitName.dirtySuffix : "")
+        }
         func acrossCommits(_ column: String) -> [Chart.Series] {
             scenarios.map { scenario in
                 Chart.Series(name: scenario, values: commits.map { median(column, commit: $0, scenario: scenario) })

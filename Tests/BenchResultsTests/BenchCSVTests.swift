@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import LoadGenCore
+@testable import BenchResults
 
 @Suite("bench.csv rows, run assembly and comparison")
 struct BenchCSVTests {
@@ -14,7 +14,7 @@ struct BenchCSVTests {
                 + "cmax_ms,behind_schedule,heap_before,heap_after,rss_before,rss_after,verify,loadgen_version,"
                 + "tool,target,ratio_vs_nginx,ratio_vs_wrk,status")
         #expect(BenchRow.columns.count == 38)
-        #expect(BenchRow().fields.count == 38)
+        #expect(BenchRow().csvLine() == String(repeating: ",", count: 37))
     }
 
     @Test("fields with commas, quotes and line breaks round-trip through a line")
@@ -26,13 +26,14 @@ struct BenchCSVTests {
         #expect(BenchCSV.parse("a,b\r\n\r\nc,\"\"\n") == [["a", "b"], ["c", ""]])
     }
 
-    @Test("a row is read by column name, whatever the file's column order")
+    @Test("a row is read by column name, whatever the file's column order; unknown columns are kept")
     func readByName() throws {
         let row = BenchRow(record: ["x", "200", "hot-key", "extra"], header: ["status", "c", "scenario", "unknown"])
         #expect(row.scenario == "hot-key")
         #expect(row["c"] == "200")
         #expect(row["status"] == "x")
-        #expect(row["unknown"] == "")
+        #expect(row["unknown"] == "extra")
+        #expect(row.unknownColumns == ["unknown"])
         #expect(row.number("c") == 200)
         #expect(row.number("rps") == nil)
     }
@@ -42,11 +43,11 @@ struct BenchCSVTests {
         let folder = try Fixture.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/sub/bench.csv"
-        try BenchResults.append([BenchRow(["scenario": "a", "commit": "c1", "cpu_model": "x, y"])], to: path)
-        try BenchResults.append([BenchRow(["scenario": "b", "commit": "c2"])], to: path)
+        try BenchHistory.append([BenchRow(["scenario": "a", "commit": "c1", "cpu_model": "x, y"])], to: path)
+        try BenchHistory.append([BenchRow(["scenario": "b", "commit": "c2"])], to: path)
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(text.components(separatedBy: "\n").filter { $0.hasPrefix("time_utc,") }.count == 1)
-        let results = try BenchResults(contentsOf: path)
+        let results = try BenchHistory(contentsOf: path)
         #expect(results.rows.map(\.scenario) == ["a", "b"])
         #expect(results.rows[0]["cpu_model"] == "x, y")
         #expect(results.commits == ["c1", "c2"])
@@ -63,7 +64,7 @@ struct BenchCSVTests {
         #expect(values["p50_ms"] == "1.500")
         #expect(values["max_ms"] == "4.000")
         #expect(values["duration_s"] == "2.000")
-        #expect(throws: BenchReportError.self) { try ToolOutput.wrk("Running 5s test\n") }
+        #expect(throws: BenchResultsError.self) { try ToolOutput.wrk("Running 5s test\n") }
     }
 
     @Test("hey's CSV gives exact percentiles, non-2xx and missing requests as errors")
@@ -147,16 +148,16 @@ struct BenchCSVTests {
 
     @Test("verify values are read as passed, failed or not verified")
     func verification() {
-        #expect(BenchRunAssembler.verification("PASS") == .passed)
-        #expect(BenchRunAssembler.verification("pass: 100000") == .passed)
-        #expect(BenchRunAssembler.verification("") == .notVerified)
-        #expect(BenchRunAssembler.verification("-") == .notVerified)
-        #expect(BenchRunAssembler.verification("FAIL expected 10 got 9") == .failed)
+        #expect(BenchRow.verification("PASS") == .passed)
+        #expect(BenchRow.verification("pass: 100000") == .passed)
+        #expect(BenchRow.verification("") == .notVerified)
+        #expect(BenchRow.verification("-") == .notVerified)
+        #expect(BenchRow.verification("FAIL expected 10 got 9") == .failed)
     }
 
     @Test("the summary folds repeats into medians and marks failures")
     func summary() throws {
-        let results = try BenchResults(contentsOf: Fixture.path("bench-head-failed.csv"))
+        let results = try BenchHistory(contentsOf: Fixture.path("bench-head-failed.csv"))
         let summary = BenchSummary(rows: results.rows(of: "ccccccc3333"))
         let line = try #require(summary.lines.first)
         #expect(summary.lines.count == 1)
@@ -167,15 +168,15 @@ struct BenchCSVTests {
         #expect(!summary.allPassed)
         #expect(summary.table.contains("FAILED hot-key: verify FAIL expected 100000 got 99998"))
 
-        let base = BenchSummary(rows: results.rows(of: "aaaaaaa"))
+        let base = BenchSummary(rows: results.rows(of: "aaaaaaa1111"))
         #expect(base.allPassed)
         #expect(base.table.split(separator: "\n").count == 2 + base.lines.count)
     }
 
     @Test("compare: verdicts per scenario on fixed files, regression exits non-zero")
     func compareVerdicts() throws {
-        let results = try BenchResults(contentsOf: Fixture.path("bench-two-commits.csv"))
-        let comparison = try BenchComparison(results: results)
+        let results = try BenchHistory(contentsOf: Fixture.path("bench-two-commits.csv"))
+        let comparison = try BenchComparison(history: results)
         #expect(comparison.base == "aaaaaaa1111" && comparison.head == "bbbbbbb2222")
         func verdict(
             _ scenario: String, _ tool: String = "loadgen", _ target: String = "counter-service"
@@ -205,12 +206,12 @@ struct BenchCSVTests {
         #expect(!comparison.table.contains("note: an nginx anchor"))
 
         // Head against itself: nothing moves.
-        let same = try BenchComparison(results: results, base: "bbbbbbb", head: "bbbbbbb2222")
+        let same = try BenchComparison(history: results, base: "bbbbbbb", head: "bbbbbbb2222")
         #expect(!same.hasRegression)
         #expect(same.lines.allSatisfy { $0.verdict == .unchanged })
 
         // Reversed: what regressed now improved.
-        let reversed = try BenchComparison(results: results, base: "bbbbbbb2222", head: "aaaaaaa1111")
+        let reversed = try BenchComparison(history: results, base: "bbbbbbb2222", head: "aaaaaaa1111")
         #expect(
             reversed.lines.first {
                 $0.key.scenario == "hot-key" && $0.key.tool == "loadgen" && $0.key.target == "counter-service"
@@ -219,16 +220,16 @@ struct BenchCSVTests {
 
     @Test("compare: a head with a failed run fails; unknown commits throw")
     func compareFailures() throws {
-        let results = try BenchResults(contentsOf: Fixture.path("bench-head-failed.csv"))
-        let comparison = try BenchComparison(results: results)
+        let results = try BenchHistory(contentsOf: Fixture.path("bench-head-failed.csv"))
+        let comparison = try BenchComparison(history: results)
         #expect(comparison.head == "ccccccc3333")
         let line = try #require(
             comparison.lines.first { $0.key.tool == "loadgen" && $0.key.target == "counter-service" })
         #expect(line.verdict == .failed)
         #expect(comparison.hasRegression)
-        #expect(throws: BenchReportError.self) { try BenchComparison(results: results, base: "0000000") }
-        let single = BenchResults(rows: results.rows(of: "ccccccc3333"))
-        #expect(throws: BenchReportError.self) { try BenchComparison(results: single) }
+        #expect(throws: BenchResultsError.self) { try BenchComparison(history: results, base: "0000000") }
+        let single = BenchHistory(rows: results.rows(of: "ccccccc3333"))
+        #expect(throws: BenchResultsError.self) { try BenchComparison(history: single) }
     }
 
     @Test("median, percentile and spread")
@@ -254,13 +255,13 @@ extension BenchCSVTests {
                 "status": "PASS",
             ])
         }
-        let results = BenchResults(rows: [
+        let results = BenchHistory(rows: [
             row("base0000", n: "100000", rps: 20_000), row("base0000", n: "10000", rps: 20_000),
             row("base0000", n: "80000", rps: 10_000, rate: "10000"),
             row("head0000", n: "10000", rps: 10_000),
             row("head0000", n: "30000", rps: 15_000, rate: "15000"),
         ])
-        let comparison = try BenchComparison(results: results)
+        let comparison = try BenchComparison(history: results)
         let hot = try #require(comparison.lines.first { $0.key.scenario == "hot-key" })
         // only the n=10000 base row is compared: -50 %
         #expect(hot.verdict == .regressed)
@@ -281,14 +282,14 @@ extension BenchCSVTests {
                 "c": "200", "rps": "1000", "p99_ms": "5", "status": "PASS",
             ])
         }
-        let results = BenchResults(rows: [
+        let results = BenchHistory(rows: [
             row("quick001", n: "10000"), row("full0001", n: "100000"), row("quick002", n: "10000"),
             row("full0002", n: "100000"),
         ])
-        #expect(try BenchComparison(results: results).base == "full0001")
-        let quick = BenchResults(rows: Array(results.rows.prefix(3)))
-        #expect(try BenchComparison(results: quick).base == "quick001")
-        #expect(try BenchComparison(results: quick, base: "full0001").lines.first?.verdict == .incomparable)
+        #expect(try BenchComparison(history: results).base == "full0001")
+        let quick = BenchHistory(rows: Array(results.rows.prefix(3)))
+        #expect(try BenchComparison(history: quick).base == "quick001")
+        #expect(try BenchComparison(history: quick, base: "full0001").lines.first?.verdict == .incomparable)
     }
 }
 
@@ -302,7 +303,7 @@ extension BenchCSVTests {
             ])
         }
         let comparison = try BenchComparison(
-            results: BenchResults(rows: [row("base0000", rps: 40_000), row("head0000", rps: 20_000)]))
+            history: BenchHistory(rows: [row("base0000", rps: 40_000), row("head0000", rps: 20_000)]))
         #expect(comparison.anchorsMoved)
         #expect(comparison.table.hasSuffix("read the verdicts with care\n"))
     }
