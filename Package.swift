@@ -124,7 +124,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "LoadGen",
-            dependencies: ["LoadGenCLI"],
+            dependencies: ["LoadGenCLI", "ProcessKit"],
             swiftSettings: strict
         ),
         // Process helpers: free ports, child processes, a real nats-server child (the tests', the benchmarks' and

@@ -1,3 +1,6 @@
 import LoadGenCLI
+import ProcessKit
 
-await LoadGenCommand.runFromCommandLine()
+// Not a top-level `await` (an async main): see `blockingMain` — valgrind cannot follow a main thread that leaves
+// through `dispatchMain()`.
+blockingMain { await LoadGenCommand.runFromCommandLine() }
