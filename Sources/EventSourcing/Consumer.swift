@@ -119,8 +119,8 @@ public final class Consumer: Sendable {
     }
 
     /// Stops the consumer: the handler is not called again (one running finishes first), the checkpoint is saved,
-    /// and the thread exits before this returns. Blocks: call it from a thread that may block, or use
-    /// ``shutdown()``. Idempotent.
+    /// and the thread exits before this returns. Blocks: call it from a thread that may block (never from the
+    /// handler: it would wait for itself), or use ``shutdown()``. Idempotent.
     public func stop() {
         condition.lock()
         stopRequested = true
