@@ -17,6 +17,7 @@ let package = Package(
             name: "RuntimeBenchmarks",
             dependencies: [
                 .product(name: "ClstrRuntime", package: root),
+                .product(name: "EventSourcing", package: root),
                 .product(name: "RuntimeNATS", package: root),
                 .product(name: "ProcessKit", package: root),
                 .product(name: "Benchmark", package: "benchmark"),
