@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // SQLite event store. 7.10 links against Debian 12's libsqlite3 (7.8 referenced sqlite3_snapshot_*).
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // C libraries from Debian, each wrapped by exactly one Swift target.
@@ -108,6 +110,14 @@ let package = Package(
             dependencies: [
                 "LoadGenCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // The SQLite event store (embedded durable default): WAL, synchronous=FULL, one group-commit writer.
+        .target(
+            name: "EventStoreSQLite",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift")
             ],
             swiftSettings: strict
         ),

@@ -1,0 +1,5 @@
+import GRDB
+
+enum SQLiteSchema {
+    static let version: Int32 = 1
+}
