@@ -135,7 +135,9 @@ let package = Package(
         .target(
             name: "EventStoreSQLite",
             dependencies: [
-                .product(name: "GRDB", package: "GRDB.swift")
+                "EventSourcing", "ClstrRuntime",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),
