@@ -25,6 +25,8 @@ let package = Package(
         .library(name: "TestKit", targets: ["TestKit"]),
         .executable(name: "counter-service", targets: ["CounterService"]),
         .executable(name: "loadgen", targets: ["LoadGen"]),
+        .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
+        .executable(name: "es-crash-probe", targets: ["EventStoreCrashProbe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -141,6 +143,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Appends in a loop and prints each acknowledged append, for the SQLite crash test (killed with SIGKILL).
+        .executableTarget(
+            name: "EventStoreCrashProbe",
+            dependencies: ["EventSourcing", "EventStoreSQLite"],
+            swiftSettings: strict
+        ),
         // Process helpers: free ports, subprocesses, a real nats-server child (the tests', the benchmarks' and
         // `counter-service --nats-server auto`'s).
         .target(
@@ -164,6 +172,14 @@ let package = Package(
         .testTarget(
             name: "EventSourcingTests",
             dependencies: ["EventSourcing", "EventSourcingTestKit", "ClstrRuntime"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EventStoreSQLiteTests",
+            dependencies: [
+                "EventStoreSQLite", "EventSourcing", "EventSourcingTestKit", "ClstrRuntime", "TestKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),

@@ -197,7 +197,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         EventStoreError(.backendUnavailable, "\(context): \(error)", underlying: SendableErrorDescription(error))
     }
 
-    private func execute(_ request: WriteRequest, db: Database, statements: any WriterStatements) throws
+    private func execute(
+        _ request: WriteRequest, db: Database, statements: any WriterStatements
+    ) throws
         -> WriteOutcome
     {
         switch request {
@@ -248,7 +250,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     /// One append inside the batch's transaction: the expected-version check, then the inserts.
-    private func executeAppend(_ request: AppendRequest, db: Database, statements: any WriterStatements) throws
+    private func executeAppend(
+        _ request: AppendRequest, db: Database, statements: any WriterStatements
+    ) throws
         -> WriteOutcome
     {
         let stream = request.stream

@@ -12,7 +12,8 @@ extension SQLiteEventStore {
         guard snapshot.stream.isValid, snapshot.version >= 1 else {
             metrics?.snapshotFailures.wrappingAdd(1, ordering: .relaxed)
             return completion(
-                .failure(EventStoreError(.invalidArgument, "invalid snapshot stream or version", stream: snapshot.stream)))
+                .failure(
+                    EventStoreError(.invalidArgument, "invalid snapshot stream or version", stream: snapshot.stream)))
         }
         let request = WriteRequest.saveSnapshot(snapshot, completion)
         if !writer.requests.post(request) { request.fail(Self.closedError(snapshot.stream), metrics: metrics) }
