@@ -20,6 +20,8 @@ let package = Package(
                 .product(name: "ClstrRuntime", package: root),
                 .product(name: "RuntimeNATS", package: root),
                 .product(name: "TestKit", package: root),
+                .product(name: "EventSourcing", package: root),
+                .product(name: "EventStoreSQLite", package: root),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/RuntimeBenchmarks",

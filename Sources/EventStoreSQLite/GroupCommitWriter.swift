@@ -86,6 +86,11 @@ final class GroupCommitWriter: @unchecked Sendable {
     let head: Atomic<UInt64>
     let observers: Locked<[Int: @Sendable (UInt64) -> Void]>
     private var nextPosition: UInt64
+    /// Stream versions as the writer's connection sees them (committed, or written by the open transaction), so
+    /// that an append skips the version query of a stream it knows. Exact because the writer is the file's only
+    /// writer; cleared whenever a transaction rolls back, and when it outgrows ``versionCacheLimit``.
+    private var versionCache: [StreamName: UInt64] = [:]
+    static let versionCacheLimit = 100_000
     private var writerThread: DedicatedThread?
     private var completionThread: DedicatedThread?
 
@@ -135,10 +140,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         var outcomes = [WriteOutcome?](repeating: nil, count: batch.count)
         var pending = Array(batch.indices)
         var newHead: UInt64?
+        if versionCache.count > Self.versionCacheLimit { versionCache.removeAll() }
         while !pending.isEmpty {
             let startPosition = nextPosition
             do {
                 try pool.writeWithoutTransaction { db in
+                    let changesBefore = db.totalChangesCount
                     try db.beginTransaction(.immediate)
                     let statements: any WriterStatements =
                         switch configuration.writerStatements {
@@ -153,6 +160,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                             // again.
                             try? db.rollback()
                             nextPosition = startPosition
+                            versionCache.removeAll()
                             outcomes[index] = .failed(Self.backendError(error, "write failed"))
                             pending.remove(at: offset)
                             for other in pending { outcomes[other] = nil }
@@ -164,6 +172,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                     } catch {
                         try? db.rollback()
                         nextPosition = startPosition
+                        versionCache.removeAll()
                         let failure = EventStoreError(
                             .outcomeUnknown, "commit failed: \(error)", underlying: SendableErrorDescription(error))
                         for index in pending { outcomes[index] = .failed(failure) }
@@ -172,7 +181,11 @@ final class GroupCommitWriter: @unchecked Sendable {
                     }
                     let appends = pending.count { if case .append = batch[$0] { true } else { false } }
                     if appends > 0 { metrics?.groupCommitted(appends: appends) }
-                    if configuration.synchronous == .full { metrics?.fsynced() }
+                    // A commit that changed rows appends WAL frames and, with FULL, fsyncs the WAL once (an
+                    // empty one writes nothing). Checkpoints (every ~1000 pages) fsync the database file as well.
+                    if configuration.synchronous == .full && db.totalChangesCount != changesBefore {
+                        metrics?.fsynced()
+                    }
                     if nextPosition != startPosition {
                         // Relaxed would do for readers of the number alone; release orders it after the commit for
                         // a reader that then queries the database (which synchronizes through SQLite's own locks
@@ -185,6 +198,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             } catch {
                 // BEGIN failed (or the pool is closed): nothing was written.
                 nextPosition = startPosition
+                versionCache.removeAll()
                 let failure = Self.backendError(error, "could not start a transaction")
                 for index in pending { outcomes[index] = .failed(failure) }
                 pending = []
@@ -257,7 +271,13 @@ final class GroupCommitWriter: @unchecked Sendable {
     {
         let stream = request.stream
         let events = request.events
-        let current = try statements.streamVersion(stream)
+        let current: UInt64
+        if let known = versionCache[stream] {
+            current = known
+        } else {
+            current = try statements.streamVersion(stream)
+            versionCache[stream] = current
+        }
         if !request.expected.isSatisfied(by: current) {
             // A retry is answered whatever `expected` says; a reused ID is reported before the conflict.
             if let outcome = try storedIDOutcome(request, db: db) { return outcome }
@@ -286,6 +306,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             nextPosition += 1
         }
+        versionCache[stream] = current + UInt64(events.count)
         return .appended(
             AppendResult(
                 firstVersion: current + 1, lastVersion: current + UInt64(events.count), firstPosition: firstPosition,
