@@ -74,6 +74,8 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
             let head = try pool.writeWithoutTransaction { db -> UInt64 in
                 // DatabasePool sets synchronous=NORMAL on its writer when it opens WAL; set ours afterwards.
                 try db.execute(sql: "PRAGMA synchronous = \(configuration.synchronous == .full ? "FULL" : "NORMAL")")
+                try db.execute(sql: "PRAGMA cache_size = -\(max(0, configuration.writerCacheKiB))")
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(0, configuration.walAutocheckpointPages))")
                 try SQLiteSchema.migrate(db, path: path)
                 return try UInt64(Int64.fetchOne(db, sql: "SELECT max(position) FROM events") ?? 0)
             }

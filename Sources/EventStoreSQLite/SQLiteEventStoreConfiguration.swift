@@ -27,11 +27,20 @@ public struct SQLiteEventStoreConfiguration: Sendable {
     public var readerCount: Int = 4
     /// The writer's statement layer; `.sqliteC` by default.
     public var writerStatements: WriterStatements = .sqliteC
+    /// The writer connection's page cache in KiB (`PRAGMA cache_size = -N`; SQLite's default is 2,000). The
+    /// event-ID index takes inserts at random leaves when IDs are random (``EventSourcing/EventID/random()``): a
+    /// cache that holds the index spares re-reading its pages on every group commit.
+    public var writerCacheKiB: Int = 65_536
+    /// WAL pages after which a commit checkpoints (`PRAGMA wal_autocheckpoint`; SQLite's default is 1,000). A
+    /// larger WAL writes a page rewritten by many commits back to the database once.
+    public var walAutocheckpointPages: Int = 4_000
 
     public init(
         synchronous: Synchronous = .full, maxWritesPerTransaction: Int = 4096, readerCount: Int = 4,
-        writerStatements: WriterStatements = .sqliteC
+        writerStatements: WriterStatements = .sqliteC, writerCacheKiB: Int = 65_536, walAutocheckpointPages: Int = 4_000
     ) {
+        self.writerCacheKiB = writerCacheKiB
+        self.walAutocheckpointPages = walAutocheckpointPages
         self.synchronous = synchronous
         self.maxWritesPerTransaction = maxWritesPerTransaction
         self.readerCount = readerCount

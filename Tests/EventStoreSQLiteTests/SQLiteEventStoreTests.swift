@@ -14,6 +14,8 @@ struct SQLiteEventStoreTests {
             let store = try SQLiteEventStore(directory: directory.path)
             #expect(try store.writerPragma("synchronous") == "2")  // FULL
             #expect(try store.writerPragma("journal_mode") == "wal")
+            #expect(try store.writerPragma("cache_size") == "-65536")
+            #expect(try store.writerPragma("wal_autocheckpoint") == "4000")
             _ = try await store.append(to: stream("a"), expected: .noStream, events: [event("x")])
             #expect(try store.writerPragma("synchronous") == "2")
             store.close()
@@ -351,5 +353,15 @@ struct SQLiteEventStoreTests {
         #expect(result.lastVersion == 2)
         #expect(try await store.read(stream: stream("g")).map(\.data) == data)
         #expect(try await store.append(to: stream("g"), expected: .exact(0), events: data) == result)
+    }
+
+    @Test("time-ordered event IDs sort by creation across milliseconds and carry the UUID v7 bits")
+    func timeOrderedIDs() async throws {
+        let first = EventID.timeOrdered()
+        _ = await offPool { usleep(2_000) }
+        let second = EventID.timeOrdered()
+        #expect(first < second)
+        #expect(first.high & 0xF000 == 0x7000 && first.low >> 62 == 0b10)
+        #expect(first != EventID.timeOrdered())
     }
 }

@@ -11,7 +11,8 @@ import Synchronization
 ///   writer's statements through the C API and through GRDB's statement API (the issue's comparison);
 /// - one appender at a time: one append per commit, fsync-bound with `synchronous=FULL`;
 /// - the same with `synchronous=NORMAL`.
-/// Throughput is appends (= events) per second; 100-byte payloads.
+/// Throughput is appends (= events) per second; 100-byte payloads; event IDs random (UUID v4, the default of
+/// `EventData`) or time-ordered (`EventID.timeOrdered()`, UUID v7 layout).
 func registerSQLiteStoreBenchmarks() {
     let grouped = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .cpuTotal], warmupIterations: 1, scalingFactor: .kilo,
@@ -20,17 +21,20 @@ func registerSQLiteStoreBenchmarks() {
     let single = Benchmark.Configuration(
         metrics: [.wallClock, .throughput], warmupIterations: 10, maxDuration: .seconds(3), maxIterations: 20_000)
 
-    for (name, synchronous, statements) in [
-        ("FULL, C API statements", SQLiteEventStoreConfiguration.Synchronous.full, .sqliteC),
-        ("FULL, GRDB statements", .full, .grdb),
-        ("NORMAL, C API statements", .normal, SQLiteEventStoreConfiguration.WriterStatements.sqliteC),
+    for (name, synchronous, statements, timeOrdered) in [
+        ("FULL, C API statements", SQLiteEventStoreConfiguration.Synchronous.full, .sqliteC, false),
+        ("FULL, GRDB statements", .full, .grdb, false),
+        ("FULL, C API statements, time-ordered event IDs", .full, .sqliteC, true),
+        ("FULL, GRDB statements, time-ordered event IDs", .full, .grdb, true),
+        ("NORMAL, C API statements", .normal, SQLiteEventStoreConfiguration.WriterStatements.sqliteC, false),
     ] {
         let configuration = SQLiteEventStoreConfiguration(synchronous: synchronous, writerStatements: statements)
         Benchmark(
             "SQLite append, 200 appenders, group commit, \(name)", configuration: grouped,
             closure: { benchmark, fixture in
                 fixture.run(total: benchmark.scaledIterations.count)
-            }, setup: { try AppendPipeline(appenders: 200, configuration: configuration) },
+            },
+            setup: { try AppendPipeline(appenders: 200, configuration: configuration, timeOrdered: timeOrdered) },
             teardown: { AppendPipeline.closeAll() })
     }
     for (name, synchronous) in [
@@ -64,7 +68,11 @@ final class AppendPipeline: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let payload = [UInt8](repeating: 120, count: 100)
 
-    init(appenders: Int, configuration: SQLiteEventStoreConfiguration) throws {
+    /// Whether events get ``EventSourcing/EventID/timeOrdered()`` IDs instead of random ones.
+    let timeOrdered: Bool
+
+    init(appenders: Int, configuration: SQLiteEventStoreConfiguration, timeOrdered: Bool = false) throws {
+        self.timeOrdered = timeOrdered
         directory = NSTemporaryDirectory() + "es-sqlite-bench-\(UUID().uuidString)"
         store = try SQLiteEventStore(directory: directory, configuration: configuration)
         streams = (0..<appenders).map { StreamName(aggregateType: "Bench", aggregateID: String($0)) }
@@ -86,7 +94,7 @@ final class AppendPipeline: @unchecked Sendable {
     private func issue(_ appender: Int) {
         // Relaxed: a counter that only elects which appends run.
         guard remaining.wrappingSubtract(1, ordering: .relaxed).oldValue > 0 else { return }
-        let event = EventData(type: "Bench", payload: payload)
+        let event = EventData(id: timeOrdered ? .timeOrdered() : .random(), type: "Bench", payload: payload)
         store.append(to: streams[appender], expected: .exact(versions[appender]), events: [event]) { [self] result in
             switch result {
             case .success(let appended): versions[appender] = appended.lastVersion
