@@ -116,6 +116,12 @@ final class AppendPipeline: @unchecked Sendable {
             return list
         }
         for pipeline in pipelines {
+            let label =
+                "\(pipeline.streams.count) appender(s), \(pipeline.store.configuration.synchronous), "
+                + "\(pipeline.store.configuration.writerStatements)\(pipeline.timeOrdered ? ", time-ordered IDs" : "")"
+            print(
+                "SQLite benchmark (\(label)): writer CPU per append \(Int(pipeline.store.writerCPUNanosecondsPerWrite)) ns"
+            )
             pipeline.store.close()
             if pipeline.failures.load(ordering: .relaxed) > 0 {
                 print("SQLite benchmark: \(pipeline.failures.load(ordering: .relaxed)) appends failed")
