@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "HTTPFront",
             dependencies: [
-                "ClstrRuntime", "CEpoll",
+                "ClstrRuntime", "CEpoll", "EventSourcing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(
             name: "HTTPFrontTests",
             dependencies: [
-                "HTTPFront", "ClstrRuntime", "TestKit",
+                "HTTPFront", "ClstrRuntime", "TestKit", "EventSourcing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
