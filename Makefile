@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the build, the tests and the benchmarks need.
-APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev nats-server wrk hey nginx-light procps curl openssl \
+APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev libsqlite3-dev nats-server wrk hey nginx-light procps curl openssl \
   valgrind binutils
 SWIFT ?= swift
 SWIFT_FLAGS ?=

@@ -185,9 +185,10 @@ import Testing
         let corrected = try #require(report.corrected)
         #expect(report.statistics.responses == 1000)
         #expect(corrected.p99 >= 0.9, "corrected p99 \(corrected.p99)")
-        // Only the few requests in flight during the stall saw it: the uncorrected tail stays far below it
-        // (the bound leaves room for a loaded CI machine running other tests in parallel).
-        #expect(report.uncorrected.p99 < 0.45, "uncorrected p99 \(report.uncorrected.p99)")
+        // Only the few requests in flight during the stall saw it: the uncorrected tail stays below the corrected one
+        // (relative bounds: on a loaded machine, with other suites in parallel, the catch-up burst after the stall
+        // reached an uncorrected p99 of 0.75 s while p90 stayed small).
+        #expect(report.uncorrected.p99 < corrected.p99 * 0.9, "uncorrected p99 \(report.uncorrected.p99)")
         #expect(report.uncorrected.p90 < 0.1, "uncorrected p90 \(report.uncorrected.p90)")
         #expect(report.uncorrected.max >= 0.9)
         #expect(report.statistics.behindSchedule > 100)
@@ -197,7 +198,7 @@ import Testing
         let jsonCorrected = try #require(latency["corrected"] as? [String: Double])
         #expect(Set(jsonCorrected.keys) == ["p50", "p90", "p99", "p999", "p9999", "max"])
         #expect(jsonCorrected["p99"]! >= 0.9)
-        #expect(((latency["uncorrected"] as? [String: Double])?["p99"] ?? 1) < 0.45)
+        #expect(((latency["uncorrected"] as? [String: Double])?["p99"] ?? 9) < jsonCorrected["p99"]! * 0.9)
         #expect((object["behind_schedule"] as? Int ?? 0) > 100)
         try await server.stop()
     }

@@ -13,4 +13,5 @@ let benchmarks: @Sendable () -> Void = {
     registerClusterBenchmarks()
     registerNATSBenchmarks()
     registerEventSourcingBenchmarks()
+    registerSQLiteStoreBenchmarks()
 }

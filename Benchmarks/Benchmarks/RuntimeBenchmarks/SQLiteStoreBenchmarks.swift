@@ -1,0 +1,133 @@
+import Benchmark
+import Dispatch
+import EventSourcing
+import EventStoreSQLite
+import Foundation
+import Synchronization
+
+/// The SQLite event store's appends, on a real file in a temporary directory (one per benchmark):
+/// - 200 appenders, each keeping one single-event append in flight (`.exact` expected version, as an aggregate's
+///   actor does), so that the group-commit writer batches what queued during the previous commit; with the
+///   writer's statements through the C API and through GRDB's statement API (the issue's comparison);
+/// - one appender at a time: one append per commit, fsync-bound with `synchronous=FULL`;
+/// - the same with `synchronous=NORMAL`.
+/// Throughput is appends (= events) per second; 100-byte payloads; event IDs random (UUID v4, the default of
+/// `EventData`) or time-ordered (`EventID.timeOrdered()`, UUID v7 layout).
+func registerSQLiteStoreBenchmarks() {
+    let grouped = Benchmark.Configuration(
+        metrics: [.wallClock, .throughput, .cpuTotal], warmupIterations: 1, scalingFactor: .kilo,
+        maxDuration: .seconds(5),
+        maxIterations: 100)
+    let single = Benchmark.Configuration(
+        metrics: [.wallClock, .throughput], warmupIterations: 10, maxDuration: .seconds(3), maxIterations: 20_000)
+
+    for (name, synchronous, statements, timeOrdered) in [
+        ("FULL, C API statements", SQLiteEventStoreConfiguration.Synchronous.full, .sqliteC, false),
+        ("FULL, GRDB statements", .full, .grdb, false),
+        ("FULL, C API statements, time-ordered event IDs", .full, .sqliteC, true),
+        ("FULL, GRDB statements, time-ordered event IDs", .full, .grdb, true),
+        ("NORMAL, C API statements", .normal, SQLiteEventStoreConfiguration.WriterStatements.sqliteC, false),
+    ] {
+        let configuration = SQLiteEventStoreConfiguration(synchronous: synchronous, writerStatements: statements)
+        Benchmark(
+            "SQLite append, 200 appenders, group commit, \(name)", configuration: grouped,
+            closure: { benchmark, fixture in
+                fixture.run(total: benchmark.scaledIterations.count)
+            },
+            setup: { try AppendPipeline(appenders: 200, configuration: configuration, timeOrdered: timeOrdered) },
+            teardown: { AppendPipeline.closeAll() })
+    }
+    for (name, synchronous) in [
+        ("FULL", SQLiteEventStoreConfiguration.Synchronous.full), ("NORMAL", .normal),
+    ] {
+        let configuration = SQLiteEventStoreConfiguration(synchronous: synchronous)
+        Benchmark(
+            "SQLite append, 1 appender, one append per commit, \(name)", configuration: single,
+            closure: { benchmark, fixture in
+                fixture.run(total: benchmark.scaledIterations.count)
+            }, setup: { try AppendPipeline(appenders: 1, configuration: configuration) },
+            teardown: { AppendPipeline.closeAll() })
+    }
+}
+
+/// `appenders` chains of appends: each issues its next append from the previous one's completion (on the store's
+/// completion thread), so that every appender keeps exactly one append in flight.
+final class AppendPipeline: @unchecked Sendable {
+    // @unchecked Sendable: `versions[k]` is only touched by appender k's chain, whose steps are ordered by the
+    // store (an append's completion runs after the append was queued; the next append is queued from it).
+    private static let live = Mutex<[AppendPipeline]>([])
+
+    let store: SQLiteEventStore
+    let directory: String
+    let streams: [StreamName]
+    private let versions: UnsafeMutableBufferPointer<UInt64>
+    private let remaining = Atomic<Int>(0)
+    private let completed = Atomic<Int>(0)
+    private let target = Atomic<Int>(0)
+    private let failures = Atomic<Int>(0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let payload = [UInt8](repeating: 120, count: 100)
+
+    /// Whether events get ``EventSourcing/EventID/timeOrdered()`` IDs instead of random ones.
+    let timeOrdered: Bool
+
+    init(appenders: Int, configuration: SQLiteEventStoreConfiguration, timeOrdered: Bool = false) throws {
+        self.timeOrdered = timeOrdered
+        directory = NSTemporaryDirectory() + "es-sqlite-bench-\(UUID().uuidString)"
+        store = try SQLiteEventStore(directory: directory, configuration: configuration)
+        streams = (0..<appenders).map { StreamName(aggregateType: "Bench", aggregateID: String($0)) }
+        versions = .allocate(capacity: appenders)
+        versions.initialize(repeating: 0)
+        Self.live.withLock { $0.append(self) }
+    }
+
+    /// Runs `total` appends and returns when all completed.
+    func run(total: Int) {
+        // Relaxed: the store's queue orders these stores before the completions that read them.
+        remaining.store(total, ordering: .relaxed)
+        completed.store(0, ordering: .relaxed)
+        target.store(total, ordering: .relaxed)
+        for appender in 0..<min(streams.count, total) { issue(appender) }
+        finished.wait()
+    }
+
+    private func issue(_ appender: Int) {
+        // Relaxed: a counter that only elects which appends run.
+        guard remaining.wrappingSubtract(1, ordering: .relaxed).oldValue > 0 else { return }
+        let event = EventData(id: timeOrdered ? .timeOrdered() : .random(), type: "Bench", payload: payload)
+        store.append(to: streams[appender], expected: .exact(versions[appender]), events: [event]) { [self] result in
+            switch result {
+            case .success(let appended): versions[appender] = appended.lastVersion
+            case .failure: failures.wrappingAdd(1, ordering: .relaxed)
+            }
+            // The next append is issued before this one counts as completed: once the round's last completion
+            // signals, no chain of that round can start another append (it would race the next round's).
+            issue(appender)
+            // Acquiring/releasing: the last completion's signal publishes every earlier one's writes.
+            if completed.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue == target.load(ordering: .relaxed) {
+                finished.signal()
+            }
+        }
+    }
+
+    static func closeAll() {
+        let pipelines = live.withLock { list -> [AppendPipeline] in
+            defer { list.removeAll() }
+            return list
+        }
+        for pipeline in pipelines {
+            let label =
+                "\(pipeline.streams.count) appender(s), \(pipeline.store.configuration.synchronous), "
+                + "\(pipeline.store.configuration.writerStatements)\(pipeline.timeOrdered ? ", time-ordered IDs" : "")"
+            print(
+                "SQLite benchmark (\(label)): writer CPU per append \(Int(pipeline.store.writerCPUNanosecondsPerWrite)) ns"
+            )
+            pipeline.store.close()
+            if pipeline.failures.load(ordering: .relaxed) > 0 {
+                print("SQLite benchmark: \(pipeline.failures.load(ordering: .relaxed)) appends failed")
+            }
+            try? FileManager.default.removeItem(atPath: pipeline.directory)
+            pipeline.versions.deallocate()
+        }
+    }
+}
