@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "RuntimeNATS",
             dependencies: [
-                "ClstrRuntime", "CNATS",
+                "ClstrRuntime", "CNATS", "EventSourcing",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -152,6 +152,12 @@ let package = Package(
         .testTarget(
             name: "EventSourcingTests",
             dependencies: ["EventSourcing", "EventSourcingTestKit", "ClstrRuntime"],
+            swiftSettings: strict
+        ),
+        // The JetStream event store against a real `nats-server -js`: the conformance suite and the restart test.
+        .testTarget(
+            name: "EventStoreJetStreamTests",
+            dependencies: ["RuntimeNATS", "EventSourcing", "EventSourcingTestKit", "TestKit"],
             swiftSettings: strict
         ),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),

@@ -162,7 +162,9 @@ public final class JetStreamContext: @unchecked Sendable {
     /// or after `sequence` on that subject (wildcards allowed).
     /// - Returns: the message, or `nil` when there is none.
     /// - Throws: ``NATSError`` (`timeout`, `connectionClosed`, …).
-    public func directGet(stream: String, sequence: UInt64, nextBySubject: String? = nil) throws(NATSError)
+    public func directGet(
+        stream: String, sequence: UInt64, nextBySubject: String? = nil
+    ) throws(NATSError)
         -> StoredMessage?
     {
         var options = jsDirectGetMsgOptions()
@@ -222,7 +224,8 @@ public final class JetStreamContext: @unchecked Sendable {
         var subscription: OpaquePointer?
         let status = stream.withCString { (name) -> NATSStatus in
             options.Stream = name
-            return LibNATS.subscribeSync(&subscription, handle, subject: subject, options: &options, errorCode: &errorCode)
+            return LibNATS.subscribeSync(
+                &subscription, handle, subject: subject, options: &options, errorCode: &errorCode)
         }
         guard status == .ok, let subscription else {
             throw NATSError(status: status, operation: "js_SubscribeSync", jetStreamCode: errorCode)

@@ -18,7 +18,9 @@ public final class JetStreamKeyValue: @unchecked Sendable {
     ///   - bucket: the bucket name (`[A-Za-z0-9_-]+`).
     ///   - storage: where the bucket keeps its values.
     /// - Throws: ``NATSError``.
-    public init(context: JetStreamContext, bucket: String, storage: JetStreamContext.Storage = .file)
+    public init(
+        context: JetStreamContext, bucket: String, storage: JetStreamContext.Storage = .file
+    )
         throws(NATSError)
     {
         var store: OpaquePointer?
@@ -91,6 +93,16 @@ public final class JetStreamKeyValue: @unchecked Sendable {
         let error = NATSError(status: status, operation: "kvStore_Update")
         if try isCompareFailure(error, key: key, expected: last) { return nil }
         throw error
+    }
+
+    /// Writes `value` whatever the current revision (`kvStore_Put`).
+    /// - Returns: the new revision.
+    /// - Throws: ``NATSError``.
+    @discardableResult
+    public func put(_ key: String, value: [UInt8]) throws(NATSError) -> UInt64 {
+        var revision: UInt64 = 0
+        try value.withUnsafeBytes { LibNATS.keyValuePut(&revision, handle, key: key, bytes: $0) }.check("kvStore_Put")
+        return revision
     }
 
     /// Deletes `key`'s value (a delete marker; ``get(_:)`` then returns `nil`).

@@ -110,6 +110,12 @@ extension LibNATS {
             kvStore_Update(&revision, store, key, bytes.baseAddress, Int32(truncatingIfNeeded: bytes.count), last))
     }
 
+    static func keyValuePut(
+        _ revision: inout UInt64, _ store: OpaquePointer, key: String, bytes: UnsafeRawBufferPointer
+    ) -> NATSStatus {
+        NATSStatus(kvStore_Put(&revision, store, key, bytes.baseAddress, Int32(truncatingIfNeeded: bytes.count)))
+    }
+
     static func keyValueDelete(_ store: OpaquePointer, key: String) -> NATSStatus {
         NATSStatus(kvStore_Delete(store, key))
     }

@@ -47,7 +47,9 @@ public struct NATSError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        if let jetStreamCode { return "\(operation): \(status) (\(message); JetStream error \(jetStreamCode.rawValue))" }
+        if let jetStreamCode {
+            return "\(operation): \(status) (\(message); JetStream error \(jetStreamCode.rawValue))"
+        }
         return "\(operation): \(status) (\(message))"
     }
 }

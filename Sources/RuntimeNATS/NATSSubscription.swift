@@ -84,7 +84,8 @@ final class NATSSubscription: @unchecked Sendable {
             retained.release()  // no subscription exists, so no callback can run
             throw NATSError(status: status, operation: "js_Subscribe", jetStreamCode: errorCode)
         }
-        _ = LibNATS.setOnComplete(subscription, callback: natsSubscriptionCompleteCallback, closure: retained.toOpaque())
+        _ = LibNATS.setOnComplete(
+            subscription, callback: natsSubscriptionCompleteCallback, closure: retained.toOpaque())
         _ = LibNATS.setPendingLimits(subscription, messages: -1, bytes: -1)
         self.handle = subscription
         self.connection = jetStream.connection

@@ -11,15 +11,17 @@ func publish(
 ) async throws -> JetStreamContext.PublishOutcome {
     let bytes = Array(text.utf8)
     return try await withCheckedThrowingContinuation { continuation in
-        do {
-            try bytes.withUnsafeBytes { payload throws(NATSError) in
-                try context.publishAsync(
-                    subject: subject, payload: payload, messageID: id, expectation: expect, timeout: timeout
-                ) { outcome in continuation.resume(returning: outcome) }
+        let sent = bytes.withUnsafeBytes { payload -> Result<Void, NATSError> in
+            do throws(NATSError) {
+                return .success(
+                    try context.publishAsync(
+                        subject: subject, payload: payload, messageID: id, expectation: expect, timeout: timeout
+                    ) { outcome in continuation.resume(returning: outcome) })
+            } catch {
+                return .failure(error)
             }
-        } catch {
-            continuation.resume(throwing: error)
         }
+        if case .failure(let error) = sent { continuation.resume(throwing: error) }
     }
 }
 
@@ -38,7 +40,9 @@ extension JetStreamContext.PublishOutcome {
     }
 }
 
-func makeJetStream(_ server: NATSServer, stream: String = "PROBE", subjects: [String] = ["probe.>"]) throws
+func makeJetStream(
+    _ server: NATSServer, stream: String = "PROBE", subjects: [String] = ["probe.>"]
+) throws
     -> JetStreamContext
 {
     let connection = try NATSConnection(options: .init(urls: [server.url]))
@@ -60,7 +64,9 @@ struct JetStreamContextTests {
         #expect(try await publish(js, "probe.a", "x", id: "c2", expect: .noMessage).rejectionCode == .wrongLastSequence)
         #expect(try await publish(js, "probe.b", "b", id: "c3", expect: .noMessage).storedSequence == 2)
         #expect(try await publish(js, "probe.a", "2", id: "c4", expect: .lastSequence(1)).storedSequence == 3)
-        #expect(try await publish(js, "probe.a", "x", id: "c5", expect: .lastSequence(1)).rejectionCode == .wrongLastSequence)
+        #expect(
+            try await publish(js, "probe.a", "x", id: "c5", expect: .lastSequence(1)).rejectionCode
+                == .wrongLastSequence)
         // A retry of c1 with its original (now stale) expectation: the duplicate check comes first.
         let retry = try await publish(js, "probe.a", "1", id: "c1", expect: .noMessage)
         #expect(retry.storedSequence == 1 && retry.isDuplicate)
