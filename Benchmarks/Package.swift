@@ -19,6 +19,7 @@ let package = Package(
             dependencies: [
                 .product(name: "ClstrRuntime", package: root),
                 .product(name: "RuntimeNATS", package: root),
+                .product(name: "EventSourcing", package: root),
                 .product(name: "TestKit", package: root),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
