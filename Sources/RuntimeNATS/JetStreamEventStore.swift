@@ -95,6 +95,8 @@ public final class JetStreamEventStore: EventStore {
         var next = 0
         var callbacks: [Int: @Sendable (UInt64) -> Void] = [:]
         var watcher: JetStreamSequenceWatcher?
+        /// A watcher exists or is being created.
+        var watching = false
     }
 
     /// Opens the store on `connection`, creating (or updating) its stream.
@@ -164,38 +166,58 @@ public final class JetStreamEventStore: EventStore {
     // MARK: Observation
 
     public func observeAppends(_ observer: @escaping @Sendable (UInt64) -> Void) -> AppendObservation {
-        let (id, failure) = observers.withLock { state -> (Int, NATSError?) in
+        let (id, startWatcher) = observers.withLock { state -> (Int, Bool) in
             let id = state.next
             state.next += 1
             state.callbacks[id] = observer
-            guard state.watcher == nil else { return (id, nil) }
-            do throws(NATSError) {
-                state.watcher = try JetStreamSequenceWatcher(
-                    context: context, stream: configuration.streamName, subject: configuration.prefix + ".events.>"
-                ) { [weak self] sequence in
-                    self?.notifyObservers(head: Self.headPosition(sequence: sequence))
-                }
-                return (id, nil)
-            } catch {
-                return (id, error)
-            }
+            defer { state.watching = true }
+            return (id, !state.watching)
         }
-        // Without the watcher, appends of other processes are not reported (this process's still are); the next
-        // registration tries again.
-        _ = failure
+        // This process's appends are reported from their acknowledgements from now on. Appends of other processes
+        // are reported once the watcher's consumer exists: creating it is a round trip, made on the worker so that
+        // the caller (possibly on the cooperative pool) does not block.
+        if startWatcher { worker.async { self.startWatcher() } }
         return AppendObservation { [weak self] in
             let watcher = self?.observers.withLock { state -> JetStreamSequenceWatcher? in
                 state.callbacks[id] = nil
                 guard state.callbacks.isEmpty else { return nil }
-                defer { state.watcher = nil }
+                defer {
+                    state.watcher = nil
+                    state.watching = false
+                }
                 return state.watcher
             }
             watcher?.cancel()
         }
     }
 
+    /// Worker: creates the ordered headers-only consumer that reports other processes' appends.
+    private func startWatcher() {
+        let watcher: JetStreamSequenceWatcher
+        do throws(NATSError) {
+            watcher = try JetStreamSequenceWatcher(
+                context: context, stream: configuration.streamName, subject: configuration.prefix + ".events.>"
+            ) { [weak self] sequence in
+                self?.notifyObservers(head: Self.headPosition(sequence: sequence))
+            }
+        } catch {
+            // Without it only this process's appends are reported; the next first registration tries again.
+            observers.withLock { $0.watching = false }
+            return
+        }
+        let keep = observers.withLock { state -> Bool in
+            guard state.watching, state.watcher == nil, !state.callbacks.isEmpty else { return false }
+            state.watcher = watcher
+            return true
+        }
+        if !keep { watcher.cancel() }
+    }
+
     func notifyObservers(head: UInt64) {
-        let callbacks = observers.withLock { Array($0.callbacks.values) }
+        // No array is made when nobody observes (the common case on the append path).
+        guard let callbacks = observers.withLock({ $0.callbacks.isEmpty ? nil : Array($0.callbacks.values) }) else {
+            return
+        }
         for callback in callbacks { callback(head) }
     }
 
@@ -213,12 +235,17 @@ public final class JetStreamEventStore: EventStore {
         }
     }
 
+    /// Closes the store (see ``EventStore/close()``); waits for the reads and slow paths already running, so it
+    /// must not be called from one of the store's completions. Does not close the connection.
     public func close() {
         // Relaxed: the flag is a best-effort gate for new calls; calls already accepted complete on their own.
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }
         let watcher = observers.withLock { state -> JetStreamSequenceWatcher? in
             state.callbacks.removeAll()
-            defer { state.watcher = nil }
+            defer {
+                state.watcher = nil
+                state.watching = false
+            }
             return state.watcher
         }
         watcher?.cancel()

@@ -61,4 +61,47 @@ struct JetStreamEventStoreTests {
             #expect(try await second.read(stream: stream, from: 6, maxCount: 3).map(\.version) == [6, 7, 8])
         }
     }
+
+    @Test("a message that is not a commit record gives a codec error naming the stream")
+    func foreignMessage() async throws {
+        try await withBlockingAllowed {
+            let fixture = try JetStreamFixture()
+            defer { fixture.close() }
+            let stream = StreamName(aggregateType: "Account", aggregateID: "garbage")
+            let bytes = Array("not a commit".utf8)
+            let stored: Bool = await withCheckedContinuation { continuation in
+                let sent = bytes.withUnsafeBytes { payload -> Bool in
+                    do throws(NATSError) {
+                        try fixture.events.context.publishAsync(
+                            subject: "es.events.Account.garbage", payload: payload, messageID: nil,
+                            expectation: .none, timeout: .seconds(2)
+                        ) { outcome in
+                            if case .stored = outcome {
+                                continuation.resume(returning: true)
+                            } else {
+                                continuation.resume(returning: false)
+                            }
+                        }
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+                if !sent { continuation.resume(returning: false) }
+            }
+            #expect(stored)
+            do throws(EventStoreError) {
+                _ = try await fixture.events.read(stream: stream)
+                Issue.record("read a foreign message")
+            } catch {
+                #expect(error.code == .codec)
+                #expect(error.stream == stream)
+                #expect(error.eventType == "commit record")
+            }
+            // An append on top of it is refused with the same error, never written blindly.
+            await #expect(throws: EventStoreError.self) {
+                try await fixture.events.append(to: stream, expected: .any, events: [Self.event("x")])
+            }
+        }
+    }
 }
