@@ -190,7 +190,8 @@ extension JetStreamEventStore {
             (message) throws(EventStoreError) -> Bool in
             let stream = streamName(ofSubject: message.subject)
             let commit = try decode(message, stream: stream)
-            guard let stream else { return true }  // not an event subject (cannot happen: the stream captures only them)
+            // Not an event subject: cannot happen, the stream captures only them.
+            guard let stream else { return true }
             let count = commit.header.count
             for (index, event) in commit.events.enumerated() {
                 let eventPosition = Self.position(sequence: commit.sequence, index: index, count: count)
