@@ -12,6 +12,8 @@ extension JetStreamEventStore {
         var start: ContinuousClock.Instant
         /// Publishes refused for a moved tip so far (bounded, for `.any`/`.exists` under contention).
         var attempts = 0
+        /// The event-ID markers are stored (or not wanted).
+        var reserved = false
         /// The Nats-Msg-Id: the first event's ID.
         var messageID: String { events[0].id.hex }
     }
@@ -48,13 +50,18 @@ extension JetStreamEventStore {
         }
     }
 
-    private func fail(_ completion: AppendCompletion, _ error: EventStoreError) {
+    func fail(_ completion: AppendCompletion, _ error: EventStoreError) {
         if error.code == .conflict { metrics?.conflicted() } else { metrics?.appendFailed() }
         completion(.failure(error))
     }
 
     /// Publishes the commit on top of `tip` (whose version satisfies the expectation).
     private func publish(_ append: Append, tip: Tip) {
+        if configuration.detectsRepeatedEventIDs, !append.reserved {
+            var reserved = append
+            reserved.reserved = true
+            return reserveThenPublish(append) { [self, reserved] in publish(reserved, tip: tip) }
+        }
         let record = CommitRecord.encode(firstVersion: tip.version + 1, events: append.events)
         send(
             append, record: record,

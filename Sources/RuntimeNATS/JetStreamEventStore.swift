@@ -20,8 +20,9 @@ import Synchronization
 /// the stream's **duplicate window** (``Configuration/duplicateWindow``, 2 minutes by default) and answers with
 /// the original's sequence; the store reads that commit and returns its result (or `duplicateEventID` when it is
 /// another stream's or another set of IDs). A retry of the aggregate's last commit is also recognised after the
-/// window. **A retry of an older commit after the window is appended a second time**, and an event ID repeated
-/// at another place than an append's first event is not detected: JetStream keeps no index of event IDs.
+/// window. **A retry of an older commit after the window is appended a second time.** An event ID used again at
+/// another place of an append (not its first event) is detected through per-event markers on a second stream
+/// (``Configuration/detectsRepeatedEventIDs``, on by default), for the same window.
 ///
 /// **Global positions**: `position = streamSequence << 16 | (65536 − count + index)` for the event at `index`
 /// (0-based) of a commit of `count` events. Positions strictly increase in commit order, a commit's last event
@@ -57,6 +58,12 @@ public final class JetStreamEventStore: EventStore {
         public var appendTimeout: Duration
         /// How long a read's round trip may take.
         public var readTimeout: Duration
+        /// Detect an event ID used again by another append at any place of it (not only as its first event):
+        /// each append first publishes one small marker per event to a second stream, `<streamName>_IDS`
+        /// (subject `<prefix>.eventids`, `Nats-Msg-Id` = the event ID, kept for the duplicate window), and sends
+        /// its commit once they are stored. It costs one more publish per event and one more round trip per
+        /// append; off, only a repeated first event ID is detected (by the commit's own `Nats-Msg-Id`).
+        public var detectsRepeatedEventIDs: Bool
 
         /// - Parameter prefix: the subject prefix (a valid subject, without wildcards).
         public init(prefix: String = "clstr") {
@@ -66,6 +73,7 @@ public final class JetStreamEventStore: EventStore {
             self.duplicateWindow = .seconds(120)
             self.appendTimeout = .seconds(5)
             self.readTimeout = .seconds(5)
+            self.detectsRepeatedEventIDs = true
         }
     }
 
@@ -83,6 +91,10 @@ public final class JetStreamEventStore: EventStore {
     let metrics: EventStoreMetrics?
     /// `<prefix>.events.`
     let subjectPrefix: String
+    /// `<prefix>.eventids`: the event-ID markers' subject.
+    let idSubject: String
+    /// `<streamName>_IDS`: the event-ID markers' stream.
+    let idStreamName: String
     /// Blocking round trips (reads, slow paths of appends); never the cooperative pool.
     let worker = DispatchQueue(label: "clstr.jetstream.event-store", attributes: .concurrent)
     let isClosed = Atomic<Bool>(false)
@@ -114,12 +126,20 @@ public final class JetStreamEventStore: EventStore {
         self.configuration = configuration
         self.metrics = metrics
         self.subjectPrefix = configuration.prefix + ".events."
+        self.idSubject = configuration.prefix + ".eventids"
+        self.idStreamName = configuration.streamName + "_IDS"
         do throws(NATSError) {
             self.context = try JetStreamContext(connection: connection, apiTimeout: configuration.readTimeout)
             try context.createOrUpdateStream(
                 .init(
                     name: configuration.streamName, subjects: [configuration.prefix + ".events.>"],
                     storage: configuration.storage, duplicateWindow: configuration.duplicateWindow))
+            if configuration.detectsRepeatedEventIDs {
+                try context.createOrUpdateStream(
+                    .init(
+                        name: idStreamName, subjects: [idSubject], storage: configuration.storage,
+                        duplicateWindow: configuration.duplicateWindow, maxAge: configuration.duplicateWindow))
+            }
         } catch {
             throw EventStoreError(.backendUnavailable, "cannot open the JetStream event stream", underlying: error)
         }

@@ -18,15 +18,7 @@ struct JetStreamConformanceTests {
                     events: fixture.events, snapshots: fixture.snapshots, checkpoints: fixture.checkpoints,
                     teardown: { fixture.close() })
             }
-            guard testCase.name == "atomic multi-event append" else { return try await testCase.run(factory) }
-            // Known gap: JetStream keeps no index of event IDs. A repeated *first* event ID is caught (it is the
-            // commit's Nats-Msg-Id, within the duplicate window), but an append whose *later* event repeats a
-            // stored ID is stored (the case's `[event("p"), first[1]]`), so that part of the case fails here.
-            // Its other parts (a conflicting multi-event append stores none of its events, a repeated ID within
-            // one append) pass. A reservation index per event ID would close it at one extra publish per event.
-            await withKnownIssue("JetStream detects a repeated event ID only as an append's first event") {
-                try await testCase.run(factory)
-            }
+            try await testCase.run(factory)
         }
     }
 }

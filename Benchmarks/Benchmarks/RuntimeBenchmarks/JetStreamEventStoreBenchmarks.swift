@@ -8,6 +8,7 @@ import TestKit
 /// ``JetStreamEventStore`` appends against a `nats-server -js` (file storage) the setup starts on a free port.
 ///
 /// - one at a time: an append of one event, awaited before the next (the acknowledged round trip).
+/// - with and without the event-ID markers (``JetStreamEventStore/Configuration/detectsRepeatedEventIDs``).
 /// - pipelined: 256 lanes, each appending to its own stream with `.exact` and sending its next append from the
 ///   previous one's completion (on libnats' acknowledgement thread); 1 event per append, then 10.
 ///
@@ -35,6 +36,19 @@ func registerJetStreamEventStoreBenchmarks() {
         }, setup: { try JetStreamStoreFixture() }, teardown: { JetStreamStoreFixture.stopAll() })
 
     Benchmark(
+        "JetStream event store append pipelined, 256 streams in flight (1 event per append, no event-ID markers; throughput = events)",
+        configuration: pipelined,
+        closure: { benchmark, fixture in
+            blackHole(fixture.appendPipelined(events: benchmark.scaledIterations.count, lanes: 256, perAppend: 1))
+        }, setup: { try JetStreamStoreFixture(markers: false) }, teardown: { JetStreamStoreFixture.stopAll() })
+
+    Benchmark(
+        "JetStream event store append, one at a time (1 event, no event-ID markers)", configuration: single,
+        closure: { benchmark, fixture in
+            blackHole(fixture.appendOneAtATime(benchmark.scaledIterations.count))
+        }, setup: { try JetStreamStoreFixture(markers: false) }, teardown: { JetStreamStoreFixture.stopAll() })
+
+    Benchmark(
         "JetStream event store append pipelined, 256 streams in flight (10 events per append; throughput = events)",
         configuration: pipelined,
         closure: { benchmark, fixture in
@@ -53,10 +67,12 @@ final class JetStreamStoreFixture: Sendable {
     let versions: Mutex<[UInt64]>
     let run = Mutex(0)
 
-    init() throws {
+    init(markers: Bool = true) throws {
         server = try NATSServer(jetStream: true)
         connection = try NATSConnection(options: .init(urls: [server.url]))
-        store = try JetStreamEventStore(connection: connection, configuration: .init(prefix: "bench"))
+        var configuration = JetStreamEventStore.Configuration(prefix: "bench")
+        configuration.detectsRepeatedEventIDs = markers
+        store = try JetStreamEventStore(connection: connection, configuration: configuration)
         versions = Mutex([UInt64](repeating: 0, count: 1024))
         Self.live.withLock { $0.append(self) }
     }
@@ -112,7 +128,7 @@ final class AppendPipeline: Sendable {
     let lanes: Int
     let appendsPerLane: Int
     let perAppend: Int
-    let run: Int
+    let runID: Int
     let remainingLanes: Atomic<Int>
     let failures = Atomic<Int>(0)
     let done = DispatchSemaphore(value: 0)
@@ -122,7 +138,7 @@ final class AppendPipeline: Sendable {
         self.lanes = lanes
         self.appendsPerLane = appendsPerLane
         self.perAppend = perAppend
-        self.run = run
+        self.runID = run
         self.remainingLanes = Atomic(lanes)
     }
 
@@ -130,7 +146,7 @@ final class AppendPipeline: Sendable {
         for lane in 0..<lanes {
             // Each run writes fresh streams, so `.noStream` then `.exact` hold without reading anything back.
             next(
-                StreamName(aggregateType: "Lane", aggregateID: "r\(run)-p\(perAppend)-l\(lane)"), version: 0,
+                StreamName(aggregateType: "Lane", aggregateID: "r\(runID)-p\(perAppend)-l\(lane)"), version: 0,
                 left: appendsPerLane)
         }
         done.wait()
