@@ -45,6 +45,9 @@ extension JetStreamEventStore {
             start: .now)
         if let tip = tips.withLock({ $0[stream] }), expected.isSatisfied(by: tip.version) {
             publish(append, tip: tip)
+        } else if expected == .noStream || expected == .exact(0) {
+            // A new stream needs no read: the server checks `ExpectNoMessage` (a refusal takes the slow path).
+            publish(append, tip: Tip(version: 0, sequence: 0))
         } else {
             worker.async { self.refreshAndPublish(append) }
         }

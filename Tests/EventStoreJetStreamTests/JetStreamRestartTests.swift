@@ -1,4 +1,5 @@
 import EventSourcing
+import Foundation
 import Synchronization
 import Testing
 import TestKit
@@ -20,8 +21,10 @@ struct JetStreamRestartTests {
         let tally = Mutex(Tally())
     }
 
-    @Test("acknowledged appends survive; failures are unavailable / outcome unknown; nothing hangs")
-    func restartInTheMiddle() async throws {
+    @Test(
+        "acknowledged appends survive; failures are unavailable / outcome unknown; nothing hangs",
+        arguments: [SIGTERM, SIGKILL])
+    func restartInTheMiddle(signal: Int32) async throws {
         try await withBlockingAllowed {
             let appendTimeout = Duration.milliseconds(800)
             let fixture = try JetStreamFixture(appendTimeout: appendTimeout, readTimeout: .milliseconds(800))
@@ -85,7 +88,7 @@ struct JetStreamRestartTests {
             while shared.tally.withLock({ $0.acknowledged }) < writers * appendsPerWriter / 3 {
                 try await Task.sleep(for: .milliseconds(5))
             }
-            fixture.server.stop()
+            fixture.server.stop(signal: signal)
             let stoppedAt = shared.tally.withLock { $0.acknowledged }
             while shared.tally.withLock({ $0.failures.values.reduce(0, +) }) < writers * 2 {
                 try await Task.sleep(for: .milliseconds(5))
@@ -117,7 +120,7 @@ struct JetStreamRestartTests {
                 if batch.count < 100 { break }
             }
             #expect(log.count == writers * appendsPerWriter * 2)
-            print("restart: \(final)")
+            print("restart after signal \(signal): \(final)")
         }
     }
 }

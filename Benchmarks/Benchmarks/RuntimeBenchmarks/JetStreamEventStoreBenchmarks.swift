@@ -17,43 +17,33 @@ func registerJetStreamEventStoreBenchmarks() {
     let single = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .mallocCountTotal], warmupIterations: 100, maxDuration: .seconds(3),
         maxIterations: 20_000)
-
-    Benchmark(
-        "JetStream event store append, one at a time (1 event)", configuration: single,
-        closure: { benchmark, fixture in
-            blackHole(fixture.appendOneAtATime(benchmark.scaledIterations.count))
-        }, setup: { try JetStreamStoreFixture() }, teardown: { JetStreamStoreFixture.stopAll() })
+    for (markers, sendAsap) in [(true, true), (false, true), (false, false)] {
+        let name =
+            "JetStream event store append, one at a time (1 event"
+            + (markers ? "" : ", no event-ID markers") + (sendAsap ? ", send-asap" : ", buffered") + ")"
+        Benchmark(
+            name, configuration: single,
+            closure: { benchmark, fixture in
+                blackHole(fixture.appendOneAtATime(benchmark.scaledIterations.count))
+            }, setup: { try JetStreamStoreFixture(markers: markers, sendAsap: sendAsap) },
+            teardown: { JetStreamStoreFixture.stopAll() })
+    }
 
     let pipelined = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .mallocCountTotal], warmupIterations: 2, scalingFactor: .kilo,
         maxDuration: .seconds(4), maxIterations: 100)
-
-    Benchmark(
-        "JetStream event store append pipelined, 256 streams in flight (1 event per append; throughput = events)",
-        configuration: pipelined,
-        closure: { benchmark, fixture in
-            blackHole(fixture.appendPipelined(events: benchmark.scaledIterations.count, lanes: 256, perAppend: 1))
-        }, setup: { try JetStreamStoreFixture() }, teardown: { JetStreamStoreFixture.stopAll() })
-
-    Benchmark(
-        "JetStream event store append pipelined, 256 streams in flight (1 event per append, no event-ID markers; throughput = events)",
-        configuration: pipelined,
-        closure: { benchmark, fixture in
-            blackHole(fixture.appendPipelined(events: benchmark.scaledIterations.count, lanes: 256, perAppend: 1))
-        }, setup: { try JetStreamStoreFixture(markers: false) }, teardown: { JetStreamStoreFixture.stopAll() })
-
-    Benchmark(
-        "JetStream event store append, one at a time (1 event, no event-ID markers)", configuration: single,
-        closure: { benchmark, fixture in
-            blackHole(fixture.appendOneAtATime(benchmark.scaledIterations.count))
-        }, setup: { try JetStreamStoreFixture(markers: false) }, teardown: { JetStreamStoreFixture.stopAll() })
-
-    Benchmark(
-        "JetStream event store append pipelined, 256 streams in flight (10 events per append; throughput = events)",
-        configuration: pipelined,
-        closure: { benchmark, fixture in
-            blackHole(fixture.appendPipelined(events: benchmark.scaledIterations.count, lanes: 256, perAppend: 10))
-        }, setup: { try JetStreamStoreFixture() }, teardown: { JetStreamStoreFixture.stopAll() })
+    for (perAppend, markers) in [(1, true), (1, false), (10, true)] {
+        let name =
+            "JetStream event store append pipelined, 256 streams in flight (\(perAppend) event"
+            + (perAppend == 1 ? "" : "s") + " per append" + (markers ? "" : ", no event-ID markers")
+            + "; throughput = events)"
+        Benchmark(
+            name, configuration: pipelined,
+            closure: { benchmark, fixture in
+                blackHole(
+                    fixture.appendPipelined(events: benchmark.scaledIterations.count, lanes: 256, perAppend: perAppend))
+            }, setup: { try JetStreamStoreFixture(markers: markers) }, teardown: { JetStreamStoreFixture.stopAll() })
+    }
 }
 
 /// nats-server with JetStream (temporary store directory) and an event store on it.
@@ -63,17 +53,18 @@ final class JetStreamStoreFixture: Sendable {
     let server: NATSServer
     let connection: NATSConnection
     let store: JetStreamEventStore
-    /// Versions per lane stream, continued across runs (each lane is touched by one append at a time).
-    let versions: Mutex<[UInt64]>
-    let run = Mutex(0)
+    /// Each lane's stream version, continued across runs (a lane has one append in flight at a time).
+    let lanes: LaneVersions
 
-    init(markers: Bool = true) throws {
+    init(markers: Bool = true, sendAsap: Bool = false) throws {
         server = try NATSServer(jetStream: true)
-        connection = try NATSConnection(options: .init(urls: [server.url]))
+        var options = NATSConnection.Options(urls: [server.url])
+        options.sendAsap = sendAsap
+        connection = try NATSConnection(options: options)
         var configuration = JetStreamEventStore.Configuration(prefix: "bench")
         configuration.detectsRepeatedEventIDs = markers
         store = try JetStreamEventStore(connection: connection, configuration: configuration)
-        versions = Mutex([UInt64](repeating: 0, count: 1024))
+        lanes = LaneVersions(count: 256)
         Self.live.withLock { $0.append(self) }
     }
 
@@ -110,65 +101,68 @@ final class JetStreamStoreFixture: Sendable {
 
     /// Appends at least `events` events through `lanes` streams, each with one append in flight.
     /// - Returns: the failures (0 expected).
-    func appendPipelined(events: Int, lanes: Int, perAppend: Int) -> Int {
-        let runID = run.withLock { value -> Int in
-            value += 1
-            return value
-        }
-        let appendsPerLane = max(1, (events + lanes * perAppend - 1) / (lanes * perAppend))
+    func appendPipelined(events: Int, lanes count: Int, perAppend: Int) -> Int {
+        let appendsPerLane = max(1, (events + count * perAppend - 1) / (count * perAppend))
         let pipeline = AppendPipeline(
-            store: store, lanes: lanes, appendsPerLane: appendsPerLane, perAppend: perAppend, run: runID)
+            store: store, versions: lanes, lanes: count, appendsPerLane: appendsPerLane, perAppend: perAppend)
         return pipeline.run()
     }
+}
+
+/// The lanes' stream versions (the store's own memory of each stream's last commit stays warm across runs, as
+/// for a live actor).
+final class LaneVersions: Sendable {
+    let versions: [Atomic<UInt64>]
+
+    init(count: Int) { versions = (0..<count).map { _ in Atomic(0) } }
 }
 
 /// Lanes of sequential appends, each lane's next append sent from its previous append's completion.
 final class AppendPipeline: Sendable {
     let store: JetStreamEventStore
+    let versions: LaneVersions
     let lanes: Int
     let appendsPerLane: Int
     let perAppend: Int
-    let runID: Int
     let remainingLanes: Atomic<Int>
     let failures = Atomic<Int>(0)
     let done = DispatchSemaphore(value: 0)
 
-    init(store: JetStreamEventStore, lanes: Int, appendsPerLane: Int, perAppend: Int, run: Int) {
+    init(store: JetStreamEventStore, versions: LaneVersions, lanes: Int, appendsPerLane: Int, perAppend: Int) {
         self.store = store
+        self.versions = versions
         self.lanes = lanes
         self.appendsPerLane = appendsPerLane
         self.perAppend = perAppend
-        self.runID = run
         self.remainingLanes = Atomic(lanes)
     }
 
     func run() -> Int {
-        for lane in 0..<lanes {
-            // Each run writes fresh streams, so `.noStream` then `.exact` hold without reading anything back.
-            next(
-                StreamName(aggregateType: "Lane", aggregateID: "r\(runID)-p\(perAppend)-l\(lane)"), version: 0,
-                left: appendsPerLane)
-        }
+        for lane in 0..<lanes { next(lane: lane, left: appendsPerLane) }
         done.wait()
         // Relaxed: the semaphore orders the lanes' last writes before this read.
         return failures.load(ordering: .relaxed)
     }
 
-    private func next(_ stream: StreamName, version: UInt64, left: Int) {
+    private func next(lane: Int, left: Int) {
         guard left > 0 else {
             // Acquiring-and-releasing: the last lane to finish signals after every other lane's decrement.
             if remainingLanes.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 { done.signal() }
             return
         }
+        let stream = StreamName(aggregateType: "Lane", aggregateID: "p\(perAppend)-l\(lane)")
+        // Relaxed: a lane's appends are sequential (each starts from the previous one's completion).
+        let version = versions.versions[lane].load(ordering: .relaxed)
         let events = (0..<perAppend).map { _ in EventData(type: "T", payload: JetStreamStoreFixture.payload) }
         store.append(to: stream, expected: .exact(version), events: events) { [self] result in
             switch result {
             case .success(let appended):
-                next(stream, version: appended.lastVersion, left: left - 1)
+                versions.versions[lane].store(appended.lastVersion, ordering: .relaxed)
+                next(lane: lane, left: left - 1)
             case .failure:
                 // Relaxed: a count read after the semaphore.
                 failures.wrappingAdd(1, ordering: .relaxed)
-                next(stream, version: version, left: 0)
+                next(lane: lane, left: 0)
             }
         }
     }
