@@ -112,9 +112,9 @@ final class JetStreamStoreFixture: Sendable {
 /// The lanes' stream versions (the store's own memory of each stream's last commit stays warm across runs, as
 /// for a live actor).
 final class LaneVersions: Sendable {
-    let versions: [Atomic<UInt64>]
+    let versions: Mutex<[UInt64]>
 
-    init(count: Int) { versions = (0..<count).map { _ in Atomic(0) } }
+    init(count: Int) { versions = Mutex([UInt64](repeating: 0, count: count)) }
 }
 
 /// Lanes of sequential appends, each lane's next append sent from its previous append's completion.
@@ -151,13 +151,12 @@ final class AppendPipeline: Sendable {
             return
         }
         let stream = StreamName(aggregateType: "Lane", aggregateID: "p\(perAppend)-l\(lane)")
-        // Relaxed: a lane's appends are sequential (each starts from the previous one's completion).
-        let version = versions.versions[lane].load(ordering: .relaxed)
+        let version = versions.versions.withLock { $0[lane] }
         let events = (0..<perAppend).map { _ in EventData(type: "T", payload: JetStreamStoreFixture.payload) }
         store.append(to: stream, expected: .exact(version), events: events) { [self] result in
             switch result {
             case .success(let appended):
-                versions.versions[lane].store(appended.lastVersion, ordering: .relaxed)
+                versions.versions.withLock { $0[lane] = appended.lastVersion }
                 next(lane: lane, left: left - 1)
             case .failure:
                 // Relaxed: a count read after the semaphore.
