@@ -25,6 +25,7 @@ extension JetStreamEventStore {
     public func append(
         to stream: StreamName, expected: ExpectedVersion, events: [EventData], completion: @escaping AppendCompletion
     ) {
+        // Relaxed: a best-effort gate (see `close()`); the flag guards no other data.
         guard !isClosed.load(ordering: .relaxed) else { return fail(completion, Self.closedError) }
         guard stream.isValid else {
             return fail(completion, EventStoreError(.invalidArgument, "invalid stream name \(stream)", stream: stream))

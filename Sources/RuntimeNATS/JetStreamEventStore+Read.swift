@@ -101,6 +101,7 @@ extension JetStreamEventStore {
     public func read(
         stream: StreamName, from version: UInt64, maxCount: Int, completion: @escaping ReadCompletion
     ) {
+        // Relaxed: a best-effort gate (see `close()`); the flag guards no other data.
         guard !isClosed.load(ordering: .relaxed) else { return completion(.failure(Self.closedError)) }
         guard stream.isValid else {
             return completion(
@@ -161,6 +162,7 @@ extension JetStreamEventStore {
     }
 
     public func readAll(from position: UInt64, maxCount: Int, completion: @escaping ReadCompletion) {
+        // Relaxed: a best-effort gate (see `close()`); the flag guards no other data.
         guard !isClosed.load(ordering: .relaxed) else { return completion(.failure(Self.closedError)) }
         guard maxCount >= 1 else {
             return completion(.failure(EventStoreError(.invalidArgument, "maxCount must be ≥ 1")))

@@ -244,6 +244,7 @@ public final class JetStreamEventStore: EventStore {
     // MARK: Head, close
 
     public func readHeadPosition(completion: @escaping @Sendable (Result<UInt64, EventStoreError>) -> Void) {
+        // Relaxed: a best-effort gate (see `close()`); the flag guards no other data.
         guard !isClosed.load(ordering: .relaxed) else { return completion(.failure(Self.closedError)) }
         worker.async { [self] in
             do throws(NATSError) {

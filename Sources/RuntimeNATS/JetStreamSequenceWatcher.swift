@@ -4,7 +4,8 @@ import Synchronization
 /// Follows the last stored sequence of a stream's subjects through an ordered push consumer (headers only), and
 /// wakes whoever waits for a sequence: the stream's "something new was stored" signal, with no polling.
 ///
-/// The consumer delivers only messages the stream has stored, so a woken reader finds them.
+/// The consumer delivers only messages the stream has stored, so a woken reader finds them. The subscription keeps
+/// the watcher alive until ``cancel()``: call it when done.
 public final class JetStreamSequenceWatcher: Sendable {
     private struct State {
         var waiters: [(target: UInt64, continuation: CheckedContinuation<Void, Never>)] = []

@@ -9,6 +9,7 @@ import EventSourcing
 /// 2 minutes. Every operation is one or a few round trips on a store thread, never on the cooperative pool.
 public final class JetStreamSnapshotStore: SnapshotStore {
     let bucket: JetStreamKeyValue
+    /// Counters only (relaxed increments: a scrape needs no ordering with the saves it counts).
     let metrics: EventStoreMetrics?
     let worker = DispatchQueue(label: "clstr.jetstream.snapshots", attributes: .concurrent)
 

@@ -49,7 +49,7 @@ final class NATSSubscription: @unchecked Sendable {
     /// Ordered consumers recreate themselves after a gap or a reconnect, so the callback sees every stored message
     /// from the start point once, in stream order; take the stream sequence from `natsMsg_GetMetaData`.
     /// - Parameters:
-    ///   - context: the JetStream context.
+    ///   - jetStream: the JetStream context.
     ///   - stream: the stream (bound by name: no lookup request).
     ///   - subject: the filter subject (wildcards allowed).
     ///   - startSequence: the first sequence to deliver, or 0 for new messages only.
