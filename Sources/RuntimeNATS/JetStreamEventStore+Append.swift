@@ -61,7 +61,7 @@ extension JetStreamEventStore {
 
     /// Publishes the commit on top of `tip` (whose version satisfies the expectation).
     private func publish(_ append: Append, tip: Tip) {
-        if configuration.detectsRepeatedEventIDs, !append.reserved {
+        if configuration.detectsRepeatedEventIDs, !append.reserved, append.events.count > 1 {
             var reserved = append
             reserved.reserved = true
             return reserveThenPublish(append) { [self, reserved] in publish(reserved, tip: tip) }
@@ -209,15 +209,15 @@ extension JetStreamEventStore {
                         .duplicateEventID, "event ID \(append.messageID) was stored, but its commit is gone",
                         stream: append.stream))
             }
-            let commit = try decode(message, stream: append.stream)
+            // Another stream's commit, or another append's event-ID marker.
             guard message.subject == append.subject else {
                 return fail(
                     append.completion,
                     EventStoreError(
-                        .duplicateEventID, "event ID \(append.messageID) is stored in another stream",
+                        .duplicateEventID, "event ID \(append.messageID) is stored by another append",
                         stream: append.stream))
             }
-            answerRetry(append, commit: commit)
+            answerRetry(append, commit: try decode(message, stream: append.stream))
         } catch {
             fail(append.completion, error)
         }

@@ -34,13 +34,14 @@ extension JetStreamEventStore {
         owner.bytes + Array(subject.utf8)
     }
 
-    /// Publishes one marker per event ID (`Nats-Msg-Id` = the event ID, on the ID stream), then the commit once
-    /// every marker is stored: an event ID already used by another append within the duplicate window fails the
-    /// append with `duplicateEventID` before its commit is sent. Markers of this very append (a retry) pass.
+    /// Publishes one marker per event after the first (`Nats-Msg-Id` = the event ID; the first event's ID is the
+    /// commit's own), then the commit once every marker is stored: an event ID already used by another append
+    /// within the duplicate window fails the append with `duplicateEventID` before its commit is sent. Markers of
+    /// this very append (a retry) pass.
     func reserveThenPublish(_ append: Append, then publishCommit: @escaping @Sendable () -> Void) {
-        let reservation = Reservation(count: append.events.count)
+        let reservation = Reservation(count: append.events.count - 1)
         let marker = Self.marker(owner: append.events[0].id, subject: append.subject)
-        for (index, event) in append.events.enumerated() {
+        for (index, event) in append.events.enumerated().dropFirst() {
             let sent = marker.withUnsafeBytes { payload -> Result<Void, NATSError> in
                 do throws(NATSError) {
                     return .success(
@@ -85,11 +86,11 @@ extension JetStreamEventStore {
             for sequence in final.duplicates {
                 let message: JetStreamContext.StoredMessage?
                 do throws(NATSError) {
-                    message = try context.directGet(stream: idStreamName, sequence: sequence)
+                    message = try context.directGet(stream: configuration.streamName, sequence: sequence)
                 } catch {
                     return fail(append.completion, Self.readError(error, stream: append.stream).asNotApplied)
                 }
-                guard let message, message.payload == mine else {
+                guard let message, message.subject == idSubject, message.payload == mine else {
                     return fail(
                         append.completion,
                         EventStoreError(

@@ -21,7 +21,7 @@ import Synchronization
 /// the original's sequence; the store reads that commit and returns its result (or `duplicateEventID` when it is
 /// another stream's or another set of IDs). A retry of the aggregate's last commit is also recognised after the
 /// window. **A retry of an older commit after the window is appended a second time.** An event ID used again at
-/// another place of an append (not its first event) is detected through per-event markers on a second stream
+/// another place of an append (not its first event) is detected through per-event markers in the same stream
 /// (``Configuration/detectsRepeatedEventIDs``, on by default), for the same window.
 ///
 /// **Global positions**: `position = streamSequence << 16 | (65536 − count + index)` for the event at `index`
@@ -58,11 +58,12 @@ public final class JetStreamEventStore: EventStore {
         public var appendTimeout: Duration
         /// How long a read's round trip may take.
         public var readTimeout: Duration
-        /// Detect an event ID used again by another append at any place of it (not only as its first event):
-        /// each append first publishes one small marker per event to a second stream, `<streamName>_IDS`
-        /// (subject `<prefix>.eventids`, `Nats-Msg-Id` = the event ID, kept for the duplicate window), and sends
-        /// its commit once they are stored. It costs one more publish per event and one more round trip per
-        /// append; off, only a repeated first event ID is detected (by the commit's own `Nats-Msg-Id`).
+        /// Detect an event ID used again by another append at any place of it, not only as its first event.
+        /// An append of several events first publishes one small marker per event after the first (subject
+        /// `<prefix>.eventids`, `Nats-Msg-Id` = the event ID, in the same stream, so that they share the commits'
+        /// duplicate window) and sends its commit once they are stored. A single-event append costs nothing more;
+        /// an append of `n` events costs `n − 1` more messages (kept with the stream) and one more round trip.
+        /// Off, only a repeated first event ID is detected (by the commit's own `Nats-Msg-Id`).
         public var detectsRepeatedEventIDs: Bool
 
         /// - Parameter prefix: the subject prefix (a valid subject, without wildcards).
@@ -91,10 +92,8 @@ public final class JetStreamEventStore: EventStore {
     let metrics: EventStoreMetrics?
     /// `<prefix>.events.`
     let subjectPrefix: String
-    /// `<prefix>.eventids`: the event-ID markers' subject.
+    /// `<prefix>.eventids`: the event-ID markers' subject (in the same stream as the commits).
     let idSubject: String
-    /// `<streamName>_IDS`: the event-ID markers' stream.
-    let idStreamName: String
     /// Blocking round trips (reads, slow paths of appends); never the cooperative pool.
     let worker = DispatchQueue(label: "clstr.jetstream.event-store", attributes: .concurrent)
     let isClosed = Atomic<Bool>(false)
@@ -127,19 +126,13 @@ public final class JetStreamEventStore: EventStore {
         self.metrics = metrics
         self.subjectPrefix = configuration.prefix + ".events."
         self.idSubject = configuration.prefix + ".eventids"
-        self.idStreamName = configuration.streamName + "_IDS"
         do throws(NATSError) {
             self.context = try JetStreamContext(connection: connection, apiTimeout: configuration.readTimeout)
             try context.createOrUpdateStream(
                 .init(
-                    name: configuration.streamName, subjects: [configuration.prefix + ".events.>"],
+                    name: configuration.streamName,
+                    subjects: [configuration.prefix + ".events.>", configuration.prefix + ".eventids"],
                     storage: configuration.storage, duplicateWindow: configuration.duplicateWindow))
-            if configuration.detectsRepeatedEventIDs {
-                try context.createOrUpdateStream(
-                    .init(
-                        name: idStreamName, subjects: [idSubject], storage: configuration.storage,
-                        duplicateWindow: configuration.duplicateWindow, maxAge: configuration.duplicateWindow))
-            }
         } catch {
             throw EventStoreError(.backendUnavailable, "cannot open the JetStream event stream", underlying: error)
         }
@@ -248,8 +241,10 @@ public final class JetStreamEventStore: EventStore {
         guard !isClosed.load(ordering: .relaxed) else { return completion(.failure(Self.closedError)) }
         worker.async { [self] in
             do throws(NATSError) {
-                let sequence = try context.lastSequence(stream: configuration.streamName)
-                completion(.success(Self.headPosition(sequence: sequence)))
+                // The last commit (markers share the stream): a direct get of the last message on any event
+                // subject (nats-server 2.9 accepts the wildcard).
+                let last = try context.directGetLast(stream: configuration.streamName, subject: subjectPrefix + ">")
+                completion(.success(Self.headPosition(sequence: last?.sequence ?? 0)))
             } catch {
                 completion(.failure(Self.readError(error)))
             }

@@ -104,4 +104,32 @@ struct JetStreamEventStoreTests {
             }
         }
     }
+
+    @Test("an event ID used again anywhere is refused; markers stay out of reads and the head")
+    func repeatedEventIDs() async throws {
+        try await withBlockingAllowed {
+            let fixture = try JetStreamFixture()
+            defer { fixture.close() }
+            let store = fixture.events
+            let a = StreamName(aggregateType: "Account", aggregateID: "a")
+            let b = StreamName(aggregateType: "Account", aggregateID: "b")
+            let first = [Self.event("1"), Self.event("2"), Self.event("3")]
+            let stored = try await store.append(to: a, expected: .noStream, events: first)
+            // A single-event append of a stored non-first ID, and a multi-event append starting with one.
+            for events in [[first[2]], [first[1], Self.event("x")]] {
+                do throws(EventStoreError) {
+                    _ = try await store.append(to: b, expected: .any, events: events)
+                    Issue.record("appended a stored event ID")
+                } catch {
+                    #expect(error.code == .duplicateEventID)
+                }
+            }
+            // A retry of the whole append still answers with the original result.
+            #expect(try await store.append(to: a, expected: .noStream, events: first) == stored)
+            #expect(try await store.read(stream: b).isEmpty)
+            let log = try await store.readAll(from: 1, maxCount: 100)
+            #expect(log.map(\.data) == first)
+            #expect(try await store.headPosition() == stored.lastPosition)
+        }
+    }
 }

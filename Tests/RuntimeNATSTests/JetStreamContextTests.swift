@@ -79,6 +79,7 @@ struct JetStreamContextTests {
             let last = try #require(try js.directGetLast(stream: "PROBE", subject: "probe.a"))
             #expect(last.sequence == 3 && last.payload == Array("2".utf8) && last.subject == "probe.a")
             #expect(try js.directGetLast(stream: "PROBE", subject: "probe.none") == nil)
+            #expect(try js.directGetLast(stream: "PROBE", subject: "probe.b")?.sequence == 2)
             #expect(try js.directGet(stream: "PROBE", sequence: 2, nextBySubject: "probe.a")?.sequence == 3)
             #expect(try js.directGet(stream: "PROBE", sequence: 2)?.subject == "probe.b")
             #expect(try js.directGet(stream: "PROBE", sequence: 4, nextBySubject: "probe.>") == nil)
@@ -88,6 +89,21 @@ struct JetStreamContextTests {
                 return true
             }
             #expect(seen == [1, 3])
+        }
+    }
+
+    @Test("direct get of the last message matching a wildcard (nats-server 2.9 supports it)")
+    func lastByWildcard() async throws {
+        let server = try NATSServer(jetStream: true)
+        let js = try makeJetStream(server)
+        defer { js.connection.close() }
+        #expect(try await publish(js, "probe.e.a", "1").storedSequence == 1)
+        #expect(try await publish(js, "probe.e.b", "2").storedSequence == 2)
+        #expect(try await publish(js, "probe.ids", "3").storedSequence == 3)
+        try await withBlockingAllowed { () throws in
+            #expect(try js.directGetLast(stream: "PROBE", subject: "probe.e.>")?.sequence == 2)
+            #expect(try js.directGetLast(stream: "PROBE", subject: "probe.>")?.sequence == 3)
+            #expect(try js.directGetLast(stream: "PROBE", subject: "probe.x.>") == nil)
         }
     }
 
