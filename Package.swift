@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "HTTPFront",
             dependencies: [
-                "ClstrRuntime", "CEpoll",
+                "ClstrRuntime", "CEpoll", "EventSourcing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "HTTPFrontTests",
             dependencies: [
-                "HTTPFront", "ClstrRuntime", "TestKit",
+                "HTTPFront", "ClstrRuntime", "TestKit", "EventSourcing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

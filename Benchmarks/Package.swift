@@ -18,8 +18,8 @@ let package = Package(
             name: "RuntimeBenchmarks",
             dependencies: [
                 .product(name: "ClstrRuntime", package: root),
-                .product(name: "RuntimeNATS", package: root),
                 .product(name: "EventSourcing", package: root),
+                .product(name: "RuntimeNATS", package: root),
                 .product(name: "TestKit", package: root),
                 .product(name: "Benchmark", package: "benchmark"),
             ],

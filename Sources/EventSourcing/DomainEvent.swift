@@ -111,11 +111,11 @@ public struct EventCodec<Event>: Sendable {
     /// Encodes an event for appending.
     /// - Parameters:
     ///   - event: the event.
-    ///   - id: its ID (a fresh random one by default).
+    ///   - id: its ID (``EventID/next()`` by default).
     ///   - metadata: correlation, causation, idempotency key.
     /// - Throws: ``EventStoreError/Code/codec`` when the payload cannot be encoded.
     public func encode(
-        _ event: Event, id: EventID = .random(), occurredAt: EventTimestamp = .now(), metadata: EventMetadata = .none
+        _ event: Event, id: EventID = .next(), occurredAt: EventTimestamp = .now(), metadata: EventMetadata = .none
     ) throws(EventStoreError) -> EventData {
         let concrete = unwrap(event)
         let type = Swift.type(of: concrete)

@@ -89,8 +89,8 @@ public protocol EventStore: AnyObject, Sendable {
     ///
     /// For consumers that follow the log live without polling: after a call, read from your position until you
     /// reach the head. Calls may be coalesced (one call for many appends) and may be spurious; none is missed
-    /// after registration (an append whose completion ran after `observeAppends` returned is followed by a call
-    /// with a head ≥ its last position). A shared backend (JetStream) also reports appends by other processes as
+    /// after registration: an append that commits after `observeAppends` returned is followed by a call with a
+    /// head ≥ its last position (appends committed before are visible to a read made after it returned). A shared backend (JetStream) also reports appends by other processes as
     /// it learns of them. The callback runs on a store thread (or the appender's), must not block, and must not
     /// call ``AppendObservation/cancel()`` of its own observation synchronously.
     /// - Returns: the registration; ``AppendObservation/cancel()`` stops the calls.

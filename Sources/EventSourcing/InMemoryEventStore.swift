@@ -4,7 +4,7 @@ import ClstrRuntime
 ///
 /// One lock guards the log; an append checks and writes under it and completes on the caller's thread after
 /// releasing it, so appends are atomic and positions are assigned in commit order. Idempotency is remembered for
-/// ever (every event ID is indexed). Observers are called on the appender's thread, after its completion.
+/// ever (every event ID is indexed). Observers are called on the appender's thread, just before its completion.
 public final class InMemoryEventStore: EventStore {
     struct IDEntry {
         /// Index of the event in `log`.
@@ -27,9 +27,18 @@ public final class InMemoryEventStore: EventStore {
     private let state = Locked(State())
     private let metrics: EventStoreMetrics?
 
-    /// - Parameter metrics: where appends, conflicts and replays are counted.
-    public init(metrics: EventStoreMetrics? = nil) {
+    /// - Parameters:
+    ///   - metrics: where appends, conflicts and replays are counted.
+    ///   - capacity: events to reserve room for up front (the log and the ID index then grow without
+    ///     reallocating until they hold that many).
+    public init(metrics: EventStoreMetrics? = nil, capacity: Int = 0) {
         self.metrics = metrics
+        if capacity > 0 {
+            state.withLock { state in
+                state.log.reserveCapacity(capacity)
+                state.ids.reserveCapacity(capacity)
+            }
+        }
     }
 
     private enum AppendStep {
@@ -89,8 +98,9 @@ public final class InMemoryEventStore: EventStore {
         switch step {
         case .done(let result, let observers):
             metrics?.appended(events: events.count, nanoseconds: MonotonicClock.now() &- start)
-            completion(.success(result))
+            // Observers first: when the appender learns of its commit, followers already know the new head.
             for observer in observers { observer.callback(result.lastPosition) }
+            completion(.success(result))
         case .replay(let result):
             metrics?.replayed()
             completion(.success(result))

@@ -34,7 +34,7 @@ public struct EventData: Hashable, Sendable {
     public var payload: [UInt8]
 
     public init(
-        id: EventID = .random(), type: String, schemaVersion: UInt32 = 1, occurredAt: EventTimestamp = .now(),
+        id: EventID = .next(), type: String, schemaVersion: UInt32 = 1, occurredAt: EventTimestamp = .now(),
         metadata: EventMetadata = .none, payload: [UInt8]
     ) {
         self.id = id

@@ -12,5 +12,6 @@ let benchmarks: @Sendable () -> Void = {
     registerActorBenchmarks()
     registerClusterBenchmarks()
     registerNATSBenchmarks()
+    registerEventSourcingBenchmarks()
     registerJetStreamEventStoreBenchmarks()
 }
