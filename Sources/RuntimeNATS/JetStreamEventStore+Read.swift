@@ -147,7 +147,8 @@ extension JetStreamEventStore {
             _ = take(last)
             return result
         }
-        try walk(subject: subject, from: 1, through: last.sequence) { (message) throws(EventStoreError) -> Bool in
+        let start = try firstSequence(holding: version, subject: subject, stream: stream, through: last.sequence)
+        try walk(subject: subject, from: start, through: last.sequence) { (message) throws(EventStoreError) -> Bool in
             let header: CommitRecord.Header
             do throws(CommitRecord.Malformed) {
                 header = try CommitRecord.header(message.payload)
@@ -159,6 +160,42 @@ extension JetStreamEventStore {
             return take(try decode(message, stream: stream))
         }
         return result
+    }
+
+    /// Worker: a stream sequence at or before the commit holding `version` of the stream on `subject`, found by
+    /// bisecting the stream sequences with direct gets (`NextBySubject`) when the stream is long: a tail read
+    /// after a snapshot costs about log₂(commits) round trips instead of a scan from the stream's first commit.
+    func firstSequence(
+        holding version: UInt64, subject: String, stream: StreamName, through last: UInt64
+    )
+        throws(EventStoreError) -> UInt64
+    {
+        var low: UInt64 = 1
+        var high = last
+        // Below this span a walk is cheaper than more probes.
+        while high - low > 256 {
+            let middle = low + (high - low) / 2
+            let found: JetStreamContext.StoredMessage?
+            do throws(NATSError) {
+                found = try context.directGet(
+                    stream: configuration.streamName, sequence: middle, nextBySubject: subject)
+            } catch {
+                throw Self.readError(error, stream: stream)
+            }
+            guard let found, found.sequence <= high else { return low }
+            let header: CommitRecord.Header
+            do throws(CommitRecord.Malformed) {
+                header = try CommitRecord.header(found.payload)
+            } catch {
+                return low  // the walk reports the codec error with its context
+            }
+            if header.lastVersion < version {
+                low = found.sequence + 1
+            } else {
+                high = found.sequence
+            }
+        }
+        return low
     }
 
     public func readAll(from position: UInt64, maxCount: Int, completion: @escaping ReadCompletion) {

@@ -132,4 +132,30 @@ struct JetStreamEventStoreTests {
             #expect(try await store.headPosition() == stored.lastPosition)
         }
     }
+
+    @Test("a tail read of a long stream (bisected start) equals the same slice of a full read")
+    func longStreamTail() async throws {
+        try await withBlockingAllowed {
+            let fixture = try JetStreamFixture()
+            defer { fixture.close() }
+            let store = fixture.events
+            let stream = StreamName(aggregateType: "Long", aggregateID: "1")
+            let other = StreamName(aggregateType: "Long", aggregateID: "2")
+            var version: UInt64 = 0
+            for index in 0..<700 {
+                // Interleaved with another stream, and 1–3 events per commit, so sequences and versions differ.
+                let count = 1 + index % 3
+                let result = try await store.append(
+                    to: stream, expected: .exact(version), events: (0..<count).map { Self.event("e\(index)-\($0)") })
+                version = result.lastVersion
+                _ = try await store.append(to: other, expected: .any, events: [Self.event("o\(index)")])
+            }
+            let all = try await store.read(stream: stream)
+            #expect(all.map(\.version) == Array(1...version))
+            for from in [1, 2, 500, 700, 1_000, version - 5, version] {
+                let tail = try await store.read(stream: stream, from: from, maxCount: 10)
+                #expect(tail == Array(all[Int(from - 1)..<min(all.count, Int(from - 1) + 10)]), "from \(from)")
+            }
+        }
+    }
 }
