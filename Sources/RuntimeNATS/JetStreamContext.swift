@@ -80,13 +80,10 @@ public final class JetStreamContext: @unchecked Sendable {
         public var allowDirect: Bool
         /// The largest message the stream accepts; `nil` keeps the server's `max_payload`.
         public var maxMessageSize: Int?
-        /// How long messages are kept; `nil` for ever.
-        public var maxAge: Duration?
 
         public init(
             name: String, subjects: [String], storage: Storage = .file, replicas: Int = 1,
-            duplicateWindow: Duration = .seconds(120), allowDirect: Bool = true, maxMessageSize: Int? = nil,
-            maxAge: Duration? = nil
+            duplicateWindow: Duration = .seconds(120), allowDirect: Bool = true, maxMessageSize: Int? = nil
         ) {
             self.name = name
             self.subjects = subjects
@@ -95,7 +92,6 @@ public final class JetStreamContext: @unchecked Sendable {
             self.duplicateWindow = duplicateWindow
             self.allowDirect = allowDirect
             self.maxMessageSize = maxMessageSize
-            self.maxAge = maxAge
         }
     }
 
@@ -115,7 +111,6 @@ public final class JetStreamContext: @unchecked Sendable {
         config.Duplicates = configuration.duplicateWindow.nanosecondsClamped
         config.AllowDirect = configuration.allowDirect
         if let size = configuration.maxMessageSize { config.MaxMsgSize = Int32(clamping: size) }
-        if let age = configuration.maxAge { config.MaxAge = age.nanosecondsClamped }
         var errorCode = jsErrCode(0)
         let status = subjects.withUnsafeMutableBufferPointer { buffer in
             buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) {
