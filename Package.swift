@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "RuntimeNATS",
             dependencies: [
-                "ClstrRuntime", "CNATS",
+                "ClstrRuntime", "CNATS", "EventSourcing",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -203,6 +203,12 @@ let package = Package(
                 "EventStoreSQLite", "EventSourcing", "EventSourcingTestKit", "ClstrRuntime", "TestKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: strict
+        ),
+        // The JetStream event store against a real `nats-server -js`: the conformance suite and the restart test.
+        .testTarget(
+            name: "EventStoreJetStreamTests",
+            dependencies: ["RuntimeNATS", "EventSourcing", "EventSourcingTestKit", "TestKit"],
             swiftSettings: strict
         ),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),

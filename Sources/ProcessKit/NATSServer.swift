@@ -25,7 +25,8 @@ public final class NATSServer: @unchecked Sendable {
 
     private static func launch(port: Int, jetStream: Bool, storeDirectory: String) throws -> ChildProcess {
         guard let binary = findExecutable("nats-server") else {
-            throw FixtureError("nats-server not found on PATH: run `make deps` (installs the Debian package nats-server)")
+            throw FixtureError(
+                "nats-server not found on PATH: run `make deps` (installs the Debian package nats-server)")
         }
         var arguments = ["-a", "127.0.0.1", "-p", String(port)]
         if jetStream { arguments += ["-js", "-sd", storeDirectory] }
@@ -40,8 +41,8 @@ public final class NATSServer: @unchecked Sendable {
     /// The server's PID.
     public var pid: Int32 { child.pid }
 
-    /// Stops the server (SIGTERM, then SIGKILL).
-    public func stop() { child.stop() }
+    /// Stops the server: `signal` (SIGTERM: a clean shutdown; SIGKILL: a crash), then SIGKILL after 5 s.
+    public func stop(signal: Int32 = SIGTERM) { child.stop(signal: signal) }
 
     /// Starts the server again on the same port (after ``stop()``).
     public func start() throws {

@@ -12,7 +12,9 @@ struct HeapStatisticsTests {
         #expect(before.processRSS > 0)
         let block = [UInt8](repeating: 1, count: 32 << 20)
         let during = HeapStatistics.current()
-        #expect(during.allocated - before.allocated >= 32 << 20)
+        // Process-wide counters: suites running in parallel free memory meanwhile (30.9 MiB of the 32 were seen once
+        // under load), so the bound is half the block — still far above anything but this allocation.
+        #expect(during.allocated - before.allocated >= 16 << 20)
         #expect(block.count == 32 << 20)
         #expect(HeapStatistics.allocatorVersion.hasPrefix("5."))
     }
