@@ -43,6 +43,13 @@ public struct HTTPReplyTarget: Sendable {
     public let context: UInt64
 }
 
+/// What ``HTTPExchange`` needs of a connection, whatever its engine.
+protocol HTTPExchangeTarget: ReplyHandler {
+    func complete(sequence: UInt64, route: Int, response: HTTPResponse)
+    func deferResponse(sequence: UInt64, route: Int, key: String)
+    func string(_ utf8: UnsafeRawBufferPointer) -> String
+}
+
 /// The answer channel of one request, lent to ``HTTPService/handle(_:exchange:)``.
 ///
 /// Not copyable, and only ever borrowed by the service: the compiler rejects keeping it past `handle` (storing

@@ -95,4 +95,27 @@ let benchmarks: @Sendable () -> Void = {
             precondition(!connection.isClosed)
         }
     }
+
+    // The control: eight IDs in turn, more than a connection keeps Strings for, so every request makes the ID's
+    // String (19 bytes: one malloc) — what the cluster's `key: String` costs for a key the connection has not sent
+    // lately. Also proves that the malloc counter sees this binary's allocations.
+    let rotating = (0..<8).map { index in
+        Array("GET /counter/bench-counter-0004\(index) HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n".utf8)
+    }
+    Benchmark(
+        "HTTP parse → route → render: get, 8 IDs in turn (control: one String per request)",
+        configuration: .init(scalingFactor: .kilo)
+    ) { benchmark in
+        let connection = HTTPMemoryConnection(service: CounterLikeService())
+        for request in rotating { request.withUnsafeBytes { connection.receive($0) } }
+        connection.discardOutput()
+        var next = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            rotating[next].withUnsafeBytes { connection.receive($0) }
+            next = (next + 1) & 7
+            blackHole(connection.discardOutput())
+        }
+        benchmark.stopMeasurement()
+    }
 }
