@@ -133,7 +133,7 @@ final class CounterHTTPService: HTTPService {
         case routes.nodes:
             exchange.respond(
                 HTTPResponse(status: .ok, contentType: .json, body: .string(nodesJSON)), route: route.index)
-        default:
+        default:  // routes.index, the last one
             exchange.respond(
                 HTTPResponse(status: .ok, contentType: .plainText, body: .staticText(Self.indexText)),
                 route: route.index)
@@ -146,13 +146,16 @@ final class CounterHTTPService: HTTPService {
             exchange.respond(.error(.badRequest, "counter ID required"), route: route.index)
             return nil
         }
-        guard let id = exchange.string(for: raw) else {
-            exchange.respond(.error(.badRequest, "counter ID is not valid percent-encoded UTF-8"), route: route.index)
-            return nil
-        }
-        guard id.utf8.count <= Self.maxIDBytes else {
-            exchange.respond(
-                .error(.badRequest, "counter ID longer than \(Self.maxIDBytes) bytes"), route: route.index)
+        // A decoded byte takes at most 3 raw bytes: a longer raw segment is too long whatever it decodes to, and is
+        // refused before the connection makes (and keeps) a String of it.
+        guard raw.raw.count <= 3 * Self.maxIDBytes, let id = exchange.string(for: raw), id.utf8.count <= Self.maxIDBytes
+        else {
+            // Too long, or not decodable (then a segment of a valid length does not decode).
+            let tooLong = raw.raw.count > 3 * Self.maxIDBytes || raw.withDecoded({ _ in true }) != nil
+            let message =
+                tooLong
+                ? "counter ID longer than \(Self.maxIDBytes) bytes" : "counter ID is not valid percent-encoded UTF-8"
+            exchange.respond(.error(.badRequest, message), route: route.index)
             return nil
         }
         return id
