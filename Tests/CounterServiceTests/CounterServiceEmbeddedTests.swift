@@ -25,6 +25,14 @@ struct CounterServiceEmbeddedTests {
             #expect(json(reply.body)?["counter_id"] as? String == key)
             #expect(json(reply.body)?["value"] as? Int == 3)
 
+            // A 256-byte ID is the longest accepted; a wrong method gets 405 with the route's methods.
+            let longest = String(repeating: "i", count: 256)
+            #expect(json(try service.request("POST", "/counter/\(longest)/increment").body)?["value"] as? Int == 1)
+            let wrongMethod = try service.request("GET", "/counter/my-counter/increment")
+            #expect(wrongMethod.status == 405)
+            #expect(wrongMethod.headers["allow"] == "POST")
+            #expect(try service.request("PUT", "/counter/my-counter").headers["allow"] == "GET")
+
             let index = try service.request("GET", "/")
             #expect(index.status == 200)
             #expect(index.body.contains("POST /counter/{id}/increment"))
@@ -91,6 +99,9 @@ struct CounterServiceEmbeddedTests {
         BadInput(name: "empty id", raw: post("/counter//increment", nil), status: 400),
         BadInput(
             name: "over-long id", raw: post("/counter/\(String(repeating: "v", count: 257))/increment", nil),
+            status: 400),
+        BadInput(
+            name: "over-long escaped id", raw: post("/counter/\(String(repeating: "%61", count: 257))/increment", nil),
             status: 400),
         BadInput(name: "invalid percent-encoding", raw: post("/counter/vic%ZZtim/increment", nil), status: 400),
         BadInput(name: "invalid UTF-8 in id", raw: post("/counter/%C3%28/increment", nil), status: 400),

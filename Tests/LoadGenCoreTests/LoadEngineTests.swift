@@ -140,7 +140,9 @@ import Testing
         let report = try await LoadEngine(options: o).run()
         // Bounded, not timed: the run must end by itself soon after -z; a loaded CI machine may be slow to do so.
         #expect(report.totalSeconds >= 0.5 && report.totalSeconds < 15)
-        #expect(report.statistics.responses > 10)
+        // The run worked while it lasted (only 2 responses in the 0.5 s were seen once with the machine at a load
+        // of 20: the count is not the point, the stop is).
+        #expect(report.statistics.responses > 0)
         try await server.stop()
     }
 
