@@ -16,6 +16,8 @@ let package = Package(
     products: [
         .library(name: "ClstrRuntime", targets: ["ClstrRuntime"]),
         .library(name: "RuntimeMemory", targets: ["RuntimeMemory"]),
+        .library(name: "EventSourcing", targets: ["EventSourcing"]),
+        .library(name: "EventSourcingTestKit", targets: ["EventSourcingTestKit"]),
         .library(name: "RuntimeNATS", targets: ["RuntimeNATS"]),
         .library(name: "HTTPFront", targets: ["HTTPFront"]),
         .library(name: "LoadGenCore", targets: ["LoadGenCore"]),
@@ -50,6 +52,22 @@ let package = Package(
             ],
             path: "Sources/Runtime",
             swiftSettings: strict + (systemMalloc ? [.define("CLSTR_PTHREAD_LOCKS")] : [])
+        ),
+        // Event sourcing core: events, records, store/snapshot/checkpoint protocols, aggregates, the event-sourced
+        // actor, consumers, the in-memory stores. Opens no files or sockets.
+        .target(
+            name: "EventSourcing",
+            dependencies: [
+                "ClstrRuntime",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The conformance suite every store runs (test bodies taking a store factory), for the stores' test targets.
+        .target(
+            name: "EventSourcingTestKit",
+            dependencies: ["EventSourcing", "ClstrRuntime"],
+            swiftSettings: strict
         ),
         // jemalloc as the process allocator plus its heap statistics. Kept out of `Runtime` so that a process can
         // choose its allocator: the services link it; the micro benchmarks must not, because package-benchmark
@@ -136,6 +154,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EventSourcingTests",
+            dependencies: ["EventSourcing", "EventSourcingTestKit", "ClstrRuntime"],
             swiftSettings: strict
         ),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),
