@@ -69,6 +69,13 @@ let package = Package(
             dependencies: ["EventSourcing", "ClstrRuntime"],
             swiftSettings: strict
         ),
+        // The accounting example's domain: the `Account` aggregate (decide/evolve), its events and their binary
+        // payloads. Pure values, no I/O.
+        .target(
+            name: "AccountingDomain",
+            dependencies: ["EventSourcing"],
+            swiftSettings: strict
+        ),
         // jemalloc as the process allocator plus its heap statistics. Kept out of `Runtime` so that a process can
         // choose its allocator: the services link it; the micro benchmarks must not, because package-benchmark
         // counts mallocs by interposing malloc, and jemalloc linked first would bypass the interposer.
@@ -161,6 +168,8 @@ let package = Package(
             dependencies: ["EventSourcing", "EventSourcingTestKit", "ClstrRuntime"],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "AccountingDomainTests", dependencies: ["AccountingDomain", "EventSourcing"], swiftSettings: strict),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),
         .testTarget(
             name: "LoadGenCoreTests",
