@@ -25,6 +25,8 @@ let package = Package(
         .library(name: "ProcessKit", targets: ["ProcessKit"]),
         .executable(name: "counter-service", targets: ["CounterService"]),
         .executable(name: "loadgen", targets: ["LoadGen"]),
+        .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
+        .executable(name: "es-crash-probe", targets: ["EventStoreCrashProbe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -32,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // SQLite event store. 7.10 links against Debian 12's libsqlite3 (7.8 referenced sqlite3_snapshot_*).
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // C libraries from Debian, each wrapped by exactly one Swift target.
@@ -136,6 +140,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The SQLite event store (embedded durable default): WAL, synchronous=FULL, one group-commit writer.
+        .target(
+            name: "EventStoreSQLite",
+            dependencies: [
+                "EventSourcing", "ClstrRuntime",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        // Appends in a loop and prints each acknowledged append, for the SQLite crash test (killed with SIGKILL).
+        .executableTarget(
+            name: "EventStoreCrashProbe",
+            dependencies: ["EventSourcing", "EventStoreSQLite"],
+            swiftSettings: strict
+        ),
         // Process helpers: free ports, child processes, a real nats-server child (the tests', the benchmarks' and
         // `--nats-server auto`'s). Production code may link it.
         .target(
@@ -166,6 +186,14 @@ let package = Package(
         .testTarget(
             name: "EventSourcingTests",
             dependencies: ["EventSourcing", "EventSourcingTestKit", "ClstrRuntime"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EventStoreSQLiteTests",
+            dependencies: [
+                "EventStoreSQLite", "EventSourcing", "EventSourcingTestKit", "ClstrRuntime", "TestKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
