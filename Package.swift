@@ -97,7 +97,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // HTTP/1.1 serving on SwiftNIO shared by the example services.
+        // HTTP/1.1 serving shared by the example services: a raw-epoll engine (the default) and a SwiftNIO one, both
+        // over one engine-neutral session and state machine; the path router.
         .target(
             name: "HTTPFront",
             dependencies: [

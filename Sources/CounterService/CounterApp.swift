@@ -180,8 +180,9 @@ struct CounterApp {
             for nodeID in localNodes {
                 var options = ActorRegistryOptions()
                 // 256 slots (the reference's mailbox size) bound the memory of an actor (the ring is allocated
-                // up front); a full mailbox fails at once (503) rather than blocking an event loop that may be the
-                // one that must run the actor.
+                // up front); a full mailbox fails at once (503). The default `.wait` would not wait on the loop
+                // that runs the actor (it fails there too), but it would stall another loop, and every connection
+                // on it, behind one hot key.
                 options.actor.mailboxCapacity = 256
                 options.actor.overflow = .fail
                 // Idle counters give back their actor (mailbox ring and cell, ~18 KB) and keep only their value,

@@ -145,6 +145,12 @@ public class ActorCell: ActorJob, @unchecked Sendable {
             metrics?.mailboxFull()
             return RequestError(.mailboxFull, "mailbox full (\(mailbox.capacity) messages)")
         }
+        if !executor.callerMayWait(forAffinity: options.affinity) {
+            metrics?.mailboxFull()
+            return RequestError(
+                .mailboxFull, "mailbox full (\(mailbox.capacity) messages); not waiting on a thread that runs its turns"
+            )
+        }
         var attempt = 0
         while true {
             if word.load(ordering: .relaxed) & Self.stopBit != 0 {
