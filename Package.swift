@@ -24,6 +24,7 @@ let package = Package(
         // For the nested benchmark package, which starts its own nats-server.
         .library(name: "ProcessKit", targets: ["ProcessKit"]),
         .executable(name: "counter-service", targets: ["CounterService"]),
+        .executable(name: "accounting", targets: ["AccountingService"]),
         .executable(name: "loadgen", targets: ["LoadGen"]),
         .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
         .executable(name: "es-crash-probe", targets: ["EventStoreCrashProbe"]),
@@ -109,10 +110,34 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What counter-service and accounting share: flags, loops, start-up and graceful shutdown, metrics endpoint.
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "ProcessKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "AccountingService",
+            dependencies: [
+                "AccountingDomain", "EventSourcing", "EventStoreSQLite", "ServiceKit", "ClstrRuntime", "HTTPFront",
+                "RuntimeMemory",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "CounterService",
             dependencies: [
-                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "ProcessKit",
+                "ServiceKit", "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "ProcessKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
