@@ -224,6 +224,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AccountingDomainTests", dependencies: ["AccountingDomain", "EventSourcing"], swiftSettings: strict),
+        .testTarget(name: "AccountingServiceTests", dependencies: ["TestKit"], swiftSettings: strict),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),
         .testTarget(
             name: "LoadGenCoreTests",
