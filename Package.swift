@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "RuntimeNATS",
             dependencies: [
-                "ClstrRuntime", "CNATS",
+                "ClstrRuntime", "CNATS", "EventSourcing",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -225,6 +225,12 @@ let package = Package(
         .testTarget(
             name: "AccountingDomainTests", dependencies: ["AccountingDomain", "EventSourcing"], swiftSettings: strict),
         .testTarget(name: "AccountingServiceTests", dependencies: ["TestKit"], swiftSettings: strict),
+        // The JetStream event store against a real `nats-server -js`: the conformance suite and the restart test.
+        .testTarget(
+            name: "EventStoreJetStreamTests",
+            dependencies: ["RuntimeNATS", "EventSourcing", "EventSourcingTestKit", "TestKit"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),
         .testTarget(
             name: "LoadGenCoreTests",

@@ -20,6 +20,7 @@ let package = Package(
                 .product(name: "ClstrRuntime", package: root),
                 .product(name: "RuntimeNATS", package: root),
                 .product(name: "ProcessKit", package: root),
+                .product(name: "EventSourcing", package: root),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/RuntimeBenchmarks",
