@@ -6,6 +6,7 @@ import Foundation
 import HTTPFront
 import Logging
 import NIOCore
+import RuntimeNATS
 import ServiceKit
 
 /// accounting's defaults: the spec demo's cluster (3 nodes, seed `demo-cluster`), ports beside counter-service's.
@@ -38,6 +39,12 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("snapshot-every"), help: "Save an account's snapshot every N events (0: never).")
     var snapshotEvery: Int = 100
 
+    /// Where JetStream is: the `--nats-url` URLs, or nil when a nats-server child must be started
+    /// (`--nats-server auto`, with JetStream enabled).
+    static func natsURLs<D: ServiceDefaults>(_ transport: TransportOptions<D>) -> [String]? {
+        transport.natsURL?.split(separator: ",").map(String.init)
+    }
+
     func validate() throws {
         guard snapshotEvery >= 0 else { throw ValidationError("--snapshot-every must be ≥ 0") }
         guard !dataDir.isEmpty else { throw ValidationError("--data-dir must not be empty") }
@@ -49,11 +56,12 @@ struct OpenedStore: Sendable {
     let events: any EventStore
     let snapshots: (any SnapshotStore)?
     let description: String
+    var close: @Sendable () -> Void = {}
 }
 
 extension StoreOptions {
-    /// Opens the store for this process (`directory` under the data dir for SQLite).
-    func open(directory: String, logger: Logger) throws -> OpenedStore {
+    /// Opens the store for this process (`directory` under the data dir for SQLite, `natsURLs` for JetStream).
+    func open(directory: String, natsURLs: [String], logger: Logger) throws -> OpenedStore {
         switch store {
         case .memory:
             return OpenedStore(events: InMemoryEventStore(), snapshots: InMemorySnapshotStore(), description: "memory")
@@ -64,10 +72,27 @@ extension StoreOptions {
             } catch {
                 throw ServiceStartError("cannot open the SQLite store in \(directory): \(error)")
             }
-            return OpenedStore(events: store, snapshots: store, description: store.path)
+            return OpenedStore(events: store, snapshots: store, description: store.path) { store.close() }
         case .jetstream:
-            throw ServiceStartError(
-                "--store jetstream: the JetStream event store has not landed in this build yet (use sqlite or memory)")
+            var options = NATSConnection.Options(urls: natsURLs)
+            options.name = "accounting-store"
+            options.reconnectWait = .milliseconds(100)
+            do {
+                let connection = try NATSConnection(options: options)
+                let configuration = JetStreamEventStore.Configuration(prefix: "accounting")
+                let events = try JetStreamEventStore(connection: connection, configuration: configuration)
+                let snapshots = try JetStreamSnapshotStore(context: events.context, prefix: "accounting")
+                return OpenedStore(
+                    events: events, snapshots: snapshots,
+                    description: "jetstream:\(configuration.streamName)@\(natsURLs.joined(separator: ","))"
+                ) {
+                    events.close()
+                    connection.close()
+                }
+            } catch {
+                throw ServiceStartError(
+                    "cannot open the JetStream store at \(natsURLs.joined(separator: ",")): \(error)")
+            }
         }
     }
 }
@@ -107,8 +132,13 @@ struct AccountingApp {
         try await ServiceRunner.startMetrics(
             metrics, host: process.host, port: process.metricsPort, loops: loops, logger: logger, steps: &steps)
 
+        // With the JetStream store and `--nats-server auto`, the child runs JetStream and serves both.
+        var natsURLs = StoreOptions.natsURLs(transport)
+        if mode != .gateway && storage.store == .jetstream && transport.natsServer == "auto" {
+            natsURLs = [try ServiceRunner.startNATSServer(logger: logger, jetStream: true, steps: &steps).url]
+        }
         let clusterTransport = try ServiceRunner.connectTransport(
-            transport.resolved(natsByDefault: mode != .all), options: transport,
+            transport.resolved(natsByDefault: mode != .all), options: transport, natsURLs: natsURLs,
             clientName: mode == .gateway ? "accounting-gateway" : "accounting-\(localNodes.first ?? "all")",
             logger: logger, steps: &steps)
         let client = ClusterClient(transport: clusterTransport, shardMap: shardMap)
@@ -121,12 +151,13 @@ struct AccountingApp {
                 case .node(let id): storage.dataDir + "/" + id
                 default: storage.dataDir
                 }
-            let opened = try storage.open(directory: directory, logger: logger)
+            let opened = try storage.open(
+                directory: directory, natsURLs: natsURLs ?? ["nats://127.0.0.1:4222"], logger: logger)
             logger.info(
                 "event store opened", metadata: ["store": "\(storage.store.rawValue)", "path": "\(opened.description)"])
             steps.append(
                 ShutdownStep(name: "store") {
-                    opened.events.close()
+                    opened.close()
                     logger.info("event store closed")
                 })
             store = opened

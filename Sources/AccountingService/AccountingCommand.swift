@@ -32,6 +32,12 @@ extension AccountingCommand {
         @Option(help: "The lowest log level.")
         var logLevel: String = "info"
 
+        func validate() throws {
+            if store == .jetstream && transport.natsURL == nil && transport.natsServer == nil {
+                throw ValidationError("--store jetstream needs --nats-url or --nats-server auto")
+            }
+        }
+
         func run() async throws {
             try await AccountingDemo(
                 cluster: cluster, transport: transport, store: store, dataDir: dataDir, logLevel: logLevel
@@ -47,6 +53,12 @@ extension AccountingCommand {
         @OptionGroup var transport: TransportOptions<AccountingDefaults>
         @OptionGroup var process: ProcessOptions<AccountingDefaults>
         @OptionGroup var storage: StoreOptions
+
+        func validate() throws {
+            if storage.store == .jetstream && transport.natsURL == nil && transport.natsServer == nil {
+                throw ValidationError("--store jetstream needs --nats-url or --nats-server auto")
+            }
+        }
 
         func run() async throws {
             try await AccountingApp(
@@ -74,6 +86,9 @@ extension AccountingCommand {
             }
             guard cluster.resolvedNodeIDs.contains(nodeID) else {
                 throw ValidationError("--node-id \(nodeID) is not one of the cluster's nodes")
+            }
+            if storage.store == .jetstream && transport.natsURL == nil {
+                throw ValidationError("a node's --store jetstream needs --nats-url (the cluster's NATS server)")
             }
         }
 

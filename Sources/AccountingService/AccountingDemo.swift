@@ -31,8 +31,12 @@ struct AccountingDemo {
     private func demo(logger: Logger, steps: inout [ShutdownStep]) async throws {
         let shardMap = ShardMap(nodeIDs: cluster.resolvedNodeIDs, numShards: cluster.shards, seed: cluster.seed)
         let kind = transport.resolved(natsByDefault: false)
+        var natsURLs = StoreOptions.natsURLs(transport)
+        if store == .jetstream && transport.natsServer == "auto" {
+            natsURLs = [try ServiceRunner.startNATSServer(logger: logger, jetStream: true, steps: &steps).url]
+        }
         let clusterTransport = try ServiceRunner.connectTransport(
-            kind, options: transport, clientName: "accounting-demo", logger: logger, steps: &steps)
+            kind, options: transport, natsURLs: natsURLs, clientName: "accounting-demo", logger: logger, steps: &steps)
 
         var storage = try StoreOptions.parse([])
         storage.store = store
@@ -45,11 +49,12 @@ struct AccountingDemo {
             temporary = directory
         }
         let temporaryDirectory = temporary
-        let opened = try storage.open(directory: storage.dataDir, logger: logger)
+        let opened = try storage.open(
+            directory: storage.dataDir, natsURLs: natsURLs ?? ["nats://127.0.0.1:4222"], logger: logger)
         logger.info("event store opened", metadata: ["store": "\(store.rawValue)", "path": "\(opened.description)"])
         steps.append(
             ShutdownStep(name: "store") {
-                opened.events.close()
+                opened.close()
                 if let temporaryDirectory { try? FileManager.default.removeItem(atPath: temporaryDirectory) }
             })
 

@@ -3,15 +3,24 @@ import Synchronization
 import TestKit
 import Testing
 
+/// The options of a store: JetStream runs everything over a nats-server child with JetStream.
+func storeArguments(_ store: String) -> [String] {
+    switch store {
+    case "sqlite": []
+    case "jetstream": ["--store", "jetstream", "--transport", "nats", "--nats-server", "auto"]
+    default: ["--store", store]
+    }
+}
+
 @Suite("accounting: the demo, the HTTP API, durability", .serialized)
 struct AccountingServiceTests {
     @Test(
         "the demo reproduces the spec's sample and rebuilds every balance from the store",
-        arguments: ["sqlite", "memory"])
+        arguments: ["sqlite", "memory", "jetstream"])
     func demo(store: String) async throws {
         try await withBlockingAllowed {
             let child = try ChildProcess(
-                executable: try AccountingProcess.executable(), arguments: store == "sqlite" ? [] : ["--store", store])
+                executable: try AccountingProcess.executable(), arguments: storeArguments(store))
             #expect(ChildProcess.waitUntil(timeout: 30) { !child.process.isRunning })
             #expect(child.process.terminationStatus == 0)
             let lines = child.output.split(separator: "\n").map(String.init)
@@ -214,12 +223,14 @@ struct AccountingServiceTests {
         }
     }
 
-    @Test("concurrent transfers between random pairs keep the sum of the balances", arguments: ["sqlite", "memory"])
+    @Test(
+        "concurrent transfers between random pairs keep the sum of the balances",
+        arguments: ["sqlite", "memory", "jetstream"])
     func concurrentTransfers(store: String) async throws {
         try await withBlockingAllowed {
             let directory = temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let service = try AccountingProcess(["--data-dir", directory, "--store", store])
+            let service = try AccountingProcess(["--data-dir", directory] + storeArguments(store))
             let accounts = (0..<8).map { "acct-\($0)" }
             for account in accounts {
                 #expect(try service.request("POST", "/accounts/\(account)", body: #"{"initial": 1000}"#).status == 201)
@@ -316,6 +327,57 @@ struct AccountingServiceTests {
                 #expect(response.status == 200)
             }
             #expect(try service!.balance("vault") == acknowledged.count + retries.count)
+        }
+    }
+
+    @Test(
+        "kill -9 during transfers: after the restart the process manager completes the interrupted ones; the sum holds")
+    func interruptedTransfers() async throws {
+        try await withBlockingAllowed {
+            let directory = temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var service: AccountingProcess? = try AccountingProcess(["--data-dir", directory])
+            let port = service!.httpPort
+            let accounts = (0..<6).map { "pm-\($0)" }
+            for account in accounts {
+                #expect(try service!.request("POST", "/accounts/\(account)", body: #"{"initial": 500}"#).status == 201)
+            }
+            let completed = Atomic<Int>(0)
+            let group = DispatchGroup()
+            for _ in 0..<12 {
+                DispatchQueue.global().async(group: group) {
+                    guard let connection = try? RawHTTPConnection(port: port, timeout: 5) else { return }
+                    defer { connection.close() }
+                    var generator = SystemRandomNumberGenerator()
+                    for _ in 0..<100_000 {
+                        let from = accounts.randomElement(using: &generator)!
+                        var to = accounts.randomElement(using: &generator)!
+                        while to == from { to = accounts.randomElement(using: &generator)! }
+                        let body = #"{"from":"\#(from)","to":"\#(to)","amount":\#(Int.random(in: 1...50))}"#
+                        guard (try? connection.send(requestText("POST", "/transfers", body: body))) != nil,
+                            (try? connection.readResponse()) != nil
+                        else { return }
+                        completed.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+            #expect(ChildProcess.waitUntil(timeout: 30) { completed.load(ordering: .relaxed) >= 200 })
+            service!.child.stop(signal: SIGKILL)
+            group.wait()
+            service = nil
+
+            service = try AccountingProcess(["--data-dir", directory], httpPort: port)
+            var sum = 0
+            let balanced = ChildProcess.waitUntil(timeout: 20) {
+                sum = accounts.reduce(0) { $0 + ((try? service!.balance($1)) ?? 0) }
+                return sum == 6 * 500
+            }
+            #expect(balanced, "sum \(sum) after the restart: \(service!.child.output)")
+            #expect(
+                ChildProcess.waitUntil(timeout: 10) {
+                    let stats = json((try? service!.request("GET", "/stats").body) ?? "")
+                    return stats?["lag"] as? Int == 0 && stats?["total_balance"] as? Int == 6 * 500
+                })
         }
     }
 }
