@@ -380,4 +380,25 @@ struct AccountingServiceTests {
                 })
         }
     }
+
+    @Test("loadgen --verify URL --field balance: deposits under load, the balance grows by 2xx × amount")
+    func loadgenVerifiesTheBalance() async throws {
+        try await withBlockingAllowed {
+            let directory = temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let service = try AccountingProcess(["--data-dir", directory])
+            #expect(try service.request("POST", "/accounts/hot").status == 201)
+            let base = "http://127.0.0.1:\(service.httpPort)"
+            let loadgen = try ChildProcess(
+                executable: try BuiltExecutable.path("loadgen"),
+                arguments: [
+                    "-n", "600", "-c", "20", "-m", "POST", "-d", #"{"amount": 3}"#, "--no-progress", "--fail-on-errors",
+                    "--verify", "\(base)/accounts/hot", "--field", "balance", "\(base)/accounts/hot/deposit",
+                ])
+            #expect(ChildProcess.waitUntil(timeout: 60) { !loadgen.process.isRunning })
+            #expect(loadgen.process.terminationStatus == 0, "\(loadgen.output)")
+            #expect(loadgen.output.contains("PASS:\tbefore 0, after 1800, increase 1800"), "\(loadgen.output)")
+            #expect(try service.balance("hot") == 1800)
+        }
+    }
 }
