@@ -67,6 +67,7 @@ final class AccountEntity: Sendable {
         enum Next {
             case load
             case run(AccountWork)
+            case commands([AccountWork])
             case idle
         }
         let next = state.withLock { state -> Next in
@@ -77,12 +78,22 @@ final class AccountEntity: Sendable {
                 return .idle
             }
             if !state.loaded { return .load }
-            return .run(state.next()!)
+            guard state.queue[state.head].message is AccountCommandRequest else { return .run(state.next()!) }
+            // Consecutive commands go together: decided one after the other, appended at once, answered after.
+            var batch: [AccountWork] = []
+            while state.head < state.queue.count && batch.count < Self.maxBatch,
+                state.queue[state.head].message is AccountCommandRequest
+            {
+                batch.append(state.queue[state.head])
+                state.head += 1
+            }
+            return .commands(batch)
         }
         switch next {
         case .idle: return false
         case .load: return issue { done in self.load(done) }
         case .run(let work): return run(work)
+        case .commands(let batch): return execute(batch)
         }
     }
 
@@ -182,8 +193,8 @@ final class AccountEntity: Sendable {
 
     private func run(_ work: AccountWork) -> Bool {
         switch work.message {
-        case let request as AccountCommandRequest:
-            return execute(request, work)
+        case is AccountCommandRequest:
+            return execute([work])
         case is GetAccount:
             let answer = state.withLock { state in
                 reply(state, error: state.account.isOpen ? "" : AccountError.accountNotFound.code)
@@ -211,91 +222,151 @@ final class AccountEntity: Sendable {
         }
     }
 
-    private func execute(_ request: AccountCommandRequest, _ work: AccountWork) -> Bool {
-        enum Decision {
-            case answer(AccountReply)
-            case append([AccountEvent], UInt64)
-        }
-        let decision = state.withLock { state -> Decision in
-            if !request.idempotencyKey.isEmpty, let first = state.answers[request.idempotencyKey] {
-                return .answer(AccountReply(node: node.nodeID, balance: first.balance, version: first.version))
-            }
-            do throws(AccountError) {
-                let events = try state.account.decide(request.command)
-                if events.isEmpty { return .answer(reply(state)) }
-                return .append(events, state.version)
-            } catch {
-                return .answer(reply(state, error: error.code))
-            }
-        }
-        switch decision {
-        case .answer(let answer):
-            work.replyTo.deliver(.success(answer), context: work.context)
-            return true
-        case .append(let events, let version):
-            let key = request.idempotencyKey
-            let metadata = EventMetadata(idempotencyKey: key.isEmpty ? nil : key)
+    /// The most commands decided and appended together.
+    static let maxBatch = 256
+
+    /// What one command of a batch answers once the batch's append is done.
+    private enum Planned {
+        /// Refused, done before (its idempotency key), or changing nothing: this answer, whatever the append does.
+        case answer(AccountReply)
+        /// Its events are in the append: the state after them, if the append succeeds.
+        case appended(AccountReply, key: String)
+    }
+
+    /// Runs consecutive commands as one step: each is decided against the state its predecessors left (as if run
+    /// one at a time), their events go into one append (atomic: all or none), and every answer goes out after the
+    /// append is durable. A hot account then costs one fsync per batch, not per command.
+    private func execute(_ batch: [AccountWork]) -> Bool {
+        let (plans, events, data, version) = state.withLock {
+            state -> ([Planned], [AccountEvent], [EventData], UInt64) in
+            var scratch = state.account
+            var version = state.version
+            var plans: [Planned] = []
+            var events: [AccountEvent] = []
             var data: [EventData] = []
-            do {
-                for (index, event) in events.enumerated() {
+            var keys: [String: AccountReply] = [:]
+            for work in batch {
+                let request = work.message as! AccountCommandRequest
+                let key = request.idempotencyKey
+                if !key.isEmpty, let first = state.answers[key] {
+                    plans.append(
+                        .answer(AccountReply(node: node.nodeID, balance: first.balance, version: first.version)))
+                    continue
+                }
+                if !key.isEmpty, let first = keys[key] {
+                    // The same key earlier in this batch: its answer, and its fate if the append fails.
+                    plans.append(.appended(first, key: ""))
+                    continue
+                }
+                let decided: [AccountEvent]
+                do throws(AccountError) {
+                    decided = try scratch.decide(request.command)
+                } catch {
+                    plans.append(
+                        .answer(
+                            AccountReply(
+                                node: node.nodeID, balance: scratch.balance, version: version, error: error.code,
+                                replayed: state.replayed, snapshotVersion: state.snapshotVersion)))
+                    continue
+                }
+                if decided.isEmpty {
+                    plans.append(.answer(AccountReply(node: node.nodeID, balance: scratch.balance, version: version)))
+                    continue
+                }
+                let metadata = EventMetadata(idempotencyKey: key.isEmpty ? nil : key)
+                for (index, event) in decided.enumerated() {
+                    scratch.evolve(event)
+                    events.append(event)
                     let id = key.isEmpty ? EventID.random() : Self.eventID(stream: stream, key: key, index: index)
-                    data.append(try AccountEvent.codec.encode(event, id: id, metadata: metadata))
+                    // Account events always encode (binary payloads of plain fields).
+                    if let encoded = try? AccountEvent.codec.encode(event, id: id, metadata: metadata) {
+                        data.append(encoded)
+                    }
                 }
-            } catch {
-                work.replyTo.deliver(
-                    .failure(RequestError(AccountingErrorCode.storeCorrupt, "cannot encode: \(error)")),
-                    context: work.context)
-                return true
+                version += UInt64(decided.count)
+                let answer = AccountReply(node: node.nodeID, balance: scratch.balance, version: version)
+                if !key.isEmpty { keys[key] = answer }
+                plans.append(.appended(answer, key: key))
             }
-            return issue { done in
-                self.node.store.append(to: self.stream, expected: .exact(version), events: data) { result in
-                    self.appended(result, events: events, key: key, work: work)
-                    done()
-                }
+            return (plans, events, data, state.version)
+        }
+        guard !data.isEmpty else {
+            for (work, plan) in zip(batch, plans) {
+                if case .answer(let answer) = plan { work.replyTo.deliver(.success(answer), context: work.context) }
+            }
+            return true
+        }
+        guard data.count == events.count else {
+            for work in batch {
+                work.replyTo.deliver(
+                    .failure(RequestError(AccountingErrorCode.storeCorrupt, "cannot encode an event")),
+                    context: work.context)
+            }
+            return true
+        }
+        return issue { done in
+            self.node.store.append(to: self.stream, expected: .exact(version), events: data) { result in
+                self.appended(result, events: events, batch: batch, plans: plans)
+                done()
             }
         }
     }
 
     private func appended(
-        _ result: Result<AppendResult, EventStoreError>, events: [AccountEvent], key: String, work: AccountWork
+        _ result: Result<AppendResult, EventStoreError>, events: [AccountEvent], batch: [AccountWork],
+        plans: [Planned]
     ) {
         switch result {
         case .success(let appended):
-            let (answer, snapshot) = state.withLock { state -> (AccountReply, Snapshot?) in
+            let snapshot = state.withLock { state -> Snapshot? in
                 for event in events { state.account.evolve(event) }
                 state.version = appended.lastVersion
-                let answer = AccountReply(node: node.nodeID, balance: state.account.balance, version: state.version)
-                if !key.isEmpty { state.answers[key] = answer }
-                var snapshot: Snapshot?
-                let every = node.snapshotEvery
-                if every > 0, node.snapshots != nil, state.version / every > state.lastSnapshot / every {
-                    state.lastSnapshot = state.version
-                    snapshot = Snapshot(
-                        stream: stream, version: state.version, position: appended.lastPosition,
-                        schemaVersion: SnapshotEnvelope.schemaVersion,
-                        payload: SnapshotEnvelope(account: state.account, answers: state.answers).payload)
+                for plan in plans {
+                    if case .appended(let answer, let key) = plan, !key.isEmpty { state.answers[key] = answer }
                 }
-                return (answer, snapshot)
+                let every = node.snapshotEvery
+                guard every > 0, node.snapshots != nil, state.version / every > state.lastSnapshot / every else {
+                    return nil
+                }
+                state.lastSnapshot = state.version
+                return Snapshot(
+                    stream: stream, version: state.version, position: appended.lastPosition,
+                    schemaVersion: SnapshotEnvelope.schemaVersion,
+                    payload: SnapshotEnvelope(account: state.account, answers: state.answers).payload)
             }
-            work.replyTo.deliver(.success(answer), context: work.context)
+            for (work, plan) in zip(batch, plans) {
+                switch plan {
+                case .answer(let answer), .appended(let answer, _):
+                    work.replyTo.deliver(.success(answer), context: work.context)
+                }
+            }
             if let snapshot, let snapshots = node.snapshots {
                 // Best effort: a lost snapshot costs a longer replay, nothing else.
                 snapshots.saveSnapshot(snapshot) { _ in }
             }
-        case .failure(let error) where error.code == .conflict && work.attempt < 3:
-            // Another writer appended (a second process on the same stream): reload and decide again.
-            var retry = work
-            retry.attempt += 1
+        case .failure(let error)
+        where (error.code == .conflict || error.code == .duplicateEventID) && batch.allSatisfy({ $0.attempt < 3 }):
+            // Another writer appended (a second process on the stream), or a command of the batch was stored by
+            // an append whose outcome was unknown: reload and decide the whole batch again.
+            let retries = batch.map { work -> AccountWork in
+                var retry = work
+                retry.attempt += 1
+                return retry
+            }
             state.withLock { state in
                 state.loaded = false
-                state.queue.insert(retry, at: state.head)
+                state.queue.insert(contentsOf: retries, at: state.head)
             }
         case .failure(let error):
-            if error.code == .outcomeUnknown || error.code == .timeout || error.code == .conflict {
-                // Whether it was stored is unknown: reload before the next command.
-                state.withLock { $0.loaded = false }
+            // Whether an append with an unknown outcome was stored is learnt by reloading before the next command.
+            state.withLock { $0.loaded = false }
+            let failure = Self.requestError(error, reading: false)
+            for (work, plan) in zip(batch, plans) {
+                switch plan {
+                case .answer(let answer): work.replyTo.deliver(.success(answer), context: work.context)
+                case .appended: work.replyTo.deliver(.failure(failure), context: work.context)
+                }
             }
-            work.replyTo.deliver(.failure(Self.requestError(error, reading: false)), context: work.context)
         }
     }
 
