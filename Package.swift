@@ -25,6 +25,7 @@ let package = Package(
         // For the nested benchmark package, which starts its own nats-server.
         .library(name: "ProcessKit", targets: ["ProcessKit"]),
         .executable(name: "counter-service", targets: ["CounterService"]),
+        .executable(name: "accounting", targets: ["AccountingService"]),
         .executable(name: "loadgen", targets: ["LoadGen"]),
         .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
         .executable(name: "es-crash-probe", targets: ["EventStoreCrashProbe"]),
@@ -74,6 +75,13 @@ let package = Package(
             dependencies: ["EventSourcing", "ClstrRuntime"],
             swiftSettings: strict
         ),
+        // The accounting example's domain: the `Account` aggregate (decide/evolve), its events and their binary
+        // payloads. Pure values, no I/O.
+        .target(
+            name: "AccountingDomain",
+            dependencies: ["EventSourcing"],
+            swiftSettings: strict
+        ),
         // jemalloc as the process allocator plus its heap statistics. Kept out of `Runtime` so that a process can
         // choose its allocator: the services link it; the micro benchmarks must not, because package-benchmark
         // counts mallocs by interposing malloc, and jemalloc linked first would bypass the interposer.
@@ -103,10 +111,34 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What counter-service and accounting share: flags, loops, start-up and graceful shutdown, metrics endpoint.
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "ProcessKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "AccountingService",
+            dependencies: [
+                "AccountingDomain", "EventSourcing", "EventStoreSQLite", "ServiceKit", "ClstrRuntime", "HTTPFront", "RuntimeNATS",
+                "RuntimeMemory",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "CounterService",
             dependencies: [
-                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "ProcessKit",
+                "ServiceKit", "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "ProcessKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -206,6 +238,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(
+            name: "AccountingDomainTests", dependencies: ["AccountingDomain", "EventSourcing"], swiftSettings: strict),
+        .testTarget(name: "AccountingServiceTests", dependencies: ["TestKit", "AccountingService"], swiftSettings: strict),
         // The JetStream event store against a real `nats-server -js`: the conformance suite and the restart test.
         .testTarget(
             name: "EventStoreJetStreamTests",

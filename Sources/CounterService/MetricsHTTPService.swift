@@ -1,6 +1,6 @@
 import HTTPFront
 import ClstrRuntime
-import RuntimeMemory
+import ServiceKit
 import Synchronization
 
 /// Serves `GET /metrics` in the Prometheus text format: HTTP, actor, cluster and heap metrics, read from
@@ -118,20 +118,7 @@ final class MetricsSources: Sendable {
             text.header("clstr_actor_passivations_total", type: "counter", help: "Idle actors passivated.")
             text.sample("clstr_actor_passivations_total", value: actors.passivations.load(ordering: .relaxed))
         }
-        let heap = HeapStatistics.current()
-        text.header(
-            "clstr_heap_allocated_bytes", type: "gauge",
-            help: "Bytes in live heap allocations (jemalloc stats.allocated).")
-        text.sample("clstr_heap_allocated_bytes", value: heap.allocated)
-        text.header(
-            "clstr_heap_active_bytes", type: "gauge", help: "Bytes in active heap pages (jemalloc stats.active).")
-        text.sample("clstr_heap_active_bytes", value: heap.active)
-        text.header(
-            "clstr_heap_resident_bytes", type: "gauge",
-            help: "Resident bytes mapped by the allocator (jemalloc stats.resident).")
-        text.sample("clstr_heap_resident_bytes", value: heap.resident)
-        text.header("process_resident_memory_bytes", type: "gauge", help: "Resident memory size in bytes.")
-        text.sample("process_resident_memory_bytes", value: heap.processRSS)
+        HeapMetrics.render(into: &text)
         return text.text
     }
 }

@@ -235,13 +235,17 @@ final class HTTPSession<Transport: HTTPTransport>: HTTPExchangeTarget, @unchecke
                 let start = buffer.readerIndex
                 let target = buffer.getSlice(at: start + head.targetOffset, length: head.targetLength)!
                 let body = buffer.getSlice(at: start + head.headLength, length: head.contentLength)!
+                var request = HTTPRequest(
+                    method: head.method, target: target, body: body, keepAlive: head.keepAlive,
+                    minorVersion: head.minorVersion)
+                if head.idempotencyKeyLength >= 0 {
+                    request.idempotencyKey = buffer.getSlice(
+                        at: start + head.idempotencyKeyOffset, length: head.idempotencyKeyLength)
+                }
                 buffer.moveReaderIndex(forwardBy: total)
                 parser.reset()
                 state.requestParsed(keepAlive: head.keepAlive)
-                dispatch(
-                    HTTPRequest(
-                        method: head.method, target: target, body: body, keepAlive: head.keepAlive,
-                        minorVersion: head.minorVersion))
+                dispatch(request)
             }
         }
     }

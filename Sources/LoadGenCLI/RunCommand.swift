@@ -39,6 +39,8 @@ public struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("json")) var json = false
     @Option(name: .customLong("metrics-url")) var metricsURL: String?
     @Option(name: .customLong("verify-counter")) var verifyCounter: String?
+    @Option(name: .customLong("verify")) var verify: String?
+    @Option(name: .customLong("field")) var field: String?
     @Flag(name: .customLong("fail-on-errors")) var failOnErrors = false
     @Option(name: .customLong("results")) var results: String?
     @Option(name: .customLong("scenario")) var scenario: String?
@@ -143,7 +145,12 @@ public struct RunCommand: AsyncParsableCommand {
             options.engine = kind
         }
         options.metricsURL = try metricsURL.map(RunCommand.checkedURL)
-        options.verifyCounterURL = try verifyCounter.map(RunCommand.checkedURL)
+        if verify != nil && verifyCounter != nil {
+            throw UsageError("--verify and --verify-counter cannot be combined.")
+        }
+        if field != nil && verify == nil { throw UsageError("--field needs --verify URL.") }
+        options.verifyCounterURL = try (verify ?? verifyCounter).map(RunCommand.checkedURL)
+        options.verifyField = field ?? "value"
         if json && options.output == .csv { throw UsageError("--json and -o csv cannot be combined.") }
         options.failOnErrors = failOnErrors
         options.resultsPath = results

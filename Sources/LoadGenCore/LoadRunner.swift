@@ -21,7 +21,7 @@ public enum LoadRunner {
     {
         var verifyBefore: Int?
         var memoryBefore: MemoryComparison.Sample?
-        if let url = options.verifyCounterURL { verifyBefore = try await CounterVerification.read(url) }
+        if let url = options.verifyCounterURL { verifyBefore = try await CounterVerification.read(url, field: options.verifyField) }
         if let url = options.metricsURL { memoryBefore = try await MemoryComparison.scrape(url) }
         LoadEngine.installInterruptHandler()
         let terminal = isatty(1) == 1
@@ -40,7 +40,7 @@ public enum LoadRunner {
             report.memory = MemoryComparison(url: url.description, before: memoryBefore, after: after)
         }
         if let url = options.verifyCounterURL, let verifyBefore {
-            let after = try await CounterVerification.read(url)
+            let after = try await CounterVerification.read(url, field: options.verifyField)
             report.verification = CounterVerification(
                 url: url.description, before: verifyBefore, after: after, successes: report.statistics.successes2xx,
                 amount: options.counterAmount)

@@ -1,0 +1,451 @@
+import AccountingDomain
+import ClstrRuntime
+import EventSourcing
+import Logging
+import Synchronization
+
+/// One account in memory: its state rebuilt from the store, a queue of messages run one at a time.
+final class AccountEntity: Sendable {
+    let id: String
+    let stream: StreamName
+    unowned let node: AccountNode
+    private let state = Mutex(State())
+
+    struct State: Sendable {
+        var queue: [AccountWork] = []
+        var head = 0
+        var running = false
+        var passivated = false
+        var loaded = false
+        var account = Account()
+        var version: UInt64 = 0
+        /// Idempotency key → the answer of the command that carried it (from the stored events' metadata).
+        var answers: [String: AccountReply] = [:]
+        var replayed = 0
+        var snapshotVersion: UInt64 = 0
+        var lastSnapshot: UInt64 = 0
+
+        mutating func next() -> AccountWork? {
+            guard head < queue.count else {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+                return nil
+            }
+            head += 1
+            return queue[head - 1]
+        }
+    }
+
+    init(id: String, node: AccountNode) {
+        self.id = id
+        self.stream = AccountID.stream(id)
+        self.node = node
+    }
+
+    /// Queues `work`; false when the entity was passivated (the caller looks it up again).
+    func submit(_ work: AccountWork) -> Bool {
+        let start = state.withLock { state -> Bool? in
+            if state.passivated { return nil }
+            state.queue.append(work)
+            if state.running { return false }
+            state.running = true
+            return true
+        }
+        guard let start else { return false }
+        if start { drain() }
+        return true
+    }
+
+    /// Runs queued messages until the queue is empty or a step waits for the store.
+    private func drain() {
+        while step() {}
+    }
+
+    /// One step: load, or run one message. True to continue at once; false when the queue is empty (the entity
+    /// is idle) or a completion will continue.
+    private func step() -> Bool {
+        enum Next {
+            case load
+            case run(AccountWork)
+            case commands([AccountWork])
+            case idle
+        }
+        let next = state.withLock { state -> Next in
+            if state.head >= state.queue.count {
+                state.queue.removeAll(keepingCapacity: true)
+                state.head = 0
+                state.running = false
+                return .idle
+            }
+            if !state.loaded { return .load }
+            guard state.queue[state.head].message is AccountCommandRequest else { return .run(state.next()!) }
+            // Consecutive commands go together: decided one after the other, appended at once, answered after.
+            var batch: [AccountWork] = []
+            while state.head < state.queue.count && batch.count < Self.maxBatch,
+                state.queue[state.head].message is AccountCommandRequest
+            {
+                batch.append(state.queue[state.head])
+                state.head += 1
+            }
+            return .commands(batch)
+        }
+        switch next {
+        case .idle: return false
+        case .load: return issue { done in self.load(done) }
+        case .run(let work): return run(work)
+        case .commands(let batch): return execute(batch)
+        }
+    }
+
+    /// Starts an asynchronous operation that calls `done` exactly once; true when it already finished.
+    private func issue(_ operation: (@escaping @Sendable () -> Void) -> Void) -> Bool {
+        let latch = StepLatch()
+        operation {
+            if latch.arrive() { self.drain() }
+        }
+        return latch.arrive()
+    }
+
+    private func reply(_ state: State, error: String = "") -> AccountReply {
+        AccountReply(
+            node: node.nodeID, balance: state.account.balance, version: state.version, error: error,
+            replayed: state.replayed, snapshotVersion: state.snapshotVersion)
+    }
+
+    // MARK: Loading
+
+    private func load(_ done: @escaping @Sendable () -> Void) {
+        guard let snapshots = node.snapshots else {
+            return readTail(from: Account(), version: 0, answers: [:], snapshotVersion: 0, done)
+        }
+        snapshots.loadSnapshot(stream: stream) { result in
+            if case .success(let snapshot?) = result, snapshot.schemaVersion == SnapshotEnvelope.schemaVersion,
+                let envelope = try? SnapshotEnvelope(payload: snapshot.payload)
+            {
+                self.readTail(
+                    from: envelope.account, version: snapshot.version, answers: envelope.answers,
+                    snapshotVersion: snapshot.version, done)
+            } else {
+                // No snapshot, another schema or unreadable: replay the whole stream.
+                self.readTail(from: Account(), version: 0, answers: [:], snapshotVersion: 0, done)
+            }
+        }
+    }
+
+    private func readTail(
+        from account: Account, version: UInt64, answers: [String: AccountReply], snapshotVersion: UInt64,
+        _ done: @escaping @Sendable () -> Void
+    ) {
+        node.store.read(stream: stream, from: version + 1, maxCount: Int.max) { result in
+            switch result {
+            case .success(let records):
+                var account = account
+                var answers = answers
+                var version = version
+                do {
+                    for record in records {
+                        account.evolve(try AccountEvent.codec.decode(record))
+                        version = record.version
+                        if let key = record.metadata.idempotencyKey {
+                            answers[key] = AccountReply(
+                                node: self.node.nodeID, balance: account.balance, version: version)
+                        }
+                    }
+                } catch {
+                    self.failQueue(
+                        RequestError(AccountingErrorCode.storeCorrupt, "cannot replay \(self.stream): \(error)"))
+                    return done()
+                }
+                let replayed = records.count
+                self.state.withLock { state in
+                    state.account = account
+                    state.version = version
+                    state.answers = answers
+                    state.replayed = replayed
+                    state.snapshotVersion = snapshotVersion
+                    state.lastSnapshot = snapshotVersion
+                    state.loaded = true
+                }
+                self.node.logger.debug(
+                    "account rebuilt",
+                    metadata: [
+                        "account": "\(self.id)", "events_replayed": "\(replayed)",
+                        "snapshot_version": "\(snapshotVersion)",
+                    ])
+            case .failure(let error):
+                self.failQueue(Self.requestError(error, reading: true))
+            }
+            done()
+        }
+    }
+
+    /// Answers every queued message with `error` (the entity could not load); the next message tries again.
+    private func failQueue(_ error: RequestError) {
+        let works = state.withLock { state -> [AccountWork] in
+            var works: [AccountWork] = []
+            while let work = state.next() { works.append(work) }
+            return works
+        }
+        for work in works { work.replyTo.deliver(.failure(error), context: work.context) }
+    }
+
+    // MARK: Running
+
+    private func run(_ work: AccountWork) -> Bool {
+        switch work.message {
+        case is AccountCommandRequest:
+            return execute([work])
+        case is GetAccount:
+            let answer = state.withLock { state in
+                reply(state, error: state.account.isOpen ? "" : AccountError.accountNotFound.code)
+            }
+            work.replyTo.deliver(.success(answer), context: work.context)
+            return true
+        case is PassivateAccount:
+            let (answer, rest) = state.withLock { state -> (AccountReply, [AccountWork]) in
+                state.passivated = true
+                var rest: [AccountWork] = []
+                while let work = state.next() { rest.append(work) }
+                state.running = false
+                return (reply(state), rest)
+            }
+            node.remove(self)
+            work.replyTo.deliver(.success(answer), context: work.context)
+            for other in rest { node.submit(other, to: id) }
+            return false
+        case let read as ReadAccountEvents:
+            return issue { done in self.readEvents(read, work, done) }
+        default:
+            work.replyTo.deliver(
+                .failure(RequestError(.noHandler, "no handler for \(type(of: work.message))")), context: work.context)
+            return true
+        }
+    }
+
+    /// The most commands decided and appended together.
+    static let maxBatch = 256
+
+    /// What one command of a batch answers once the batch's append is done.
+    private enum Planned {
+        /// Refused, done before (its idempotency key), or changing nothing: this answer, whatever the append does.
+        case answer(AccountReply)
+        /// Its events are in the append: the state after them, if the append succeeds.
+        case appended(AccountReply, key: String)
+    }
+
+    /// Runs consecutive commands as one step: each is decided against the state its predecessors left (as if run
+    /// one at a time), their events go into one append (atomic: all or none), and every answer goes out after the
+    /// append is durable. A hot account then costs one fsync per batch, not per command.
+    private func execute(_ batch: [AccountWork]) -> Bool {
+        let (plans, events, data, version) = state.withLock {
+            state -> ([Planned], [AccountEvent], [EventData], UInt64) in
+            var scratch = state.account
+            var version = state.version
+            var plans: [Planned] = []
+            var events: [AccountEvent] = []
+            var data: [EventData] = []
+            var keys: [String: AccountReply] = [:]
+            for work in batch {
+                let request = work.message as! AccountCommandRequest
+                let key = request.idempotencyKey
+                if !key.isEmpty, let first = state.answers[key] {
+                    plans.append(
+                        .answer(AccountReply(node: node.nodeID, balance: first.balance, version: first.version)))
+                    continue
+                }
+                if !key.isEmpty, let first = keys[key] {
+                    // The same key earlier in this batch: its answer, and its fate if the append fails.
+                    plans.append(.appended(first, key: ""))
+                    continue
+                }
+                let decided: [AccountEvent]
+                do throws(AccountError) {
+                    decided = try scratch.decide(request.command)
+                } catch {
+                    plans.append(
+                        .answer(
+                            AccountReply(
+                                node: node.nodeID, balance: scratch.balance, version: version, error: error.code,
+                                replayed: state.replayed, snapshotVersion: state.snapshotVersion)))
+                    continue
+                }
+                if decided.isEmpty {
+                    plans.append(.answer(AccountReply(node: node.nodeID, balance: scratch.balance, version: version)))
+                    continue
+                }
+                let metadata = EventMetadata(idempotencyKey: key.isEmpty ? nil : key)
+                for (index, event) in decided.enumerated() {
+                    scratch.evolve(event)
+                    events.append(event)
+                    let id = key.isEmpty ? EventID.random() : Self.eventID(stream: stream, key: key, index: index)
+                    // Account events always encode (binary payloads of plain fields).
+                    if let encoded = try? AccountEvent.codec.encode(event, id: id, metadata: metadata) {
+                        data.append(encoded)
+                    }
+                }
+                version += UInt64(decided.count)
+                let answer = AccountReply(node: node.nodeID, balance: scratch.balance, version: version)
+                if !key.isEmpty { keys[key] = answer }
+                plans.append(.appended(answer, key: key))
+            }
+            return (plans, events, data, state.version)
+        }
+        guard !data.isEmpty else {
+            for (work, plan) in zip(batch, plans) {
+                if case .answer(let answer) = plan { work.replyTo.deliver(.success(answer), context: work.context) }
+            }
+            return true
+        }
+        guard data.count == events.count else {
+            for work in batch {
+                work.replyTo.deliver(
+                    .failure(RequestError(AccountingErrorCode.storeCorrupt, "cannot encode an event")),
+                    context: work.context)
+            }
+            return true
+        }
+        return issue { done in
+            self.node.store.append(to: self.stream, expected: .exact(version), events: data) { result in
+                self.appended(result, events: events, batch: batch, plans: plans)
+                done()
+            }
+        }
+    }
+
+    private func appended(
+        _ result: Result<AppendResult, EventStoreError>, events: [AccountEvent], batch: [AccountWork],
+        plans: [Planned]
+    ) {
+        switch result {
+        case .success(let appended):
+            let snapshot = state.withLock { state -> Snapshot? in
+                for event in events { state.account.evolve(event) }
+                state.version = appended.lastVersion
+                for plan in plans {
+                    if case .appended(let answer, let key) = plan, !key.isEmpty { state.answers[key] = answer }
+                }
+                let every = node.snapshotEvery
+                guard every > 0, node.snapshots != nil, state.version / every > state.lastSnapshot / every else {
+                    return nil
+                }
+                state.lastSnapshot = state.version
+                return Snapshot(
+                    stream: stream, version: state.version, position: appended.lastPosition,
+                    schemaVersion: SnapshotEnvelope.schemaVersion,
+                    payload: SnapshotEnvelope(account: state.account, answers: state.answers).payload)
+            }
+            for (work, plan) in zip(batch, plans) {
+                switch plan {
+                case .answer(let answer), .appended(let answer, _):
+                    work.replyTo.deliver(.success(answer), context: work.context)
+                }
+            }
+            if let snapshot, let snapshots = node.snapshots {
+                // Best effort: a lost snapshot costs a longer replay, nothing else.
+                snapshots.saveSnapshot(snapshot) { _ in }
+            }
+        case .failure(let error)
+        where (error.code == .conflict || error.code == .duplicateEventID) && batch.allSatisfy({ $0.attempt < 3 }):
+            // Another writer appended (a second process on the stream), or a command of the batch was stored by
+            // an append whose outcome was unknown: reload and decide the whole batch again.
+            let retries = batch.map { work -> AccountWork in
+                var retry = work
+                retry.attempt += 1
+                return retry
+            }
+            state.withLock { state in
+                state.loaded = false
+                state.queue.insert(contentsOf: retries, at: state.head)
+            }
+        case .failure(let error):
+            // Whether an append with an unknown outcome was stored is learnt by reloading before the next command.
+            state.withLock { $0.loaded = false }
+            let failure = Self.requestError(error, reading: false)
+            for (work, plan) in zip(batch, plans) {
+                switch plan {
+                case .answer(let answer): work.replyTo.deliver(.success(answer), context: work.context)
+                case .appended: work.replyTo.deliver(.failure(failure), context: work.context)
+                }
+            }
+        }
+    }
+
+    private func readEvents(_ read: ReadAccountEvents, _ work: AccountWork, _ done: @escaping @Sendable () -> Void) {
+        node.store.read(stream: stream, from: max(1, read.from), maxCount: max(1, read.limit)) { result in
+            switch result {
+            case .success(let records):
+                work.replyTo.deliver(.success(EventJSON.document(id: self.id, records: records)), context: work.context)
+            case .failure(let error):
+                work.replyTo.deliver(.failure(Self.requestError(error, reading: true)), context: work.context)
+            }
+            done()
+        }
+    }
+
+    /// What a store error means for the requester: 503 when nothing was stored, 504 when it is unknown.
+    static func requestError(_ error: EventStoreError, reading: Bool) -> RequestError {
+        switch error.code {
+        case .outcomeUnknown, .timeout:
+            return RequestError(
+                reading ? AccountingErrorCode.storeUnavailable : AccountingErrorCode.outcomeUnknown, error.description)
+        case .codec:
+            return RequestError(AccountingErrorCode.storeCorrupt, error.description)
+        default:
+            return RequestError(AccountingErrorCode.storeUnavailable, error.description)
+        }
+    }
+
+    /// The event ID of the `index`th event of the command with idempotency key `key`: derived, so that a retried
+    /// append is recognised by the store itself (its idempotent append) as well as by the entity.
+    static func eventID(stream: StreamName, key: String, index: Int) -> EventID {
+        var high: UInt64 = 0xcbf2_9ce4_8422_2325
+        var low: UInt64 = 0x8422_2325_cbf2_9ce4
+        func mix(_ byte: UInt8) {
+            high = (high ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+            low = (low ^ UInt64(byte)) &* 0x9E37_79B9_7F4A_7C15
+            low ^= low >> 29
+        }
+        for byte in stream.description.utf8 { mix(byte) }
+        mix(0)
+        for byte in key.utf8 { mix(byte) }
+        mix(0)
+        mix(UInt8(truncatingIfNeeded: index))
+        return EventID(high: high, low: low)
+    }
+}
+
+/// The snapshot of an account entity: the aggregate's state plus the remembered idempotency answers (which would
+/// otherwise be lost with the events the snapshot lets a load skip).
+struct SnapshotEnvelope {
+    static let schemaVersion: UInt32 = 1
+    var account: Account
+    var answers: [String: AccountReply]
+
+    init(account: Account, answers: [String: AccountReply]) {
+        self.account = account
+        self.answers = answers
+    }
+
+    var payload: [UInt8] {
+        var writer = WireWriter()
+        writer.write(bytes: account.snapshotPayload())
+        writer.writeVarint(UInt64(answers.count))
+        for (key, answer) in answers.sorted(by: { $0.key < $1.key }) {
+            writer.write(key)
+            writer.write(answer.balance)
+            writer.writeVarint(answer.version)
+        }
+        return writer.bytes
+    }
+
+    init(payload: [UInt8]) throws {
+        var reader = WireReader(payload)
+        account = try Account(snapshotPayload: try reader.readBytes())
+        answers = [:]
+        let count = try reader.readVarint()
+        for _ in 0..<min(count, UInt64(payload.count)) {
+            let key = try reader.readString()
+            answers[key] = AccountReply(node: "", balance: try reader.readInt64(), version: try reader.readVarint())
+        }
+    }
+}
