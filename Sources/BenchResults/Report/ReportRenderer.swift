@@ -92,7 +92,7 @@ public struct ReportRenderer: Sendable {
                 name: "nginx (hot-key)",
                 values: commits.map { median("cpu_us_per_req", commit: $0, scenario: "hot-key", target: "nginx") }))
         var cpuChart = Chart(
-            title: "server CPU µs per request (user + system of every serving process; median of repeats, loadgen)",
+            title: "server CPU µs/request, user + system of all serving processes (median, loadgen)",
             yLabel: "µs/request", categories: labels, series: cpuSeries.filter { $0.values.contains { $0 != nil } },
             logarithmic: true)
         cpuChart.connectGaps = true
