@@ -52,7 +52,8 @@ public struct NginxVerdict: Sendable, Equatable {
     }
 
     /// The verdicts of a set of rows: per series against counter-service whose passing rows carry a ratio to nginx,
-    /// one on req/s (not for constant-rate runs, whose req/s is the rate asked for) and one on CPU per request.
+    /// one on req/s and one on CPU per request. Constant-rate runs are left out: their req/s is the rate asked for,
+    /// and their CPU per request, at half load, is not comparable with nginx's under full load.
     ///
     /// - Parameters:
     ///   - rows: the rows of one commit.
@@ -66,12 +67,11 @@ public struct NginxVerdict: Sendable, Equatable {
         let serving = rows.filter { $0.target == "counter-service" && $0.passed }
         var out: [NginxVerdict] = []
         for (key, group) in Dictionary(grouping: serving, by: \.seriesKey).sorted(by: { $0.key < $1.key }) {
-            let constantRate = group.contains { ($0.number("rate") ?? 0) > 0 }
+            if group.contains(where: { ($0.number("rate") ?? 0) > 0 }) { continue }
             let measures: [(Measure, String, Double, Bool)] = [
                 (.throughput, "ratio_vs_nginx", throughputFloor, true), (.cpu, "cpu_ratio_vs_nginx", cpuFloor, false),
             ]
             for (measure, column, floor, higherIsBetter) in measures {
-                if measure == .throughput && constantRate { continue }
                 let ratios = group.compactMap { $0.number(column) }
                 guard let ratio = BenchStatistics.median(ratios) else { continue }
                 let band = max(floor, spreadFactor * BenchStatistics.relativeSpread(ratios))

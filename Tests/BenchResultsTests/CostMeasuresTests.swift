@@ -84,6 +84,11 @@ struct CostMeasuresTests {
         ]
         let verdicts = NginxVerdict.verdicts(rows: rows)
         #expect(verdicts.map(\.measure) == [.throughput, .cpu])
+        // A constant-rate series (req/s = the rate asked for, CPU at half load) is not judged against nginx.
+        var rate = Self.row(commit: "c", rps: 40_000, cpu: 12, ratio: 0.4, cpuRatio: 1.5)
+        rate["scenario"] = "rate"
+        rate["rate"] = "40000"
+        #expect(NginxVerdict.verdicts(rows: rows + [rate]) == verdicts)
         // req/s ratios 0.8–1.0 spread 22 % → band 44 %: on par, however the median reads.
         #expect(verdicts[0].standing == .onPar && abs(verdicts[0].ratio - 0.9) < 1e-9)
         // CPU ratios 1.15–1.16 spread < 1 % → band 5 %: 16 % more CPU per request is behind.
