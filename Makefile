@@ -40,21 +40,22 @@ tsan: deps ## Run the concurrency tests (actors, cluster, NATS transport, HTTP f
 	CLSTR_SYSTEM_MALLOC=1 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan \
 	  --filter 'RuntimeTests|RuntimeNATSTests|HTTPFrontTests|EventSourcingTests' $(SWIFT_FLAGS)
 
-bench: deps ## Run the benchmark suite (release; QUICK=1 small, SOAK=1 adds the soak); appends results/bench.csv
+bench: deps ## Run the benchmark suite (release; QUICK=1 small, SOAK=1 adds the soak; req/s and CPU µs/request); appends results/bench.csv
 	scripts/bench.sh
 
 bench-micro: deps ## Run the package-benchmark suites only
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
 
-bench-instructions: deps ## Instructions per request under callgrind (counter, NATS node, nginx); appends results/instructions.csv
+bench-instructions: deps ## Instructions per request under callgrind (counter, NATS node, nginx; ~2–4 min); appends results/instructions.csv and writes results/instructions-top.txt
 	scripts/bench-instructions.sh
 
-compare: ## Compare bench medians with BASE=<commit> (default: previous with results); non-zero on a regression
+compare: ## Compare bench medians (req/s, latency, heap, CPU/request ±5 %) and instructions/request (±2 %) with BASE=<commit>; non-zero on a regression
 	scripts/bench.sh compare "$(BASE)" "$(HEAD)"
 
-report: ## Render results/report.html (self-contained, inline SVG) from results/bench.csv
+report: ## Render results/report.html (self-contained, inline SVG) from results/bench.csv and results/instructions.csv
 	$(SWIFT) build $(RELEASE_FLAGS) --product loadgen $(SWIFT_FLAGS)
-	.build/release/loadgen report html --results results/bench.csv --output results/report.html
+	.build/release/loadgen report html --results results/bench.csv --instructions results/instructions.csv \
+	  --output results/report.html
 
 report-check: report ## Render the report with headless Chromium to .build/report-check/report.png (installs chromium)
 	@command -v chromium >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -64,7 +65,7 @@ report-check: report ## Render the report with headless Chromium to .build/repor
 	  --screenshot=.build/report-check/report.png "file://$(CURDIR)/results/report.html"
 	@test -s .build/report-check/report.png && echo "report-check: .build/report-check/report.png (open it and look)"
 
-run: release ## Run counter-service with its defaults (7 nodes, 64 shards, HTTP :8181, metrics :2121)
+run: release ## Run counter-service with its defaults (7 nodes, 64 shards, HTTP :8181 — what `loadgen -n 100000 -c 200` without a URL drives — metrics :2121)
 	.build/release/counter-service
 
 format: ## Format the sources with swift format

@@ -265,7 +265,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoadGenCLITests",
-            dependencies: ["LoadGenCLI", "LoadGenCore", "BenchResults"],
+            dependencies: ["LoadGenCLI", "LoadGenCore", "BenchResults", "TestKit"],
             swiftSettings: strict
         ),
     ]

@@ -12,8 +12,9 @@
 #   nats-node  the node side of the counter over NATS: `counter-service node` owning every shard, under valgrind;
 #              a gateway outside valgrind, nats-server started here
 #   nginx      nginx with a fixed answer (master_process off, one process): the machine-independent anchor
-# Rows go to results/instructions.csv (commit, date, target, requests, instructions, per request, ratio to nginx's);
-# the top-20 functions of each target's profile go to results/instructions-top.txt.
+# Rows go to results/instructions.csv in the results schema (BenchRow; scenario `instructions`, tool `callgrind`,
+# instructions_per_req and instructions_ratio_vs_nginx); the top-20 functions of each target's profile go to
+# results/instructions-top.txt, so that a regression points at its function.
 #
 #   N=20000 WARMUP=2000 CONNECTIONS=8 scripts/bench-instructions.sh
 #
@@ -51,8 +52,9 @@ log "release build of counter-service and loadgen"
 "$SWIFT" build -c release --product loadgen >&2 || exit 1
 objcopy --strip-debug "$BIN/counter-service" "$WORK/counter-service"
 
-COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- . ':!results' 2>/dev/null)" ]; then COMMIT="$COMMIT-dirty"; fi
+# The commit name by the rule every results row uses (hash, -dirty when the tree differs outside results/).
+COMMIT=$("$BIN/loadgen" report commit)
+[ -n "$COMMIT" ] || COMMIT=unknown
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # Starts `valgrind … <command>` in the background; sets VG_PID and VG_OUT.
@@ -138,19 +140,54 @@ for target in $TARGETS; do
     log "$target: ${TOTALS[$target]} instructions for $N requests"
 done
 
-[ -f "$RESULTS" ] || echo "commit,date,target,requests,instructions,instructions_per_request,ratio_to_nginx" >"$RESULTS"
+# Rows in the one results schema (BenchRow: read by column name, so this file carries only the columns it fills):
+# scenario `instructions`, tool `callgrind`, one row per target. `loadgen compare results/instructions.csv` and
+# `make compare` judge instructions_per_req with a 2 % band.
+COLUMNS=(time_utc commit host_cores cpu_model scenario n c method url_path requests tool target instructions_per_req
+    instructions_ratio_vs_nginx status)
+csv_field() { # value → the value, quoted when it holds a comma, a quote or a line break
+    case $1 in
+    *[,\"$'\n']*) printf '"%s"' "${1//\"/\"\"}" ;;
+    *) printf '%s' "$1" ;;
+    esac
+}
+if [ -f "$RESULTS" ] && ! head -1 "$RESULTS" | grep -q instructions_per_req; then
+    log "$RESULTS has an older layout: moved to $RESULTS.old"
+    mv "$RESULTS" "$RESULTS.old"
+fi
+if [ ! -f "$RESULTS" ]; then
+    mkdir -p "$(dirname "$RESULTS")"
+    (IFS=,; echo "${COLUMNS[*]}") >"$RESULTS"
+fi
+read -r FILE_HEADER <"$RESULTS"
+IFS=, read -r -a FILE_COLUMNS <<<"$FILE_HEADER"
+CORES=$(nproc 2>/dev/null || echo 0)
+CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
+declare -A URL_PATH=([counter]=/counter/bench/increment [nats-node]=/counter/bench/increment [nginx]=/counter/bench/increment)
 nginx_per=""
 [ -n "${TOTALS[nginx]:-}" ] && nginx_per=$(awk -v t="${TOTALS[nginx]}" -v n="$N" 'BEGIN { printf "%.1f", t / n }')
 {
-    echo "# $COMMIT $DATE: callgrind top-20 per target (instructions in the measured requests)"
+    echo "# $COMMIT $DATE: callgrind top-20 per target (instructions in the $N measured requests, c=$CONNECTIONS)"
     for target in $TARGETS; do
         per=$(awk -v t="${TOTALS[$target]}" -v n="$N" 'BEGIN { printf "%.1f", t / n }')
         ratio=""
-        [ -n "$nginx_per" ] && ratio=$(awk -v a="$per" -v b="$nginx_per" 'BEGIN { printf "%.3f", a / b }')
-        echo "$COMMIT,$DATE,$target,$N,${TOTALS[$target]},$per,$ratio" >>"$RESULTS"
+        [ -n "$nginx_per" ] && [ "$target" != nginx ] \
+            && ratio=$(awk -v a="$per" -v b="$nginx_per" 'BEGIN { printf "%.3f", a / b }')
+        declare -A value=(
+            [time_utc]=$DATE [commit]=$COMMIT [host_cores]=$CORES [cpu_model]=$CPU_MODEL [scenario]=instructions
+            [n]=$N [c]=$CONNECTIONS [method]=POST [url_path]=${URL_PATH[$target]} [requests]=$N [tool]=callgrind
+            [target]=$target [instructions_per_req]=$per [instructions_ratio_vs_nginx]=$ratio [status]=PASS
+        )
+        line=""
+        for ((k = 0; k < ${#FILE_COLUMNS[@]}; k++)); do
+            [ $k -gt 0 ] && line+=,
+            line+=$(csv_field "${value[${FILE_COLUMNS[$k]}]:-}")
+        done
+        echo "$line" >>"$RESULTS"
+        unset value
         printf '%-10s %12s instructions/request%s\n' "$target" "$per" "${ratio:+  (${ratio}× nginx)}" >&2
         echo
-        echo "## $target: $per instructions/request"
+        echo "## $target: $per instructions/request${ratio:+ (${ratio}× nginx)}"
         cat "$WORK/$target.top.txt"
     done
 } >"$TOP"

@@ -10,8 +10,13 @@
 #   scripts/bench.sh compare [BASE] [HEAD]
 #                                    `loadgen compare results/bench.csv`: the medians of two commits (default: the
 #                                    latest commit with results and the latest earlier one with runs of the same
-#                                    size), then the micro benchmarks through package-benchmark baselines when both
+#                                    size; req/s, latency, heap, CPU µs per request), then results/instructions.csv
+#                                    (instructions per request, 2 % band), then the micro benchmarks through package-benchmark baselines when both
 #                                    commits have an export
+#
+# Every run records the CPU time (user + system) its serving processes spent, sampled from /proc/<pid>/stat of the
+# target's process tree before and after the run (the manifest's server_cpu_s); the rows carry it as cpu_us_per_req
+# and cpu_ratio_vs_nginx, which move far less with the machine's load than req/s.
 #
 # Environment: QUICK=1 (small runs, no micro benchmarks: under 3 minutes once built), SOAK=1 (add the 1,000,000
 # request soak), REPEATS (default 3), MICRO=0/1 (default 1, 0 with QUICK), RESULTS (default results/bench.csv),
@@ -58,6 +63,16 @@ if [ "${1:-}" = compare ]; then
     # The commits the macro comparison chose (its first line: "base X → head Y").
     read -r _ base_used _ _ head_used <"$out"
     rm -f "$out"
+    # Instructions per request (make bench-instructions): its own file, the same comparer; a 2 % band.
+    INSTRUCTIONS=${INSTRUCTIONS:-results/instructions.csv}
+    if [ -f "$INSTRUCTIONS" ]; then
+        log "instructions per request: loadgen compare $INSTRUCTIONS"
+        "$LOADGEN" compare "$INSTRUCTIONS"
+        case $? in
+        0 | 2) ;; # 2: fewer than two commits with callgrind rows
+        *) status=1 ;;
+        esac
+    fi
     if [ -n "${base_used:-}" ] && [ -f "$MICRO_DIR/${base_used%-dirty}/$MICRO_TARGET.results.json.gz" ] \
         && [ -f "$MICRO_DIR/${head_used%-dirty}/$MICRO_TARGET.results.json.gz" ]; then
         log "micro benchmarks: package-benchmark baseline check ${base_used%-dirty} → ${head_used%-dirty}"
@@ -197,12 +212,39 @@ stop_nginx() {
 # ---------------------------------------------------------------------------------------------------------------------
 MANIFEST=$RUN/manifest.tsv
 SUM_BEFORE=0
-printf 'kind\tscenario\ttool\ttarget\texit_code\tserver_alive\tfile\tn\tc\trate\tmethod\turl_path\tbody_bytes\tverify\theap_before\theap_after\trss_before\trss_after\n' >"$MANIFEST"
+printf 'kind\tscenario\ttool\ttarget\texit_code\tserver_alive\tfile\tn\tc\trate\tmethod\turl_path\tbody_bytes\tverify\theap_before\theap_after\trss_before\trss_after\tserver_cpu_s\n' >"$MANIFEST"
 RUNNO=0
 
-manifest() { # kind scenario tool target exit alive file n rate method path verify
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t0\t%s\t\t\t\t\n' \
-        "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$CONNECTIONS" "$9" "${10}" "${11}" "${12}" >>"$MANIFEST"
+# The serving processes' CPU time over a run (user + system), written by each run into the manifest's
+# server_cpu_s: sampled right before the tool starts and right after it exits.
+CPU_S=""
+manifest() { # kind scenario tool target exit alive file n rate method path verify (and CPU_S)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t0\t%s\t\t\t\t\t%s\n' \
+        "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$CONNECTIONS" "$9" "${10}" "${11}" "${12}" "$CPU_S" >>"$MANIFEST"
+    CPU_S=""
+}
+
+# The process trees measured (tree_ticks, scripts/lib.sh): counter-service and, in NATS modes, the nats-server it
+# started (`--nats-server auto`); nginx's master and its worker.
+# The PID whose process tree serves a target.
+target_pid() { # target
+    if [ "$1" = nginx ]; then echo "$NGINX_PID"; else echo "$SVC_PID"; fi
+}
+
+# CPU_TICKS_BEFORE=… before a run; cpu_after sets CPU_S to the seconds spent since (empty when the server died).
+CPU_TICKS_BEFORE=0
+cpu_before() { # target
+    CPU_TICKS_BEFORE=$(tree_ticks "$(target_pid "$1")")
+}
+cpu_after() { # target
+    local pid
+    pid=$(target_pid "$1")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        CPU_S=$(awk -v a="$CPU_TICKS_BEFORE" -v b="$(tree_ticks "$pid")" -v hz="$CLK_TCK" \
+            'BEGIN { printf "%.3f", (b - a) / hz }')
+    else
+        CPU_S=""
+    fi
 }
 
 counter_value() { # id → the counter's value, or nothing
@@ -259,10 +301,12 @@ run_loadgen() {
     fi
     for ((k = 1; k <= $#; k++)); do [ "${!k}" = --rate ] && { local next=$((k + 1)); rate=${!next}; }; done
     log "run $RUNNO: $scenario · loadgen → $target · $method $path · n=$n c=$CONNECTIONS ${rate:+rate=$rate}"
+    cpu_before "$target"
     timeout --foreground --kill-after=10 "$RUN_TIMEOUT" "$LOADGEN" -n "$n" -c "$CONNECTIONS" -m "$method" "${args[@]}" "$@" \
         --no-progress --fail-on-errors --results "$RUN/$file" --scenario "$scenario" "$base$path" \
         >"$RUN/r$RUNNO.log" 2>&1
     local rc=$? alive=1
+    cpu_after "$target"
     if [ "$target" != nginx ]; then check_service; alive=$ALIVE; fi
     [ $rc -ne 0 ] && { log "  exit $rc:"; tail -5 "$RUN/r$RUNNO.log" >&2; }
     if [ -n "$spread_prefix" ] && [ "$alive" = 1 ] && [ -s "$RUN/$file" ]; then
@@ -286,9 +330,11 @@ run_wrk() {
     local file="r$RUNNO-$scenario-wrk-$target.txt"
     if [ "$target" = nginx ]; then base=$NGINX_URL; else base=$SVC_URL; fi
     log "run $RUNNO: $scenario · wrk → $target · POST $path · ${WRK_SECONDS}s c=$CONNECTIONS"
+    cpu_before "$target"
     WRK_METHOD=POST timeout --foreground --kill-after=10 "$RUN_TIMEOUT" wrk -t1 -c"$CONNECTIONS" -d"${WRK_SECONDS}s" \
         -s "$ROOT/scripts/bench-wrk.lua" "$base$path" >"$RUN/$file" 2>&1
     local rc=$? alive=1
+    cpu_after "$target"
     if [ "$target" = counter-service ]; then
         check_service
         alive=$ALIVE
@@ -315,9 +361,11 @@ run_hey() {
     local file="r$RUNNO-$scenario-hey-$target.csv"
     if [ "$target" = nginx ]; then base=$NGINX_URL; else base=$SVC_URL; fi
     log "run $RUNNO: $scenario · hey → $target · POST $path · n=$n c=$CONNECTIONS"
+    cpu_before "$target"
     timeout --foreground --kill-after=10 "$RUN_TIMEOUT" hey -n "$n" -c "$CONNECTIONS" -m POST -o csv "$base$path" \
         >"$RUN/$file" 2>"$RUN/r$RUNNO.log"
     local rc=$? alive=1 value
+    cpu_after "$target"
     if [ "$target" = counter-service ]; then
         check_service
         alive=$ALIVE

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side throughput of counter-service (embedded, and over NATS) and a fixed-response nginx, driven by
-# wrk in one run, plus jemalloc heap after N requests. Everything binds to free loopback ports; every process
+# wrk in one run, with each server's CPU time per request (user + system of its process tree — in NATS mode the
+# nats-server child too — from /proc/<pid>/stat), plus jemalloc heap after N requests. Everything binds to free loopback ports; every process
 # started here is stopped by its PID.
 #
 #   scripts/counter-bench.sh [duration=10s] [connections=200]
@@ -29,13 +30,18 @@ wrk_post() { # wrk arguments…: POST through make bench's wrk script
   WRK_METHOD=POST wrk -t1 -c"$CONNECTIONS" -s scripts/bench-wrk.lua "$@"
 }
 
-run_wrk() { # name url
-  local out
+run_wrk() { # name url server-pid: req/s, p99, and the server's CPU µs per request (its process tree, user + system)
+  local out before after
+  before=$(tree_ticks "$3")
   out=$(wrk_post -d"$DURATION" --latency "$2")
-  local rps p99
+  after=$(tree_ticks "$3")
+  local rps p99 requests cpu
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  printf '%-28s req/s=%-12s p99=%s\n' "$1" "$rps" "$p99"
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  cpu=$(awk -v a="$before" -v b="$after" -v hz="$CLK_TCK" -v n="${requests:-0}" \
+    'BEGIN { if (n > 0) printf "%.2f", (b - a) / hz * 1e6 / n; else print "-" }')
+  printf '%-28s req/s=%-12s p99=%-10s cpu_us/req=%s\n' "$1" "$rps" "$p99" "$cpu"
   echo "$out" > "$WORK/$1.txt"
 }
 
@@ -73,7 +79,7 @@ for mode in $MODES; do
       free_port port
       pid=$(BODY='{"counter_id":"bench","value":1}' CONTENT_TYPE=application/json \
         scripts/nginx-fixed.sh start "$port" "${NGINX_WORKERS:-1}")
-      run_wrk nginx "http://127.0.0.1:$port/counter/bench/increment"
+      run_wrk nginx "http://127.0.0.1:$port/counter/bench/increment" "$pid"
       scripts/nginx-fixed.sh stop "$pid" > /dev/null
       ;;
     embedded|nats)
@@ -83,7 +89,7 @@ for mode in $MODES; do
         extra=("${EMBEDDED_OPTIONS[@]}")
         [ "$mode" = nats ] && extra=(--transport nats --nats-server auto)
         start_service "$http" "$metrics" --executor "$executor" --http-engine "$engine" "${extra[@]}"
-        run_wrk "$mode-$engine-$executor" "http://127.0.0.1:$http/counter/bench/increment"
+        run_wrk "$mode-$engine-$executor" "http://127.0.0.1:$http/counter/bench/increment" "${PIDS[-1]}"
         echo "    $(curl -s "http://127.0.0.1:$http/counter/bench") $(heap_line "$metrics")"
         stop_last
       done

@@ -28,3 +28,23 @@ wait_http() { # url pid seconds
     done
     return 1
 }
+
+# CPU time of a process tree in clock ticks (CLK_TCK per second): utime + stime (/proc/<pid>/stat fields 14 and 15;
+# a process's stat counts all its threads) summed over the process and every live descendant.
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+tree_ticks() { # root-pid
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+        # The command name (field 2) may hold spaces: read the fields after its closing parenthesis.
+        { pid = $1; line = $0; sub(/^.*\) /, "", line); split(line, f, " "); parent[pid] = f[2]; ticks[pid] = f[12] + f[13] }
+        END {
+            total = 0
+            for (p in ticks) {
+                q = p
+                for (depth = 0; depth < 32 && q != "" && q > 1; depth++) {
+                    if (q == root) { total += ticks[p]; break }
+                    q = parent[q]
+                }
+            }
+            print total
+        }'
+}

@@ -3,13 +3,16 @@
 /// `loadgen compare` and `make compare`.
 ///
 /// **Metrics**: throughput (`ratio_vs_nginx` when every passing row of both sides has it — the machine's speed
-/// divided out — else `rps`), `p50_ms`, the tail (`cp99_ms` for constant-rate runs, else `p99_ms`) and `heap_after`
-/// (when both sides scraped it). Each side's value is the median of its passing repeats.
+/// divided out — else `rps`), `p50_ms`, the tail (`cp99_ms` for constant-rate runs, else `p99_ms`), `heap_after`
+/// (when both sides scraped it), the server's CPU time per request `cpu_us_per_req` and the callgrind count
+/// `instructions_per_req` (lower is better for both; `results/instructions.csv`). Each side's value is the median of
+/// its passing repeats; a metric only one side has is left out.
 ///
 /// **Noise rule**: a metric moved only when its change exceeds its band,
 /// `band = max(floor, 2 × spread(base), 2 × spread(head))`, where `spread` is a side's run-to-run spread
 /// (max − min) / median (0 for a single run) and the floor is per kind of metric (``Policy``: 10 % throughput, 25 %
-/// latency, 25 % memory). Two times the spread, because the range of three repeats underestimates the run-to-run
+/// latency, 25 % memory, 5 % CPU per request — it barely moves with the machine's load — and 2 % instructions per
+/// request, which is deterministic: more than 2 % more instructions is a regression). Two times the spread, because the range of three repeats underestimates the run-to-run
 /// noise of a shared machine (it moves 25–40 % between runs here): a change inside it is not evidence.
 ///
 /// **Comparable**: only runs of the same size (``size(of:)``: connections and request count, rate duration or
@@ -44,6 +47,10 @@ public struct BenchComparison: Sendable {
         public var latencyFloor: Double
         /// Minimum band for memory (`heap_after`).
         public var memoryFloor: Double
+        /// Minimum band for the server's CPU time per request (`cpu_us_per_req`).
+        public var cpuFloor: Double
+        /// Minimum band for instructions per request (`instructions_per_req`).
+        public var instructionsFloor: Double
         /// How many times the run-to-run spread a change must exceed.
         public var spreadFactor: Double
 
@@ -53,14 +60,19 @@ public struct BenchComparison: Sendable {
         ///   - throughputFloor: minimum band for throughput (default 10 %: wall-clock noise on a shared machine).
         ///   - latencyFloor: minimum band for latency (default 25 %: tails are noisier).
         ///   - memoryFloor: minimum band for the heap (default 25 %).
+        ///   - cpuFloor: minimum band for CPU per request (default 5 %: CPU time barely moves with the load).
+        ///   - instructionsFloor: minimum band for instructions per request (default 2 %: the count is the same run
+        ///     after run).
         ///   - spreadFactor: default 2.
         public init(
             throughputFloor: Double = 0.10, latencyFloor: Double = 0.25, memoryFloor: Double = 0.25,
-            spreadFactor: Double = 2
+            cpuFloor: Double = 0.05, instructionsFloor: Double = 0.02, spreadFactor: Double = 2
         ) {
             self.throughputFloor = throughputFloor
             self.latencyFloor = latencyFloor
             self.memoryFloor = memoryFloor
+            self.cpuFloor = cpuFloor
+            self.instructionsFloor = instructionsFloor
             self.spreadFactor = spreadFactor
         }
 
@@ -80,7 +92,8 @@ public struct BenchComparison: Sendable {
 
     /// The change of one metric.
     public struct Delta: Sendable, Equatable {
-        /// The metric's column (`ratio_vs_nginx`, `rps`, `p50_ms`, `p99_ms`, `cp99_ms`, `heap_after`).
+        /// The metric's column (`ratio_vs_nginx`, `rps`, `p50_ms`, `p99_ms`, `cp99_ms`, `heap_after`,
+        /// `cpu_us_per_req`, `instructions_per_req`).
         public var metric: String
         /// The base median.
         public var base: Double
@@ -102,7 +115,7 @@ public struct BenchComparison: Sendable {
         public var baseRuns: Int
         /// Runs of the head.
         public var headRuns: Int
-        /// The metrics both sides have, in order: throughput, p50, tail, heap.
+        /// The metrics both sides have, in order: throughput, p50, tail, heap, CPU/request, instructions/request.
         public var deltas: [Delta]
         /// The series' verdict.
         public var verdict: Verdict
@@ -113,6 +126,10 @@ public struct BenchComparison: Sendable {
         public var throughput: Delta? { deltas.first { $0.metric == "ratio_vs_nginx" || $0.metric == "rps" } }
         /// The tail-latency delta (`cp99_ms` or `p99_ms`).
         public var latency: Delta? { deltas.first { $0.metric == "cp99_ms" || $0.metric == "p99_ms" } }
+        /// The CPU-per-request delta.
+        public var cpu: Delta? { deltas.first { $0.metric == "cpu_us_per_req" } }
+        /// The instructions-per-request delta.
+        public var instructions: Delta? { deltas.first { $0.metric == "instructions_per_req" } }
     }
 
     /// The noise rule.
@@ -123,6 +140,8 @@ public struct BenchComparison: Sendable {
     public let base: String
     /// The head's name.
     public let head: String
+    /// The head's rows (all sizes), from which ``headVerdicts`` judges the counter against nginx.
+    public let headRows: [BenchRow]
 
     /// Compares two sets of rows.
     ///
@@ -135,6 +154,7 @@ public struct BenchComparison: Sendable {
     public init(base: [BenchRow], head: [BenchRow], baseName: String, headName: String, policy: Policy = Policy()) {
         self.base = baseName
         self.head = headName
+        self.headRows = head
         self.policy = policy
         let baseRows = Dictionary(grouping: base, by: \.seriesKey)
         let headRows = Dictionary(grouping: head, by: \.seriesKey)
@@ -229,6 +249,7 @@ public struct BenchComparison: Sendable {
         let metrics: [(String, Double, Bool)] = [
             (throughputMetric, policy.throughputFloor, true), ("p50_ms", policy.latencyFloor, false),
             (tailMetric, policy.latencyFloor, false), ("heap_after", policy.memoryFloor, false),
+            ("cpu_us_per_req", policy.cpuFloor, false), ("instructions_per_req", policy.instructionsFloor, false),
         ]
         let deltas = metrics.compactMap { metric, floor, higherIsBetter in
             delta(metric, base: basePassing, head: headPassing, floor: floor, higherIsBetter: higherIsBetter)
@@ -296,7 +317,8 @@ public struct BenchComparison: Sendable {
             }
             for (index, delta) in line.deltas.enumerated() {
                 let digits =
-                    delta.metric == "rps" || delta.metric == "heap_after" ? 0 : delta.metric.hasPrefix("ratio") ? 3 : 2
+                    delta.metric == "rps" || delta.metric == "heap_after" || delta.metric == "instructions_per_req"
+                    ? 0 : delta.metric.hasPrefix("ratio") ? 3 : 2
                 body.append(
                     (index == 0 ? series : ["", "", "", ""]) + [
                         delta.metric, ToolOutput.format(delta.base, digits: digits),
@@ -323,6 +345,17 @@ public struct BenchComparison: Sendable {
             out += "note: an nginx anchor moved beyond its band, so the machine or the load tool changed between "
             out += "the runs (the ratios to nginx divide by the same tool's nginx rate); read the verdicts with care\n"
         }
+        if !headVerdicts.isEmpty {
+            out += "counter-service vs nginx at the head (\(head)):\n"
+            for verdict in headVerdicts { out += "  " + verdict.sentence + "\n" }
+        }
         return out
+    }
+
+    /// The head's standing against nginx on req/s and on CPU per request (``NginxVerdict``).
+    public var headVerdicts: [NginxVerdict] {
+        NginxVerdict.verdicts(
+            rows: headRows, throughputFloor: policy.throughputFloor, cpuFloor: policy.cpuFloor,
+            spreadFactor: policy.spreadFactor)
     }
 }

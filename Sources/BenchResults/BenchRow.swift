@@ -25,8 +25,22 @@ public struct BenchRow: Sendable, Equatable {
     /// The columns that say what was measured and whether the run counts, after loadgen's.
     public static let benchColumns: [String] = ["tool", "target", "ratio_vs_nginx", "ratio_vs_wrk", "status"]
 
+    /// The measures that barely move with the machine's load, appended after the bench columns:
+    ///
+    /// - `server_cpu_s`: user + system CPU seconds of every serving process over the run (the process tree of the
+    ///   target: counter-service with its nats-server child, nginx's master and worker), from `/proc/<pid>/stat`;
+    /// - `cpu_us_per_req`: `server_cpu_s` in µs ÷ `requests`;
+    /// - `cpu_ratio_vs_nginx`: `cpu_us_per_req` ÷ the median of the same tool's hot-key runs against nginx in the
+    ///   same bench run (lower is better);
+    /// - `instructions_per_req`: user-space instructions per request counted by callgrind
+    ///   (`results/instructions.csv`, `make bench-instructions`);
+    /// - `instructions_ratio_vs_nginx`: `instructions_per_req` ÷ nginx's in the same callgrind run.
+    public static let costColumns: [String] = [
+        "server_cpu_s", "cpu_us_per_req", "cpu_ratio_vs_nginx", "instructions_per_req", "instructions_ratio_vs_nginx",
+    ]
+
     /// Every known column, in file order. New columns are only ever appended.
-    public static let columns: [String] = loadgenColumns + benchColumns
+    public static let columns: [String] = loadgenColumns + benchColumns + costColumns
 
     /// The header line of a new results file.
     public static var header: String { BenchCSV.line(columns) }
@@ -109,6 +123,10 @@ extension BenchRow {
     public var target: String { self["target"] }
     /// Requests per second, when measured.
     public var rps: Double? { number("rps") }
+    /// Server CPU time (user + system) per request in µs, when measured.
+    public var cpuPerRequest: Double? { number("cpu_us_per_req") }
+    /// User-space instructions per request (callgrind), when measured.
+    public var instructionsPerRequest: Double? { number("instructions_per_req") }
     /// `PASS`, or `FAILED: ` followed by the reasons; empty when nobody judged the run.
     public var status: String { self["status"] }
     /// Whether the run counts as a measurement: its status is `PASS`, or, when it has no status, it had no errors,

@@ -7,11 +7,15 @@ import Foundation
 /// The manifest is tab-separated with a header; its columns are ``manifestColumns``. `kind` says how to read `file`:
 /// `loadgen` (loadgen's `--results` CSV; its last row is the run), `wrk` (wrk's output with the `WRK_RESULT` line)
 /// or `hey` (hey's `-o csv` output). The other manifest columns fill row columns the output leaves empty.
+///
+/// `server_cpu_s` is the user + system CPU time, in seconds, that the serving processes spent over the run (the
+/// driver samples `/proc/<pid>/stat` of the target's process tree before and after); the assembler turns it into
+/// `cpu_us_per_req` and, across the run, `cpu_ratio_vs_nginx`.
 public struct BenchRunAssembler: Sendable {
     /// The manifest's columns.
     public static let manifestColumns: [String] = [
         "kind", "scenario", "tool", "target", "exit_code", "server_alive", "file", "n", "c", "rate", "method",
-        "url_path", "body_bytes", "verify", "heap_before", "heap_after", "rss_before", "rss_after",
+        "url_path", "body_bytes", "verify", "heap_before", "heap_after", "rss_before", "rss_after", "server_cpu_s",
     ]
 
     /// Where and when the run happened; written into every row.
@@ -146,6 +150,9 @@ public struct BenchRunAssembler: Sendable {
         row["cpu_model"] = stamp.cpuModel
         if row["time_utc"].isEmpty { row["time_utc"] = stamp.timeUTC }
         if kind != "loadgen", row["n"].isEmpty { row["n"] = entry["n"] ?? "" }
+        if let cpu = row.number("server_cpu_s"), let requests = row.number("requests"), requests > 0 {
+            row["cpu_us_per_req"] = ToolOutput.format(cpu * 1e6 / requests, digits: 3)
+        }
 
         if let exit = entry["exit_code"], !exit.isEmpty, exit != "0" { reasons.append("exit \(exit)") }
         if entry["server_alive"] == "0" { reasons.append("server died") }
@@ -172,19 +179,30 @@ public struct BenchRunAssembler: Sendable {
     ///   tool has no nginx run); empty for rows against nginx itself.
     /// - `ratio_vs_wrk` = the row's req/s ÷ the median req/s of wrk against the same target; empty for wrk's rows.
     ///
+    /// - `cpu_ratio_vs_nginx` = the row's CPU µs per request ÷ the median of the same tool's against nginx
+    ///   (loadgen's when that tool has no nginx run); empty for rows against nginx itself. Lower is better.
+    ///
     /// Only passing anchor runs count. The ratios divide out the speed of the machine, which is what stays
     /// comparable across machines and commits.
     ///
     /// - Parameter rows: the rows of one run.
     /// - Returns: the rows with the ratio columns set.
     public static func addingRatios(to rows: [BenchRow]) -> [BenchRow] {
-        func medianRPS(tool: String, target: String) -> Double? {
+        func anchor(_ column: String, tool: String, target: String) -> Double? {
             BenchStatistics.median(
                 rows.filter { $0.tool == tool && $0.target == target && $0.passed && $0.scenario == "hot-key" }
-                    .compactMap(\.rps))
+                    .compactMap { $0.number(column) })
         }
+        func medianRPS(tool: String, target: String) -> Double? { anchor("rps", tool: tool, target: target) }
         return rows.map { original in
             var row = original
+            if row.target != "nginx", let cpu = row.cpuPerRequest,
+                let nginx = anchor("cpu_us_per_req", tool: row.tool, target: "nginx")
+                    ?? anchor("cpu_us_per_req", tool: "loadgen", target: "nginx"),
+                nginx > 0
+            {
+                row["cpu_ratio_vs_nginx"] = ToolOutput.format(cpu / nginx, digits: 3)
+            }
             guard let rps = row.rps else { return row }
             if row.target != "nginx",
                 let anchor = medianRPS(tool: row.tool, target: "nginx") ?? medianRPS(tool: "loadgen", target: "nginx"),

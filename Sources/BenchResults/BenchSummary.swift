@@ -24,6 +24,10 @@ public struct BenchSummary: Sendable {
         public var ratioVsNginx: Double?
         /// Median ratio to the wrk anchor.
         public var ratioVsWrk: Double?
+        /// Median server CPU time per request, µs.
+        public var cpuPerRequest: Double? = nil
+        /// Median ratio of CPU per request to the nginx anchor's (lower is better).
+        public var cpuRatioVsNginx: Double? = nil
         /// Verifications passed / verified runs (`-` when none was verified).
         public var verify: String
         /// The failure reasons of the failed runs, deduplicated.
@@ -35,11 +39,14 @@ public struct BenchSummary: Sendable {
 
     /// The lines, in the order their series first appear.
     public var lines: [Line]
+    /// counter-service against nginx, on req/s and on CPU per request, each naming its measure.
+    public var verdicts: [NginxVerdict]
 
     /// Folds rows into medians.
     ///
     /// - Parameter rows: the rows of one run (or any set of rows).
     public init(rows: [BenchRow]) {
+        verdicts = NginxVerdict.verdicts(rows: rows)
         var order: [BenchRow.SeriesKey] = []
         var groups: [BenchRow.SeriesKey: [BenchRow]] = [:]
         for row in rows {
@@ -77,6 +84,8 @@ public struct BenchSummary: Sendable {
                     }),
                 ratioVsNginx: median("ratio_vs_nginx"),
                 ratioVsWrk: median("ratio_vs_wrk"),
+                cpuPerRequest: median("cpu_us_per_req"),
+                cpuRatioVsNginx: median("cpu_ratio_vs_nginx"),
                 verify: verified.isEmpty
                     ? "-"
                     : "\(verified.filter { $0 == .passed }.count == verified.count ? "PASS" : "FAIL") \(verified.filter { $0 == .passed }.count)/\(verified.count)",
@@ -92,14 +101,15 @@ public struct BenchSummary: Sendable {
     public var table: String {
         let header = [
             "scenario", "tool", "target", "runs", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "cp99 ms", "heap Δ MiB",
-            "÷nginx", "÷wrk", "verify", "status",
+            "÷nginx", "÷wrk", "CPU µs/req", "CPU ÷nginx", "verify", "status",
         ]
         let body = lines.map { line -> [String] in
             [
                 line.key.scenario, line.key.tool, line.key.target, String(line.runs), Self.text(line.rps, 0),
                 Self.text(line.p50, 2), Self.text(line.p99, 2), Self.text(line.p999, 2),
                 Self.text(line.correctedP99, 2), Self.text(line.heapGrowth.map { $0 / 1_048_576 }, 1),
-                Self.text(line.ratioVsNginx, 3), Self.text(line.ratioVsWrk, 3), line.verify, line.status,
+                Self.text(line.ratioVsNginx, 3), Self.text(line.ratioVsWrk, 3), Self.text(line.cpuPerRequest, 2),
+                Self.text(line.cpuRatioVsNginx, 3), line.verify, line.status,
             ]
         }
         var widths = header.map(\.count)
@@ -109,7 +119,7 @@ public struct BenchSummary: Sendable {
         func render(_ cells: [String]) -> String {
             cells.enumerated().map { column, cell in
                 let pad = String(repeating: " ", count: widths[column] - cell.count)
-                return column < 3 || column >= 12 ? cell + pad : pad + cell
+                return column < 3 || column >= 14 ? cell + pad : pad + cell
             }.joined(separator: "  ")
         }
         var out = render(header) + "\n"
@@ -117,6 +127,10 @@ public struct BenchSummary: Sendable {
         for cells in body { out += render(cells) + "\n" }
         for line in lines where line.failed > 0 {
             out += "FAILED \(line.key): \(line.reasons.joined(separator: " | "))\n"
+        }
+        if !verdicts.isEmpty {
+            out += "counter-service vs nginx (medians of this run):\n"
+            for verdict in verdicts { out += "  " + verdict.sentence + "\n" }
         }
         return out
     }

@@ -12,10 +12,13 @@ public struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Compare results rows per scenario, tool and target; exit 1 on a regression beyond the noise band.",
         discussion: """
-            Rows are loadgen --results rows or results/bench.csv rows (one schema). Each side's value per metric \
-            (throughput: ratio_vs_nginx or req/s; p50; p99, or cp99 for --rate runs; heap_after) is the median of \
-            its passing repeats. A metric moved only when its change exceeds max(floor, 2 x the run-to-run spread \
-            (max - min)/median of either side); the floors are 10% throughput, 25% latency, 25% memory. Only runs \
+            Rows are loadgen --results rows, results/bench.csv or results/instructions.csv rows (one schema). Each \
+            side's value per metric (throughput: ratio_vs_nginx or req/s; p50; p99, or cp99 for --rate runs; \
+            heap_after; cpu_us_per_req; instructions_per_req) is the median of its passing repeats. A metric moved \
+            only when its change exceeds max(floor, 2 x the run-to-run spread (max - min)/median of either side); \
+            the floors are 10% throughput, 25% latency, 25% memory, 5% CPU per request, 2% instructions per \
+            request. After the table, counter-service is judged against nginx on req/s and on CPU per request, each \
+            verdict naming the measure it rests on. Only runs \
             of the same size (c, and n, rate duration or duration) are compared. Commits match by abbreviation \
             (4+ characters); COMMIT-dirty names only dirty rows (+dirty is read as -dirty). Exit status: 0 no \
             regression, 1 a regression or a failed head run, 2 nothing comparable.
@@ -40,6 +43,12 @@ public struct CompareCommand: ParsableCommand {
     @Option(help: "Minimum noise band for heap_after, as a fraction.")
     var memoryBand: Double = 0.25
 
+    @Option(help: "Minimum noise band for the server's CPU time per request, as a fraction.")
+    var cpuBand: Double = 0.05
+
+    @Option(help: "Minimum noise band for instructions per request (callgrind), as a fraction.")
+    var instructionsBand: Double = 0.02
+
     @Option(help: "Set every minimum band at once, as a fraction.")
     var threshold: Double?
 
@@ -55,10 +64,12 @@ public struct CompareCommand: ParsableCommand {
     var policy: BenchComparison.Policy {
         if let threshold {
             return BenchComparison.Policy(
-                throughputFloor: threshold, latencyFloor: threshold, memoryFloor: threshold)
+                throughputFloor: threshold, latencyFloor: threshold, memoryFloor: threshold, cpuFloor: threshold,
+                instructionsFloor: threshold)
         }
         return BenchComparison.Policy(
-            throughputFloor: throughputBand, latencyFloor: latencyBand, memoryFloor: memoryBand)
+            throughputFloor: throughputBand, latencyFloor: latencyBand, memoryFloor: memoryBand, cpuFloor: cpuBand,
+            instructionsFloor: instructionsBand)
     }
 
     /// The comparison the arguments ask for.

@@ -77,11 +77,18 @@ extension ReportCommand {
         @Option(help: "How many of the latest commits the across-commit charts show.")
         var commits: Int = 20
 
+        @Option(help: "The callgrind rows (make bench-instructions); skipped when the file does not exist.")
+        var instructions: String = "results/instructions.csv"
+
         public init() {}
 
         public func run() throws {
+            let callgrind =
+                FileManager.default.fileExists(atPath: instructions)
+                ? try BenchHistory(contentsOf: instructions) : nil
             let renderer = ReportRenderer(
-                results: try BenchHistory(contentsOf: results), source: results, commitLimit: commits)
+                results: try BenchHistory(contentsOf: results), source: results, commitLimit: commits,
+                instructions: callgrind)
             let html = renderer.html(generated: ISO8601DateFormatter().string(from: Date()))
             try html.write(toFile: output, atomically: true, encoding: .utf8)
             print("report: wrote \(output)")

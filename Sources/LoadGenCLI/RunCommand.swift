@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 import ArgumentParser
 import BenchResults
 import Foundation
@@ -54,11 +59,71 @@ public struct RunCommand: AsyncParsableCommand {
 
     public init() {}
 
-    /// Turns the parsed flags into run options, with hey's checks and messages.
+    /// The local counter-service that a run without a URL drives (`make run`'s default HTTP port).
+    public static let defaultBase = "http://127.0.0.1:8181"
+
+    /// What a run without a URL does, unlike hey (which prints its usage): increment the local counter-service's
+    /// `bench` counter with the counter check on.
+    ///
+    /// - Parameter base: the service's base URL (default ``defaultBase``).
+    /// - Returns: the target URL and the counter to verify.
+    public static func defaultTarget(base: String = defaultBase) -> (url: String, verifyCounter: String) {
+        (base + "/counter/bench/increment", base + "/counter/bench")
+    }
+
+    /// The first line of a run without a URL.
+    ///
+    /// - Parameter base: the service's base URL.
+    /// - Returns: the line (no line break).
+    public static func defaultTargetLine(base: String = defaultBase) -> String {
+        let target = defaultTarget(base: base)
+        return "loadgen: no URL given: POST \(target.url) with --verify-counter \(target.verifyCounter) "
+            + "(the local counter-service; give a URL to drive anything else)"
+    }
+
+    /// Whether something accepts TCP connections at a URL's host and port; when not, the one-line error of a run
+    /// without a URL, which says how to start the service.
+    ///
+    /// - Parameter base: the service's base URL.
+    /// - Returns: `nil` when something listens, else the error line (no line break).
+    public static func defaultTargetProblem(base: String = defaultBase) -> String? {
+        guard let target = try? TargetURL(base) else { return "loadgen: bad default URL \(base)" }
+        if Self.accepts(host: target.host, port: target.port) { return nil }
+        return "loadgen: nothing listens on \(target.host):\(target.port): start counter-service with `make run` "
+            + "(or give loadgen a URL)"
+    }
+
+    /// Tries one TCP connection (numeric IPv4 host only, as the default is).
+    private static func accepts(host: String, port: Int) -> Bool {
+        #if canImport(Glibc)
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+            let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return false }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        return result == 0
+    }
+
+    /// Turns the parsed flags into run options, with hey's checks and messages. Without a URL, the run drives the
+    /// local counter-service (``defaultTarget(base:)``): `POST`, with the counter check on.
+    ///
+    /// - Parameter defaultBase: the base URL of the service a run without a URL drives.
     /// - Returns: the options.
     /// - Throws: ``UsageError`` (printed with the usage text, exit code 1).
-    public func makeOptions() throws(UsageError) -> LoadOptions {
-        guard let url else { throw UsageError("") }
+    public func makeOptions(defaultBase: String = RunCommand.defaultBase) throws(UsageError) -> LoadOptions {
+        let defaulted = url == nil
+        let fallback = Self.defaultTarget(base: defaultBase)
+        let url = self.url ?? fallback.url
         if deprecatedH != nil { throw UsageError("Flag '-h' is deprecated, please use '-H' instead.") }
         var duration: Double?
         if let z {
@@ -92,7 +157,7 @@ public struct RunCommand: AsyncParsableCommand {
             throw UsageError(
                 "Invalid output type \"\(other)\": only \"csv\" is supported (hey's Go templates are not).")
         }
-        options.method = m.uppercased()
+        options.method = defaulted ? "POST" : m.uppercased()
         for header in headerValues {
             guard let parsed = RunCommand.parseHeader(header) else {
                 throw UsageError("could not parse the provided input; input = \(header)")
@@ -149,7 +214,8 @@ public struct RunCommand: AsyncParsableCommand {
             throw UsageError("--verify and --verify-counter cannot be combined.")
         }
         if field != nil && verify == nil { throw UsageError("--field needs --verify URL.") }
-        options.verifyCounterURL = try (verify ?? verifyCounter).map(RunCommand.checkedURL)
+        options.verifyCounterURL = try (verify ?? verifyCounter ?? (defaulted ? fallback.verifyCounter : nil)).map(
+            RunCommand.checkedURL)
         options.verifyField = field ?? "value"
         if json && options.output == .csv { throw UsageError("--json and -o csv cannot be combined.") }
         options.failOnErrors = failOnErrors
@@ -162,6 +228,13 @@ public struct RunCommand: AsyncParsableCommand {
         if help {
             print(UsageError.usage)
             return
+        }
+        if url == nil {
+            print(Self.defaultTargetLine())
+            if let problem = Self.defaultTargetProblem() {
+                writeAll(fileDescriptor: 2, Array((problem + "\n").utf8))
+                throw ExitCode(1)
+            }
         }
         let options = try makeOptions()
         let report = try await LoadRunner.execute(options)

@@ -12,9 +12,10 @@ struct BenchCSVTests {
                 == "time_utc,commit,host_cores,cpu_model,scenario,n,c,rate,method,url_path,body_bytes,duration_s,"
                 + "requests,errors,non_2xx,rps,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,cp50_ms,cp90_ms,cp99_ms,cp999_ms,"
                 + "cmax_ms,behind_schedule,heap_before,heap_after,rss_before,rss_after,verify,loadgen_version,"
-                + "tool,target,ratio_vs_nginx,ratio_vs_wrk,status")
-        #expect(BenchRow.columns.count == 38)
-        #expect(BenchRow().csvLine() == String(repeating: ",", count: 37))
+                + "tool,target,ratio_vs_nginx,ratio_vs_wrk,status,"
+                + "server_cpu_s,cpu_us_per_req,cpu_ratio_vs_nginx,instructions_per_req,instructions_ratio_vs_nginx")
+        #expect(BenchRow.columns.count == 43)
+        #expect(BenchRow().csvLine() == String(repeating: ",", count: 42))
     }
 
     @Test("fields with commas, quotes and line breaks round-trip through a line")
@@ -96,9 +97,15 @@ struct BenchCSVTests {
         #expect(hot["heap_after"] == "1100000")
         #expect(hot["time_utc"] == "2026-11-29T08:00:01Z")
 
+        // CPU per request: server_cpu_s × 10⁶ ÷ requests; the ratio to the same tool's nginx figure (lower is better).
+        #expect(hot["server_cpu_s"] == "0.009")
+        #expect(hot["cpu_us_per_req"] == "9.000")  // 0.009 s ÷ 1,000 requests
+        #expect(hot["cpu_ratio_vs_nginx"] == "1.500")  // ÷ loadgen→nginx 6 µs
+
         let nginx = rows[1]
         #expect(nginx.status == "PASS")
         #expect(nginx["ratio_vs_nginx"] == "")
+        #expect(nginx["cpu_us_per_req"] == "6.000" && nginx["cpu_ratio_vs_nginx"] == "")
         #expect(nginx["ratio_vs_wrk"] == "0.800")  // 20,000 ÷ wrk→nginx 25,000
 
         let wrk = rows[2]
@@ -107,9 +114,12 @@ struct BenchCSVTests {
         #expect(wrk["ratio_vs_wrk"] == "")
         #expect(wrk["time_utc"] == "2026-11-29T08:00:00Z")
         #expect(wrk["method"] == "POST" && wrk["c"] == "20")
+        #expect(wrk["cpu_us_per_req"] == "9.000")  // 0.5625 s ÷ 62,500 requests
+        #expect(wrk["cpu_ratio_vs_nginx"] == "1.286")  // ÷ wrk→nginx 0.875 s ÷ 125,000 = 7 µs
 
         let hey = rows[4]
         #expect(hey.status == "FAILED: non-2xx 1")
+        #expect(hey["cpu_us_per_req"] == "")  // not sampled: no CPU figure rather than a wrong one
         #expect(hey["verify"] == "PASS")
 
         let spread = rows[5]
@@ -170,7 +180,8 @@ struct BenchCSVTests {
 
         let base = BenchSummary(rows: results.rows(of: "aaaaaaa1111"))
         #expect(base.allPassed)
-        #expect(base.table.split(separator: "\n").count == 2 + base.lines.count)
+        // The header, the rule, a line per series, then the verdicts against nginx under their heading.
+        #expect(base.table.split(separator: "\n").count == 2 + base.lines.count + 1 + base.verdicts.count)
     }
 
     @Test("compare: verdicts per scenario on fixed files, regression exits non-zero")

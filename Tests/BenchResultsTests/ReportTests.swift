@@ -97,14 +97,14 @@ struct ReportTests {
         let html = ReportRenderer(results: results, source: "fixture.csv").html(generated: "2026-11-29T00:00:00Z")
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(html.contains("latest commit: <b>bbbbbbb2222</b>"))
-        #expect(html.components(separatedBy: "<svg ").count - 1 == 6)
+        #expect(html.components(separatedBy: "<svg ").count - 1 == 7)
         #expect(!html.contains("<script"))
-        #expect(!html.contains("http://") || html.components(separatedBy: "http://").count - 1 == 6)  // xmlns only
+        #expect(!html.contains("http://") || html.components(separatedBy: "http://").count - 1 == 7)  // xmlns only
         #expect(!html.contains("https://"))
         for heading in [
             "Throughput per scenario across commits", "Tail latency per scenario across commits",
             "Anchor ratio across commits", "Latency spectrum of the latest commit", "Heap per scenario",
-            "Anchor ratios (latest commit)",
+            "Anchor ratios (latest commit)", "CPU time per request across commits",
         ] {
             #expect(html.contains(heading))
         }

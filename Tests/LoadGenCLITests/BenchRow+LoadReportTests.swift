@@ -31,7 +31,7 @@ import Testing
         let row = BenchRow(report: report, scenario: "counter", host: host, date: date)
         #expect(
             row.csvLine()
-                == "2027-01-15T08:00:00Z,abc1234-dirty,2,\"Test CPU, 2 GHz\",counter,101,5,1000,POST,\"/counter/a,b/increment?x=1\",13,2.000,101,1,0,50.5,50.015,90.047,99.007,100.000,100.000,100.031,180.095,198.015,200.000,200.000,0,100,150,1000,2000,PASS,\(LoadGenVersion.string),loadgen,,,,FAILED: errors 1"
+                == "2027-01-15T08:00:00Z,abc1234-dirty,2,\"Test CPU, 2 GHz\",counter,101,5,1000,POST,\"/counter/a,b/increment?x=1\",13,2.000,101,1,0,50.5,50.015,90.047,99.007,100.000,100.000,100.031,180.095,198.015,200.000,200.000,0,100,150,1000,2000,PASS,\(LoadGenVersion.string),loadgen,,,,FAILED: errors 1,,,,,"
         )
         let folder = NSTemporaryDirectory() + "loadgen-results-\(getpid())-\(UUID().uuidString)"
         let path = folder + "/runs.csv"

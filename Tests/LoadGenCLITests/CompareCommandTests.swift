@@ -134,7 +134,15 @@ import Testing
             try LoadGenCommand.parseAsRoot(["compare", "--throughput-band", "0.05", "--latency-band", "0.5"])
                 as? CompareCommand)
         #expect(command.policy == .init(throughputFloor: 0.05, latencyFloor: 0.5, memoryFloor: 0.25))
+        #expect(command.policy.cpuFloor == 0.05 && command.policy.instructionsFloor == 0.02)
+        let cost = try #require(
+            try LoadGenCommand.parseAsRoot(["compare", "--cpu-band", "0.1", "--instructions-band", "0.01"])
+                as? CompareCommand)
+        #expect(cost.policy == .init(cpuFloor: 0.1, instructionsFloor: 0.01))
         let all = try #require(try LoadGenCommand.parseAsRoot(["compare", "--threshold", "0.2"]) as? CompareCommand)
-        #expect(all.policy == .init(throughputFloor: 0.2, latencyFloor: 0.2, memoryFloor: 0.2))
+        #expect(
+            all.policy
+                == .init(
+                    throughputFloor: 0.2, latencyFloor: 0.2, memoryFloor: 0.2, cpuFloor: 0.2, instructionsFloor: 0.2))
     }
 }

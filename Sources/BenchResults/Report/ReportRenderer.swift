@@ -1,9 +1,12 @@
 /// Renders `results/report.html` from a results file: one self-contained page (inline CSS and SVG, no script, no
-/// network) with req/s and p99 per scenario across commits, the anchor ratios, the latency percentile spectrum of
-/// the latest commit, heap per scenario, and the latest summary table.
+/// network) with req/s, the server's CPU time per request and p99 per scenario across commits, instructions per
+/// request across commits (from `results/instructions.csv`), the anchor ratios, the latency percentile spectrum of
+/// the latest commit, heap per scenario, and the latest summary table with its verdicts against nginx.
 public struct ReportRenderer: Sendable {
     /// The results to show.
     public var results: BenchHistory
+    /// The callgrind rows (`results/instructions.csv`), when there are any.
+    public var instructions: BenchHistory?
     /// Where they came from (shown on the page).
     public var source: String
     /// How many of the latest commits the across-commit charts show.
@@ -15,8 +18,13 @@ public struct ReportRenderer: Sendable {
     ///   - results: the rows.
     ///   - source: the file name shown on the page.
     ///   - commitLimit: how many of the latest commits to chart (default 20).
-    public init(results: BenchHistory, source: String = "results/bench.csv", commitLimit: Int = 20) {
+    ///   - instructions: the callgrind rows (default none: no instructions chart).
+    public init(
+        results: BenchHistory, source: String = "results/bench.csv", commitLimit: Int = 20,
+        instructions: BenchHistory? = nil
+    ) {
         self.results = results
+        self.instructions = instructions
         self.source = source
         self.commitLimit = commitLimit
     }
@@ -32,12 +40,12 @@ public struct ReportRenderer: Sendable {
     ///
     /// Only runs of the size the latest commit ran the scenario with count (``BenchComparison/size(of:)``), so that a
     /// `QUICK=1` commit and a full one do not share a line; other commits show a gap.
-    func median(_ column: String, commit: String, scenario: String) -> Double? {
+    func median(_ column: String, commit: String, scenario: String, target: String = "counter-service") -> Double? {
         let size = latestSize[scenario]
         return BenchStatistics.median(
             results.rows(of: commit).filter {
-                $0.scenario == scenario && $0.tool == "loadgen" && $0.target == "counter-service" && $0.passed
-                    && (size == nil || BenchComparison.size(of: $0) == size)
+                $0.scenario == scenario && $0.tool == "loadgen" && $0.target == target && $0.passed
+                    && (target != "counter-service" || size == nil || BenchComparison.size(of: $0) == size)
             }.compactMap { $0.number(column) })
     }
 
@@ -78,6 +86,20 @@ public struct ReportRenderer: Sendable {
                     "req/s (median of repeats, loadgen → counter-service, runs of the latest size)", yLabel: "req/s",
                     column: "rps")
             ))
+        var cpuSeries = acrossCommits("cpu_us_per_req")
+        cpuSeries.append(
+            Chart.Series(
+                name: "nginx (hot-key)",
+                values: commits.map { median("cpu_us_per_req", commit: $0, scenario: "hot-key", target: "nginx") }))
+        var cpuChart = Chart(
+            title: "server CPU µs/request, user + system of all serving processes (median, loadgen)",
+            yLabel: "µs/request", categories: labels, series: cpuSeries.filter { $0.values.contains { $0 != nil } },
+            logarithmic: true)
+        cpuChart.connectGaps = true
+        out.append(("CPU time per request across commits (stable under machine load)", cpuChart.svg()))
+        if let instructionsChart = instructionsChart() {
+            out.append(("Instructions per request across commits (callgrind, deterministic)", instructionsChart))
+        }
         out.append(
             (
                 "Tail latency per scenario across commits",
@@ -152,6 +174,32 @@ public struct ReportRenderer: Sendable {
         return out
     }
 
+    /// Instructions per request per target across the commits of the callgrind rows, or `nil` without rows.
+    func instructionsChart() -> String? {
+        guard let instructions, !instructions.rows.isEmpty else { return nil }
+        let commits = Array(instructions.commits.suffix(commitLimit))
+        var targets: [String] = []
+        for row in instructions.rows where !targets.contains(row.target) { targets.append(row.target) }
+        let series = targets.map { target in
+            Chart.Series(
+                name: target,
+                values: commits.map { commit in
+                    BenchStatistics.median(
+                        instructions.rows(of: commit).filter { $0.target == target && $0.passed }
+                            .compactMap(\.instructionsPerRequest))
+                })
+        }
+        var chart = Chart(
+            title: "user-space instructions per request (callgrind, make bench-instructions)",
+            yLabel: "instructions/request",
+            categories: commits.map { commit in
+                let name = CommitName(commit)
+                return String(name.hash.prefix(12)) + (name.isDirty ? CommitName.dirtySuffix : "")
+            }, series: series)
+        chart.connectGaps = true
+        return chart.svg()
+    }
+
     /// Renders the page.
     ///
     /// - Parameter generated: the generation time shown on the page (passed in so output is reproducible).
@@ -174,6 +222,7 @@ public struct ReportRenderer: Sendable {
             th{background:#f3f3f3} td.l,th.l{text-align:left}
             tr.failed td{background:#fde2e2;color:#900} td.pass{color:#070;font-weight:bold}
             svg{display:block;margin:4px 0 8px;border:1px solid #eee}
+            ul.verdicts{font-size:13px;margin:4px 0 0 0;padding-left:20px}
             </style></head><body>
             <h1>swift-clstr bench report</h1>
 
@@ -199,8 +248,8 @@ public struct ReportRenderer: Sendable {
         }
         var out = "<table><tr><th class=\"l\">scenario</th><th class=\"l\">tool</th><th class=\"l\">target</th>"
         out += "<th>runs</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>cp99 ms</th>"
-        out +=
-            "<th>heap Δ MiB</th><th>÷nginx</th><th>÷wrk</th><th class=\"l\">verify</th><th class=\"l\">status</th></tr>\n"
+        out += "<th>heap Δ MiB</th><th>÷nginx</th><th>÷wrk</th><th>CPU µs/req</th><th>CPU ÷nginx</th>"
+        out += "<th class=\"l\">verify</th><th class=\"l\">status</th></tr>\n"
         for line in summary.lines {
             out += line.failed > 0 ? "<tr class=\"failed\">" : "<tr>"
             out +=
@@ -209,10 +258,18 @@ public struct ReportRenderer: Sendable {
             out += cell(line.rps, 0) + cell(line.p50, 2) + cell(line.p99, 2) + cell(line.p999, 2)
             out += cell(line.correctedP99, 2) + cell(line.heapGrowth.map { $0 / 1_048_576 }, 1)
             out += cell(line.ratioVsNginx, 3) + cell(line.ratioVsWrk, 3)
+            out += cell(line.cpuPerRequest, 2) + cell(line.cpuRatioVsNginx, 3)
             out += "<td class=\"l\">\(SVGWriter.escape(line.verify))</td>"
             let status = line.failed > 0 ? "\(line.status): \(line.reasons.joined(separator: " | "))" : line.status
             out += "<td class=\"l\(line.failed == 0 ? " pass" : "")\">\(SVGWriter.escape(status))</td></tr>\n"
         }
-        return out + "</table>\n"
+        out += "</table>\n"
+        if !summary.verdicts.isEmpty {
+            out += "<p class=\"meta\"><b>counter-service vs nginx</b> (each verdict names the measure it rests on):</p>"
+            out += "<ul class=\"verdicts\">\n"
+            for verdict in summary.verdicts { out += "<li>\(SVGWriter.escape(verdict.sentence))</li>\n" }
+            out += "</ul>\n"
+        }
+        return out
     }
 }
