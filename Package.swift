@@ -101,9 +101,12 @@ let package = Package(
         ),
         // HTTP/1.1 serving shared by the example services: a raw-epoll engine (the default) and a SwiftNIO one, both
         // over one engine-neutral session and state machine; the path router.
+        // The JSON string escaper and a minimal writer: one for the HTTP answers and loadgen's JSON report.
+        .target(name: "JSONText", swiftSettings: strict),
         .target(
             name: "HTTPFront",
             dependencies: [
+                "JSONText",
                 "ClstrRuntime", "CEpoll", "EventSourcing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -152,6 +155,7 @@ let package = Package(
         .target(
             name: "LoadGenCore",
             dependencies: [
+                "JSONText",
                 "CEpoll",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

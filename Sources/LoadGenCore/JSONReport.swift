@@ -1,3 +1,4 @@
+import JSONText
 import Foundation
 
 /// The `--json` output: one stable, documented object per run (latencies in seconds).
@@ -107,24 +108,10 @@ public enum JSONReport {
         return String(format: "%.9g", value)
     }
 
-    /// A JSON string literal.
+    /// A JSON string literal (the project's one escaper, `JSONText`).
     static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        var writer = JSONWriter()
+        writer.writeString(text)
+        return writer.string
     }
 }
