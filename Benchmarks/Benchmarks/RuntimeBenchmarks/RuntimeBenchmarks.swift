@@ -14,4 +14,5 @@ let benchmarks: @Sendable () -> Void = {
     registerNATSBenchmarks()
     registerEventSourcingBenchmarks()
     registerSQLiteStoreBenchmarks()
+    registerSQLiteLoadBenchmarks()
 }
