@@ -70,6 +70,11 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
             grdb.maximumReaderCount = max(1, configuration.readerCount)
             grdb.label = "EventStoreSQLite"
             grdb.busyMode = .timeout(10)
+            let pageSize = configuration.pageSize
+            grdb.prepareDatabase { db in
+                // Before DatabasePool turns WAL on (which fixes the page size of a new file); ignored otherwise.
+                if !db.configuration.readonly { try db.execute(sql: "PRAGMA page_size = \(pageSize)") }
+            }
             let pool = try DatabasePool(path: path, configuration: grdb)
             let head = try pool.writeWithoutTransaction { db -> UInt64 in
                 // DatabasePool sets synchronous=NORMAL on its writer when it opens WAL; set ours afterwards.

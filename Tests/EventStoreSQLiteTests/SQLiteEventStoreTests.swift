@@ -23,7 +23,14 @@ struct SQLiteEventStoreTests {
         let normal = try SQLiteEventStore(
             directory: directory.path, configuration: SQLiteEventStoreConfiguration(synchronous: .normal))
         #expect(try normal.writerPragma("synchronous") == "1")  // NORMAL
+        #expect(try normal.writerPragma("page_size") == "4096")
         normal.close()
+        let small = TemporaryDirectory()
+        let smallPages = try SQLiteEventStore(
+            directory: small.path, configuration: SQLiteEventStoreConfiguration(pageSize: 1024))
+        #expect(try smallPages.writerPragma("page_size") == "1024")
+        #expect(try smallPages.writerPragma("journal_mode") == "wal")
+        smallPages.close()
     }
 
     @Test("appends, reads back a stream and the global log, survives reopening")

@@ -118,7 +118,8 @@ final class AppendPipeline: @unchecked Sendable {
         for pipeline in pipelines {
             let label =
                 "\(pipeline.streams.count) appender(s), \(pipeline.store.configuration.synchronous), "
-                + "\(pipeline.store.configuration.writerStatements)\(pipeline.timeOrdered ? ", time-ordered IDs" : "")"
+                + "\(pipeline.store.configuration.writerStatements)\(pipeline.timeOrdered ? ", time-ordered IDs" : ""), "
+                + "page \(pipeline.store.configuration.pageSize)"
             print(
                 "SQLite benchmark (\(label)): writer CPU per append \(Int(pipeline.store.writerCPUNanosecondsPerWrite)) ns"
             )
