@@ -168,7 +168,8 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
 
     /// Closes the store: queued writes commit and complete, later calls fail with `closed`; waits for the
     /// writer and completion threads (unless called from a completion), then closes the database and releases the
-    /// lock file. Idempotent.
+    /// lock file. Idempotent. Call it from an append completion if need be, not from a read completion (it closes
+    /// the reader connections, one of which runs that completion).
     public func close() {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
         writer.stop()
