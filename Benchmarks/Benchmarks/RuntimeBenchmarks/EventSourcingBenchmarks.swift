@@ -1,4 +1,5 @@
 import Benchmark
+import ClstrRuntime
 import EventSourcing
 
 /// A benchmark event that encodes itself without Foundation (decimal text).
@@ -93,5 +94,27 @@ func registerEventSourcingBenchmarks() {
                 blackHole(result)
             }
         }
+    }
+
+    // A command through the event-sourced actor on the caller's thread (inline executor): decide, encode, append
+    // to the in-memory store, evolve, reply. The store is fresh per batch of 1000 (outside the measured region).
+    Benchmark(
+        "ES actor command, in-memory store (inline)",
+        configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], scalingFactor: .kilo)
+    ) { benchmark in
+        let store = InMemoryEventStore(capacity: benchmark.scaledIterations.count)
+        let repository = AggregateRepository<BenchCounter>(store: store)
+        let actor = ActorRef(
+            state: EventSourcedEntity<BenchCounter>(id: "hot"), behavior: EventSourcedActor.behavior(repository),
+            executor: InlineExecutor())
+        let slot = ReplySlot()
+        actor.request(Execute<BenchCounter>(1), replyTo: slot)
+        blackHole(slot.wait())
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            actor.request(Execute<BenchCounter>(1), replyTo: slot)
+            blackHole(slot.wait())
+        }
+        benchmark.stopMeasurement()
     }
 }
