@@ -35,10 +35,10 @@ test: deps ## Run every test (real sockets, a real nats-server) — what CI runs
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 
-tsan: deps ## Run the concurrency tests (actors, cluster, NATS transport, HTTP front, event sourcing) under the thread sanitizer
+tsan: deps ## Run the concurrency tests (actors, cluster, NATS transport, HTTP front, event sourcing, SQLite store) under the thread sanitizer
 	CLSTR_SYSTEM_MALLOC=1 $(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan $(SWIFT_FLAGS)
 	CLSTR_SYSTEM_MALLOC=1 $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan \
-	  --filter 'RuntimeTests|RuntimeNATSTests|HTTPFrontTests|EventSourcingTests' $(SWIFT_FLAGS)
+	  --filter 'RuntimeTests|RuntimeNATSTests|HTTPFrontTests|EventSourcingTests|EventStoreSQLiteTests' $(SWIFT_FLAGS)
 
 bench: deps ## Run the benchmark suite (release; QUICK=1 small, SOAK=1 adds the soak; req/s and CPU µs/request); appends results/bench.csv
 	scripts/bench.sh

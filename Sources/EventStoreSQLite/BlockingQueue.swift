@@ -103,6 +103,11 @@ struct DedicatedThread: @unchecked Sendable {
     func join() {
         pthread_join(handle, nil)
     }
+
+    /// Lets the thread release its resources when it finishes, without a `join`.
+    func detach() {
+        pthread_detach(handle)
+    }
 }
 
 private final class ThreadBody {

@@ -208,7 +208,9 @@ final class GroupCommitWriter: @unchecked Sendable {
                     pending = []
                 }
             } catch {
-                // BEGIN failed (or the pool is closed): nothing was written.
+                // BEGIN or the statements' preparation failed (or the pool is closed): nothing was written. Leave
+                // no transaction open for the next batch.
+                try? pool.writeWithoutTransaction { db in if db.isInsideTransaction { try db.rollback() } }
                 nextPosition = startPosition
                 versionCache.removeAll()
                 let failure = Self.backendError(error, "could not start a transaction")

@@ -29,7 +29,7 @@ import Glibc
 ///
 /// ## Files
 /// `path` itself, SQLite's `path-wal` and `path-shm`, and `path.lock`, which the store holds with an exclusive
-/// `flock` while it is open: a second store (in this or another process) on the same file is refused, because the
+/// POSIX record lock while it is open: a second store (in this or another process) on the same file is refused, because the
 /// writer assigns positions from its own counter. A file that is not a SQLite database, a database of another
 /// application, or one with a newer schema (`PRAGMA user_version`) is refused with
 /// ``EventStoreError/Code/incompatibleStorage``.
@@ -70,6 +70,11 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
             grdb.maximumReaderCount = max(1, configuration.readerCount)
             grdb.label = "EventStoreSQLite"
             grdb.busyMode = .timeout(10)
+            let pageSize = configuration.pageSize
+            grdb.prepareDatabase { db in
+                // Before DatabasePool turns WAL on (which fixes the page size of a new file); ignored otherwise.
+                if !db.configuration.readonly { try db.execute(sql: "PRAGMA page_size = \(pageSize)") }
+            }
             let pool = try DatabasePool(path: path, configuration: grdb)
             let head = try pool.writeWithoutTransaction { db -> UInt64 in
                 // DatabasePool sets synchronous=NORMAL on its writer when it opens WAL; set ours afterwards.
@@ -82,7 +87,7 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
             self.pool = pool
             writer = GroupCommitWriter(pool: pool, head: head, configuration: configuration, metrics: metrics)
         } catch {
-            Glibc.close(lockDescriptor)
+            Self.unlockFile(path + ".lock", lockDescriptor)
             throw Self.openError(error, path: path)
         }
         writer.start()
@@ -163,13 +168,14 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
 
     /// Closes the store: queued writes commit and complete, later calls fail with `closed`; waits for the
     /// writer and completion threads (unless called from a completion), then closes the database and releases the
-    /// lock file. Idempotent.
+    /// lock file. Idempotent. Call it from an append completion if need be, not from a read completion (it closes
+    /// the reader connections, one of which runs that completion).
     public func close() {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
         writer.stop()
         writer.observers.withLock { $0.removeAll() }
         try? pool.close()
-        Glibc.close(lockDescriptor)
+        Self.unlockFile(path + ".lock", lockDescriptor)
     }
 
     /// Reads a pragma of the writer connection (for tests and diagnostics: `synchronous`, `journal_mode`…).
@@ -219,19 +225,43 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
         }
     }
 
+    /// Store files open in this process (their lock files' paths): POSIX record locks exclude other processes
+    /// only.
+    private static let openLockFiles = Mutex<Set<String>>([])
+
+    /// Takes the store's lock file: a POSIX write lock (`fcntl(F_SETLK)`) against other processes, and this
+    /// process's set of open stores against a second store here. A record lock, unlike `flock`, is not held by
+    /// the copy of the descriptor a child process has between `fork` and `exec` (a store closed while a test
+    /// spawned a process stayed locked with `flock`).
     private static func lockFile(_ path: String) throws(EventStoreError) -> Int32 {
+        guard openLockFiles.withLock({ $0.insert(path).inserted }) else {
+            throw EventStoreError(.backendUnavailable, "store \(path) is open in this process")
+        }
         let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if descriptor < 0 {
-            throw EventStoreError(.backendUnavailable, "cannot open lock file \(path): errno \(errno)")
+            let code = errno
+            _ = openLockFiles.withLock { $0.remove(path) }
+            throw EventStoreError(.backendUnavailable, "cannot open lock file \(path): errno \(code)")
         }
-        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+        var lock = Glibc.flock()
+        lock.l_type = Int16(F_WRLCK)
+        lock.l_whence = Int16(SEEK_SET)
+        if fcntl(descriptor, F_SETLK, &lock) != 0 {
             let code = errno
             Glibc.close(descriptor)
+            _ = openLockFiles.withLock { $0.remove(path) }
             throw EventStoreError(
                 .backendUnavailable,
-                code == EWOULDBLOCK ? "store \(path) is open elsewhere" : "cannot lock \(path): errno \(code)")
+                code == EAGAIN || code == EACCES
+                    ? "store \(path) is open in another process" : "cannot lock \(path): errno \(code)")
         }
         return descriptor
+    }
+
+    /// Releases what ``lockFile(_:)`` took.
+    private static func unlockFile(_ path: String, _ descriptor: Int32) {
+        Glibc.close(descriptor)
+        _ = openLockFiles.withLock { $0.remove(path) }
     }
 
     /// Refuses, before SQLite touches it, a non-empty file that is not a SQLite database, or one whose header

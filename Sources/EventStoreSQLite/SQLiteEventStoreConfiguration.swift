@@ -31,14 +31,21 @@ public struct SQLiteEventStoreConfiguration: Sendable {
     /// event-ID index takes inserts at random leaves when IDs are random (``EventSourcing/EventID/random()``): a
     /// cache that holds the index spares re-reading its pages on every group commit.
     public var writerCacheKiB: Int = 65_536
+    /// The page size of a new store file in bytes (`PRAGMA page_size`, a power of two from 512 to 65,536;
+    /// SQLite's default is 4,096); an existing file keeps its own. A group commit of appends to N streams
+    /// rewrites about N index leaves in the WAL, each a whole page: smaller pages write fewer bytes per append.
+    public var pageSize: Int = 4_096
     /// WAL pages after which a commit checkpoints (`PRAGMA wal_autocheckpoint`; SQLite's default is 1,000). A
     /// larger WAL writes a page rewritten by many commits back to the database once.
     public var walAutocheckpointPages: Int = 4_000
 
     public init(
         synchronous: Synchronous = .full, maxWritesPerTransaction: Int = 4096, readerCount: Int = 4,
-        writerStatements: WriterStatements = .sqliteC, writerCacheKiB: Int = 65_536, walAutocheckpointPages: Int = 4_000
+        writerStatements: WriterStatements = .sqliteC, writerCacheKiB: Int = 65_536,
+        walAutocheckpointPages: Int = 4_000,
+        pageSize: Int = 4_096
     ) {
+        self.pageSize = pageSize
         self.writerCacheKiB = writerCacheKiB
         self.walAutocheckpointPages = walAutocheckpointPages
         self.synchronous = synchronous

@@ -58,6 +58,10 @@ struct SQLiteCrashTests {
             ChildProcess.waitUntil(timeout: 60) { Self.acks(in: child.output).count >= 400 }
         }
         #expect(running, "the probe acknowledged too few appends: \(child.output.suffix(500))")
+        // The running probe holds the store: a second store on it, from this process, is refused.
+        #expect { try SQLiteEventStore(directory: directory.path) } throws: { error in
+            (error as? EventStoreError)?.code == .backendUnavailable && "\(error)".contains("another process")
+        }
         kill(child.pid, SIGKILL)
         await offPool { child.process.waitUntilExit() }
         #expect(child.process.terminationReason == .uncaughtSignal)

@@ -23,7 +23,14 @@ struct SQLiteEventStoreTests {
         let normal = try SQLiteEventStore(
             directory: directory.path, configuration: SQLiteEventStoreConfiguration(synchronous: .normal))
         #expect(try normal.writerPragma("synchronous") == "1")  // NORMAL
+        #expect(try normal.writerPragma("page_size") == "4096")
         normal.close()
+        let small = TemporaryDirectory()
+        let smallPages = try SQLiteEventStore(
+            directory: small.path, configuration: SQLiteEventStoreConfiguration(pageSize: 1024))
+        #expect(try smallPages.writerPragma("page_size") == "1024")
+        #expect(try smallPages.writerPragma("journal_mode") == "wal")
+        smallPages.close()
     }
 
     @Test("appends, reads back a stream and the global log, survives reopening")
@@ -178,6 +185,58 @@ struct SQLiteEventStoreTests {
         #expect(all.map(\.position) == Array(1...UInt64(all.count)))
         #expect(!all.contains { $0.stream == stream("g7") || $0.stream == stream("g13") || $0.stream == stream("g21") })
         #expect(taken.firstPosition == 1)
+    }
+
+    @Test("a SQLite error on one append in a batch fails it alone: the transaction is rerun without it")
+    func sqliteErrorFailsAlone() async throws {
+        let directory = TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        // A real SQLite failure for one stream: a trigger that aborts its inserts.
+        try await store.pool.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TEMP TRIGGER fail_bad BEFORE INSERT ON events WHEN NEW.stream_id = 'bad'
+                    BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+                    """)
+        }
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let holder = DedicatedThread.start {
+            store.pool.writeWithoutTransaction { _ in
+                entered.signal()
+                release.wait()
+            }
+        }
+        _ = await offPool { entered.wait() }
+        let completions = Completions<AppendResult>()
+        let names = ["a", "b", "bad", "c", "d"]
+        for (index, name) in names.enumerated() {
+            store.append(
+                to: stream(name), expected: .noStream, events: [event("1"), event("2")],
+                completion: completions.callback(index))
+        }
+        release.signal()
+        holder.join()
+        let results = await completions.wait(for: names.count)
+        for (index, name) in names.enumerated() {
+            let result = try #require(results[index])
+            if name == "bad" {
+                if case .failure(let error) = result {
+                    #expect(error.code == .backendUnavailable)
+                } else {
+                    Issue.record("the failing append succeeded")
+                }
+            } else {
+                #expect(try result.get().lastVersion == 2)
+            }
+        }
+        let all = try await store.readAll(from: 1, maxCount: 100)
+        #expect(all.count == 8)
+        #expect(all.map(\.position) == Array(1...8))
+        #expect(!all.contains { $0.stream == stream("bad") })
+        // The writer goes on normally.
+        #expect(try await store.append(to: stream("a"), expected: .exact(2), events: [event("3")]).firstPosition == 9)
     }
 
     @Test("many concurrent appenders: OCC lets exactly one win each version; streams stay contiguous")

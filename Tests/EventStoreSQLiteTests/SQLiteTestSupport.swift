@@ -21,7 +21,7 @@ final class TemporaryDirectory: Sendable {
 /// Runs `body` on a thread of its own (never on the cooperative pool) and resumes when it returns.
 func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
-        _ = DedicatedThread.start { continuation.resume(returning: body()) }
+        DedicatedThread.start { continuation.resume(returning: body()) }.detach()
     }
 }
 

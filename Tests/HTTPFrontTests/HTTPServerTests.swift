@@ -121,7 +121,17 @@ struct HTTPServerTests {
             #expect(response.body == "k5=50")
             #expect(response.headers["connection"] == "close")
             await stopping.value
-            #expect(!FreePort.isListening(port))
+            // Refuses new connections. The port number alone proves nothing: suites running in parallel bind
+            // ephemeral ports too and one may get this number as soon as it is free, so a connection that succeeds
+            // must not have reached this server (its accept count stays).
+            let accepted = server.metrics.acceptedConnections.load(ordering: .relaxed)
+            if FreePort.isListening(port) {
+                // A negative check: give a listener that wrongly stayed open time to accept.
+                let grew = await eventually(seconds: 0.5) {
+                    server.metrics.acceptedConnections.load(ordering: .relaxed) != accepted
+                }
+                #expect(!grew, "a connection reached the server after its shutdown")
+            }
         }
     }
 

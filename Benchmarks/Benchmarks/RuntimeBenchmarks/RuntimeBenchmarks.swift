@@ -15,4 +15,5 @@ let benchmarks: @Sendable () -> Void = {
     registerEventSourcingBenchmarks()
     registerSQLiteStoreBenchmarks()
     registerJetStreamEventStoreBenchmarks()
+    registerSQLiteLoadBenchmarks()
 }

@@ -118,7 +118,8 @@ final class AppendPipeline: @unchecked Sendable {
         for pipeline in pipelines {
             let label =
                 "\(pipeline.streams.count) appender(s), \(pipeline.store.configuration.synchronous), "
-                + "\(pipeline.store.configuration.writerStatements)\(pipeline.timeOrdered ? ", time-ordered IDs" : "")"
+                + "\(pipeline.store.configuration.writerStatements)\(pipeline.timeOrdered ? ", time-ordered IDs" : ""), "
+                + "page \(pipeline.store.configuration.pageSize)"
             print(
                 "SQLite benchmark (\(label)): writer CPU per append \(Int(pipeline.store.writerCPUNanosecondsPerWrite)) ns"
             )
@@ -128,6 +129,78 @@ final class AppendPipeline: @unchecked Sendable {
             }
             try? FileManager.default.removeItem(atPath: pipeline.directory)
             pipeline.versions.deallocate()
+        }
+    }
+}
+
+/// Load of a 10,000-event aggregate from the SQLite store (reads on a reader connection): from a snapshot at its
+/// last version, and by full replay. Each load waits for its completion (GRDB's reader queue).
+func registerSQLiteLoadBenchmarks() {
+    let load = Benchmark.Configuration(
+        metrics: [.wallClock, .throughput], warmupIterations: 3, maxDuration: .seconds(3), maxIterations: 2_000)
+    Benchmark(
+        "ES load 10k-event aggregate from snapshot (SQLite)", configuration: load,
+        closure: { benchmark, fixture in
+            for _ in benchmark.scaledIterations { fixture.load(fixture.fromSnapshot) }
+        }, setup: { try SQLiteLoadFixture() }, teardown: { SQLiteLoadFixture.closeAll() })
+    Benchmark(
+        "ES load 10k-event aggregate by full replay (SQLite)", configuration: load,
+        closure: { benchmark, fixture in
+            for _ in benchmark.scaledIterations { fixture.load(fixture.replaying) }
+        }, setup: { try SQLiteLoadFixture() }, teardown: { SQLiteLoadFixture.closeAll() })
+}
+
+/// A SQLite store holding one 10,000-event `BenchCounter` stream and a snapshot at its last version.
+final class SQLiteLoadFixture: Sendable {
+    private static let live = Mutex<[SQLiteLoadFixture]>([])
+    let store: SQLiteEventStore
+    let directory: String
+    let fromSnapshot: AggregateRepository<BenchCounter>
+    let replaying: AggregateRepository<BenchCounter>
+
+    init() throws {
+        directory = NSTemporaryDirectory() + "es-sqlite-load-\(UUID().uuidString)"
+        store = try SQLiteEventStore(directory: directory)
+        let done = DispatchSemaphore(value: 0)
+        let stream = StreamName(aggregateType: BenchCounter.aggregateType, aggregateID: "big")
+        var state = BenchCounter()
+        for chunk in 0..<10 {
+            let events = try (1...1000).map { offset in
+                let amount = chunk * 1000 + offset
+                state.evolve(Incremented(amount: amount))
+                return try BenchCounter.eventCodec.encode(Incremented(amount: amount))
+            }
+            store.append(to: stream, expected: .exact(UInt64(chunk * 1000)), events: events) { result in
+                precondition((try? result.get()) != nil)
+                done.signal()
+            }
+            done.wait()
+        }
+        let payload = try state.encodeSnapshot()!
+        store.saveSnapshot(Snapshot(stream: stream, version: 10_000, payload: payload)) { _ in done.signal() }
+        done.wait()
+        fromSnapshot = AggregateRepository<BenchCounter>(store: store, snapshots: store)
+        replaying = AggregateRepository<BenchCounter>(store: store)
+        Self.live.withLock { $0.append(self) }
+    }
+
+    func load(_ repository: AggregateRepository<BenchCounter>) {
+        let done = DispatchSemaphore(value: 0)
+        repository.load(id: "big") { result in
+            precondition((try? result.get().state.count) == 10_000)
+            blackHole(result)
+            done.signal()
+        }
+        done.wait()
+    }
+
+    static func closeAll() {
+        for fixture in live.withLock({ list -> [SQLiteLoadFixture] in
+            defer { list.removeAll() }
+            return list
+        }) {
+            fixture.store.close()
+            try? FileManager.default.removeItem(atPath: fixture.directory)
         }
     }
 }
