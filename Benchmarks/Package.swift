@@ -25,5 +25,16 @@ let package = Package(
             path: "Benchmarks/RuntimeBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Links jemalloc (RuntimeMemory) for its heap statistics, so it is a target of its own.
+        .executableTarget(
+            name: "ActorMemoryBenchmarks",
+            dependencies: [
+                .product(name: "ClstrRuntime", package: root),
+                .product(name: "RuntimeMemory", package: root),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ActorMemoryBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
