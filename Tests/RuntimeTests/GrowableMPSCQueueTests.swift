@@ -3,6 +3,7 @@ import TestKit
 import Testing
 
 @testable import ClstrRuntime
+import RuntimeMemory
 
 #if canImport(Glibc)
     import Glibc
@@ -286,6 +287,30 @@ struct ActorMailboxTests {
         #expect(collector.count == 10)
         #expect(collector.error(9)?.code == .stopped)
         #expect(actor.mailbox.allocatedCapacity == 0)
+    }
+
+    @Test(
+        "10,000 counter actors that each got one message hold at most 10 MiB (≤ 1 KiB each, registry entry included)",
+        .enabled(if: HeapStatistics.isJemalloc))
+    func footprint() {
+        // The counter service's registry (256-message mailboxes, .fail, keys like its spread scenario's), with
+        // passivation off. Everything runs on this thread (inline executor), whose own allocation counters are read:
+        // other tests allocating meanwhile do not show.
+        var options = ActorRegistryOptions()
+        options.actor.mailboxCapacity = 256
+        options.actor.overflow = .fail
+        let behavior = counterBehavior()
+        let registry = ActorRegistry<String, Int>(
+            executor: InlineExecutor(), options: options, factory: { _ in (0, behavior) })
+        let count = 10_000
+        let before = HeapStatistics.threadNetAllocated()
+        // Each key is made here, as a request's path would be: the copy the table keeps is counted.
+        for index in 0..<count { try? registry.tell(Add(amount: 1), to: "spread-1764892800-12345-1-\(index)") }
+        let held = HeapStatistics.threadNetAllocated() - before
+        #expect(registry.count == count)
+        #expect(held <= 10 << 20, "\(held) bytes for \(count) actors")
+        #expect(held / count <= 1024, "\(held / count) bytes per actor")
+        registry.shutdown()
     }
 
     @Test("policy .fail at the cap, reached through growth: the send fails, nothing queued is lost")
