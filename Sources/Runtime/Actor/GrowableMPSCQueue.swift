@@ -23,7 +23,8 @@ import Synchronization
 /// ## Producer index: bit layout and transitions
 /// `2 × next position | resize bit`:
 /// - `2p → 2p + 2`: a producer claimed position `p` (compare-and-swap, only while `2p` is below the producer
-///   limit, which guarantees a free slot in the current buffer). It then writes the element and stores `full`.
+///   limit, or fewer than the buffer's usable slots are queued, either of which guarantees a free slot in the
+///   current buffer). It then writes the element and stores `full`.
 /// - `2p → 2p + 1 → 2p + 2` (grow): a producer found the buffer full below the cap. Holding the resize bit it
 ///   allocates a buffer twice as large, writes its own element there at position `p`, links the old buffer to it
 ///   and stores `jump` in the old buffer's slot for `p` (or, when there was no buffer, hands the new one to the
@@ -45,7 +46,9 @@ import Synchronization
 /// A producer dereferences a buffer only after its compare-and-swap claimed a position in it; that claim succeeds
 /// only if the index did not move since the producer read the buffer pointer (every resize moves it first). The
 /// consumer frees a buffer only when it passes its `jump` (every position in it consumed) or on release (no
-/// position claimed beyond its own). So nobody touches a freed buffer.
+/// position claimed beyond its own). So nobody touches a freed buffer, provided a thread that handed the consumer
+/// role over calls no consumer method afterwards (not even ``hasPublishedElement``): its successor may be freeing
+/// buffers. ``ActorCell`` learns of late messages through its state word instead.
 ///
 /// ## Scheduling handshake
 /// A claimed position that is not yet published makes the queue look empty to the consumer at that position, as
@@ -54,8 +57,10 @@ import Synchronization
 /// consumer's ``hasPublishedElement``.
 ///
 /// ## Layout
-/// The producer fields and the consumer fields are separated by 64 bytes of padding, so they never share a cache
-/// line: producers' compare-and-swaps do not invalidate the consumer's index.
+/// The producer fields and the consumer fields are separated by 64 bytes of padding (a class's stored properties
+/// are laid out in declaration order), so they never share a cache line: producers' compare-and-swaps do not
+/// invalidate the consumer's index. The object is 152 bytes; an idle actor's 2-slot buffer of 64-byte envelopes is
+/// 152.
 public final class GrowableMPSCQueue<Element>: @unchecked Sendable {
     // @unchecked Sendable: an element is written by the one producer whose compare-and-swap claimed its position
     // and published by a sequentially consistent store of its slot's flag; the single consumer reads it after an
@@ -67,6 +72,8 @@ public final class GrowableMPSCQueue<Element>: @unchecked Sendable {
     /// `2 × position`: producers may claim positions below it without looking at the consumer.
     @usableFromInline let producerLimit = Atomic<Int>(0)
     @usableFromInline let producerBuffer = Atomic<UnsafeMutableRawPointer?>(nil)
+    /// The slots of `producerBuffer` (0 when none), so that producers need not read a buffer they have not claimed.
+    @usableFromInline let producerSize = Atomic<Int>(0)
     /// A buffer allocated when there was none, waiting for the consumer to adopt it.
     @usableFromInline let handoff = Atomic<UnsafeMutableRawPointer?>(nil)
     /// The most elements the queue holds: a power of two.
@@ -118,7 +125,8 @@ public final class GrowableMPSCQueue<Element>: @unchecked Sendable {
     public func enqueue(_ element: consuming Element) -> Bool {
         var attempt = 0
         while true {
-            // Acquiring: pairs with the releasing store that ends a resize, so the buffer and limit it set are seen.
+            // Acquiring: pairs with the releasing store that ends a resize, so the buffer, size and limit it set
+            // are seen.
             let index = producerIndex.load(ordering: .acquiring)
             if index & 1 != 0 {
                 attempt += 1
@@ -128,21 +136,41 @@ public final class GrowableMPSCQueue<Element>: @unchecked Sendable {
             // Acquiring: the limit was derived from an acquiring load of the consumer index and stored with a
             // release, so the consumer's move out of the slot we are about to fill happens before our write.
             let limit = producerLimit.load(ordering: .acquiring)
-            // Relaxed: it matters only if the compare-and-swap below succeeds, which proves that no resize moved
-            // the index since our acquiring load above; that load made this pointer's last store visible, and our
+            // Relaxed: they matter only if the compare-and-swap below succeeds, which proves that no resize moved
+            // the index since our acquiring load above; that load made their last stores visible, and our
             // compare-and-swap (releasing) precedes any later resize's (acquiring), so no later store is seen.
+            // The buffer itself is not read before the claim: a release may have freed it meanwhile.
             let buffer = producerBuffer.load(ordering: .relaxed)
-            guard index < limit, let buffer else {
-                switch offerSlowly(index: index, limit: limit, element) {
-                case .enqueued: return true
-                case .full: return false
-                case .retry: continue
+            if index >= limit || buffer == nil {
+                let size = producerSize.load(ordering: .relaxed)
+                // Acquiring: pairs with the consumer's releasing store of its index after it moved an element out.
+                let consumed = consumerIndex.load(ordering: .acquiring)
+                // The index was read first, so this undercounts at worst: "full" is never reported spuriously.
+                let queued = (index &- consumed) >> 1
+                if buffer == nil || queued >= usable(size) {
+                    switch offerSlowly(index: index, queued: queued, size: size, buffer: buffer, element) {
+                    case .enqueued: return true
+                    case .full: return false
+                    case .retry: continue
+                    }
+                }
+                // Room: the consumer moved on since the limit was set. Position `index` is free (fewer than
+                // `usable(size)` positions are queued), so claim it directly; raise the limit only when that
+                // spares later producers this detour (a buffer with one usable slot never does). The limit only
+                // ever rises, so this succeeds only if nothing (a release in particular) changed it since we read
+                // it, and then `size` is that of a buffer no smaller than the current one.
+                let raised = consumed &+ 2 &* usable(size)
+                if raised > index &+ 2 {
+                    // Releasing: hands our acquiring load of the consumer index on to the producers that read it.
+                    _ = producerLimit.compareExchange(expected: limit, desired: raised, ordering: .releasing)
                 }
             }
-            // Acquiring and releasing: see the buffer load above.
-            if producerIndex.weakCompareExchange(
-                expected: index, desired: index &+ 2, ordering: .acquiringAndReleasing
-            ).exchanged {
+            // Acquiring and releasing: see the loads above.
+            if let buffer,
+                producerIndex.weakCompareExchange(
+                    expected: index, desired: index &+ 2, ordering: .acquiringAndReleasing
+                ).exchanged
+            {
                 let segment = QueueSegment<Element>(buffer)
                 let slot = (index >> 1) & segment.mask
                 (segment.elements + slot).initialize(to: element)
@@ -159,30 +187,14 @@ public final class GrowableMPSCQueue<Element>: @unchecked Sendable {
         case enqueued, full, retry
     }
 
-    /// The buffer is missing or looks full: raise the limit, grow, or report full.
+    /// No buffer, or the current one is full: grow, or report full.
     @usableFromInline
-    func offerSlowly(index: Int, limit: Int, _ element: Element) -> SlowOutcome {
-        // Relaxed: as in `enqueue`; a stale pointer makes the compare-and-swap below fail.
-        let buffer = producerBuffer.load(ordering: .relaxed)
-        let size = buffer.map { QueueSegment<Element>($0).mask &+ 1 } ?? 0
-        // Acquiring: pairs with the consumer's releasing store of its index after it moved an element out.
-        let consumed = consumerIndex.load(ordering: .acquiring)
-        // The index was read before `consumed`, so this undercounts at worst: a "full" verdict is never spurious.
-        let queued = (index &- consumed) >> 1
-        if queued >= capacity { return .full }
-        if size > 0 && queued < usable(size) {
-            // Room in the current buffer: the consumer moved on since the limit was set. The limit only ever
-            // rises, so this succeeds only if nothing (a release in particular) changed it since we read it, and
-            // then `size` is that of a buffer no smaller than the current one.
-            let raised = consumed &+ 2 &* usable(size)
-            if raised > limit {
-                // Releasing: hands our acquiring load of the consumer index on to the producers that read the limit.
-                _ = producerLimit.compareExchange(expected: limit, desired: raised, ordering: .releasing)
-            }
-            return .retry
-        }
-        if size >= capacity { return .full }
-        // Grow. Acquiring and releasing: takes the resize bit; see `enqueue` for why a stale buffer cannot win.
+    func offerSlowly(
+        index: Int, queued: Int, size: Int, buffer: UnsafeMutableRawPointer?, _ element: Element
+    ) -> SlowOutcome {
+        if queued >= capacity || size >= capacity { return .full }
+        // Grow. Acquiring and releasing: takes the resize bit; it succeeds only if no resize ran since the caller
+        // read `size` and `buffer` (see `enqueue`), so they are current and the buffer cannot be freed under us.
         guard
             producerIndex.compareExchange(
                 expected: index, desired: index | 1, ordering: .acquiringAndReleasing
@@ -196,6 +208,7 @@ public final class GrowableMPSCQueue<Element>: @unchecked Sendable {
         segment.flags[slot].store(Self.full, ordering: .relaxed)
         // Relaxed: published by the releasing compare-and-swap of the limit and the releasing store of the index.
         producerBuffer.store(segment.base, ordering: .relaxed)
+        producerSize.store(grown, ordering: .relaxed)
         raiseLimit(to: index &+ 2 &* min(usable(grown), capacity &- queued))
         if let buffer {
             let old = QueueSegment<Element>(buffer)
@@ -323,6 +336,7 @@ public final class GrowableMPSCQueue<Element>: @unchecked Sendable {
         consumerBuffer.store(nil, ordering: .relaxed)
         // Relaxed: published by the releasing compare-and-swap of the limit below.
         producerBuffer.store(nil, ordering: .relaxed)
+        producerSize.store(0, ordering: .relaxed)
         // Both indices move past the limit, which rises too: the next producer finds no buffer and allocates one,
         // and a producer that computed a limit from the freed buffer fails its compare-and-swap (the limit only
         // rises, so it cannot come back to the value that producer read).
@@ -347,11 +361,8 @@ public final class GrowableMPSCQueue<Element>: @unchecked Sendable {
     /// The slots of the newest buffer, the one producers fill (0 when none is allocated). Only for a quiescent
     /// queue (tests, footprint figures): the buffer may be freed while another thread reads it.
     public var allocatedCapacity: Int {
-        // Acquiring: pairs with the releasing store of the index that ended the last resize.
-        _ = producerIndex.load(ordering: .acquiring)
-        // Relaxed: ordered by the load above.
-        guard let base = producerBuffer.load(ordering: .relaxed) else { return 0 }
-        return QueueSegment<Element>(base).mask &+ 1
+        // Relaxed: a quiescent queue's last resize happened before the caller looked.
+        producerSize.load(ordering: .relaxed)
     }
 
     /// An approximate count of queued elements, safe to read from any thread (for metrics).
