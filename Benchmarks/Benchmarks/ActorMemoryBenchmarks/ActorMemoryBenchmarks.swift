@@ -3,7 +3,9 @@ import ClstrRuntime
 import RuntimeMemory
 
 // A target of its own because it links jemalloc (RuntimeMemory) as the process allocator, for its heap statistics:
-// the other suites keep the allocator they were measured with.
+// the other suites keep the allocator they were measured with. Under the benchmark tool's malloc interposer this
+// process sometimes dies with SIGSEGV (seen at the base commit too, for every case): rerun the case alone
+// (`--filter "Heap per live idle actor, 1000000 actors"`); RuntimeTests' footprint test checks the 10,000 case.
 
 struct Touch: ActorMessage {
     typealias Reply = Int
@@ -47,9 +49,9 @@ let benchmarks: @Sendable () -> Void = {
             "Heap per live idle actor, \(count) actors",
             configuration: .init(
                 metrics: [heapPerActor, spawnRate],
-                warmupIterations: count >= 1_000_000 ? 0 : 1,
+                warmupIterations: count >= 100_000 ? 0 : 1,
                 maxDuration: .seconds(60),
-                maxIterations: count >= 1_000_000 ? 1 : 5)
+                maxIterations: count >= 100_000 ? 1 : 5)
         ) { benchmark in
             let behavior = touchBehavior()
             let registry = ActorRegistry<Int, Int>(
