@@ -301,9 +301,16 @@ struct ActorMailboxTests {
         var options = ActorRegistryOptions()
         options.actor.mailboxCapacity = 256
         options.actor.overflow = .fail
-        let behavior = counterBehavior()
+        // Two handlers, like the counter service's behavior (each bound handler costs an actor ~70 bytes).
+        var behavior = ActorBehavior<Int>()
+        behavior.on(Add.self) { value, message in
+            value += message.amount
+            return value
+        }
+        behavior.on(Get.self) { value, _ in value }
+        let twoHandlers = behavior
         let registry = ActorRegistry<String, Int>(
-            executor: InlineExecutor(), options: options, factory: { _ in (0, behavior) })
+            executor: InlineExecutor(), options: options, factory: { _ in (0, twoHandlers) })
         let count = 10_000
         let before = HeapStatistics.threadNetAllocated()
         // Each key is made here, as a request's path would be: the copy the table keeps is counted.
