@@ -37,5 +37,16 @@ let package = Package(
             path: "Benchmarks/HTTPBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Links jemalloc (RuntimeMemory) for its heap statistics, so it is a target of its own.
+        .executableTarget(
+            name: "ActorMemoryBenchmarks",
+            dependencies: [
+                .product(name: "ClstrRuntime", package: root),
+                .product(name: "RuntimeMemory", package: root),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ActorMemoryBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -85,13 +85,13 @@ struct CounterApp {
             var registries: [ActorRegistry<String, Int>] = []
             for nodeID in localNodes {
                 var options = ActorRegistryOptions()
-                // 256 slots (the reference's mailbox size) bound the memory of an actor (the ring is allocated
-                // up front); a full mailbox fails at once (503). The default `.wait` would not wait on the loop
-                // that runs the actor (it fails there too), but it would stall another loop, and every connection
-                // on it, behind one hot key.
+                // At most 256 messages queued (the reference's mailbox size; the mailbox starts with 2 slots and
+                // grows on demand); a full mailbox fails at once (503). The default `.wait` would not wait on the
+                // loop that runs the actor (it fails there too), but it would stall another loop, and every
+                // connection on it, behind one hot key.
                 options.actor.mailboxCapacity = 256
                 options.actor.overflow = .fail
-                // Idle counters give back their actor (mailbox ring and cell, ~18 KB) and keep only their value,
+                // Idle counters give back their actor (cell and mailbox, under 1 KiB) and keep only their value,
                 // which the key's next actor starts from: many idle ids cost a few bytes each and lose nothing.
                 options.idleTimeout = .seconds(10)
                 options.retainsPassivatedState = true

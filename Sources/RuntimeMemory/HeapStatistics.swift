@@ -47,6 +47,19 @@ public struct HeapStatistics: Sendable, Equatable {
         #endif
     }
 
+    /// Bytes the calling thread allocated minus the bytes it freed, since it started (`thread.allocated` −
+    /// `thread.deallocated`); 0 without jemalloc.
+    ///
+    /// Other threads' allocations do not show: the difference across a synchronous block measures what that block
+    /// allocated and kept, even while other threads (other tests) allocate.
+    public static func threadNetAllocated() -> Int {
+        #if canImport(CJemalloc)
+        return Int(truncatingIfNeeded: readUInt64("thread.allocated") &- readUInt64("thread.deallocated"))
+        #else
+        return 0
+        #endif
+    }
+
     /// The jemalloc version string, for reports.
     public static var allocatorVersion: String {
         #if canImport(CJemalloc)
@@ -60,6 +73,12 @@ public struct HeapStatistics: Sendable, Equatable {
     }
 
     #if canImport(CJemalloc)
+    private static func readUInt64(_ name: String) -> UInt64 {
+        var value: UInt64 = 0
+        var length = MemoryLayout<UInt64>.size
+        return mallctl(name, &value, &length, nil, 0) == 0 ? value : 0
+    }
+
     private static func readSize(_ name: String) -> Int {
         var value = 0
         var length = MemoryLayout<Int>.size

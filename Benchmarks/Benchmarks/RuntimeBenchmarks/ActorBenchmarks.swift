@@ -3,7 +3,7 @@ import ClstrRuntime
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Bump: ActorMessage {
@@ -20,10 +20,20 @@ func bumpBehavior() -> ActorBehavior<Int> {
     return behavior
 }
 
+/// The two multi-producer queues, measured side by side.
+protocol BenchmarkQueue: AnyObject, Sendable {
+    func enqueue(_ value: Int) -> Bool
+    func dequeue() -> Int?
+}
+
+extension MPSCRing<Int>: BenchmarkQueue {}
+
+extension GrowableMPSCQueue<Int>: BenchmarkQueue {}
+
 /// Producer threads created once (outside the measured region) that each push `count` values per round.
-final class ProducerGang: @unchecked Sendable {
+final class ProducerGang<Queue: BenchmarkQueue>: @unchecked Sendable {
     // @unchecked Sendable: `ring` is only produced into by the gang and consumed by the benchmark thread.
-    let ring: MPSCRing<Int>
+    let ring: Queue
     let producers: Int
     let perRound: Int
     private let round = Atomic<Int>(0)
@@ -31,18 +41,19 @@ final class ProducerGang: @unchecked Sendable {
     private let running = Atomic<Bool>(true)
     private var threads: [pthread_t] = []
 
-    init(producers: Int, perRound: Int, capacity: Int) {
-        self.ring = MPSCRing(minimumCapacity: capacity)
+    init(producers: Int, perRound: Int, ring: Queue) {
+        self.ring = ring
         self.producers = producers
         self.perRound = perRound
         for _ in 0..<producers {
             var handle = pthread_t()
-            pthread_create(&handle, nil, gangMain, Unmanaged.passRetained(self).toOpaque())
+            let body: @Sendable () -> Void = { self.produce() }
+            pthread_create(&handle, nil, gangMain, Unmanaged.passRetained(GangBody(body)).toOpaque())
             threads.append(handle)
         }
     }
 
-    fileprivate func produce() {
+    func produce() {
         var seen = 0
         while running.load(ordering: .relaxed) {
             let current = round.load(ordering: .acquiring)
@@ -81,8 +92,15 @@ final class ProducerGang: @unchecked Sendable {
     }
 }
 
+/// A gang thread's body, boxed for `pthread_create` (a generic class cannot be recovered from a raw pointer in a
+/// C callback).
+final class GangBody: Sendable {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+}
+
 private func gangMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    Unmanaged<ProducerGang>.fromOpaque(argument!).takeRetainedValue().produce()
+    Unmanaged<GangBody>.fromOpaque(argument!).takeRetainedValue().run()
     return nil
 }
 
@@ -109,14 +127,27 @@ func registerActorBenchmarks() {
         }
     }
 
+    // The actor mailbox: steady state (its buffer stays allocated while it is never found empty and grown).
+    Benchmark("Growable queue enqueue+dequeue (1 thread)", configuration: .init(scalingFactor: .mega)) { benchmark in
+        let queue = GrowableMPSCQueue<Int>(capacity: 1024)
+        benchmark.startMeasurement()
+        for index in benchmark.scaledIterations {
+            _ = queue.enqueue(index)
+            blackHole(queue.dequeue())
+        }
+    }
+
     for producers in [1, 2, 4] {
         let perRound = 100_000 / producers
-        nonisolated(unsafe) var gang: ProducerGang?
+        nonisolated(unsafe) var gang: ProducerGang<MPSCRing<Int>>?
         Benchmark(
             "Ring MPSC \(producers) producer(s), 100k msgs per iteration",
             configuration: .init(
                 scalingFactor: .one,
-                setup: { gang = ProducerGang(producers: producers, perRound: perRound, capacity: 4096) },
+                setup: {
+                    gang = ProducerGang(
+                        producers: producers, perRound: perRound, ring: MPSCRing<Int>(minimumCapacity: 4096))
+                },
                 teardown: {
                     gang?.stop()
                     gang = nil
@@ -124,6 +155,24 @@ func registerActorBenchmarks() {
         ) { benchmark in
             for _ in benchmark.scaledIterations {
                 blackHole(gang!.runRound())
+            }
+        }
+        nonisolated(unsafe) var growable: ProducerGang<GrowableMPSCQueue<Int>>?
+        Benchmark(
+            "Growable queue MPSC \(producers) producer(s), 100k msgs per iteration",
+            configuration: .init(
+                scalingFactor: .one,
+                setup: {
+                    growable = ProducerGang(
+                        producers: producers, perRound: perRound, ring: GrowableMPSCQueue<Int>(capacity: 4096))
+                },
+                teardown: {
+                    growable?.stop()
+                    growable = nil
+                })
+        ) { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(growable!.runRound())
             }
         }
     }

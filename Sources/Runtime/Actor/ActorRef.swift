@@ -2,8 +2,12 @@ import Synchronization
 
 /// Configuration of one actor.
 public struct ActorOptions: Sendable {
-    /// Mailbox slots (rounded up to a power of two), allocated once when the actor starts.
+    /// The most messages a mailbox holds (rounded up to a power of two). The mailbox allocates nothing until the
+    /// first message, then grows by doubling up to this; see ``GrowableMPSCQueue``.
     public var mailboxCapacity: Int = 1024
+    /// The slots of a mailbox's first buffer (rounded up to a power of two, at least 2, of which one is kept free
+    /// while the mailbox can still grow). A turn that empties a mailbox grown past this gives the buffer back.
+    public var mailboxInitialCapacity: Int = 2
     /// What a send does when the mailbox is full.
     public var overflow: OverflowPolicy = .wait
     /// The most messages handled in one turn before the actor yields its thread to others.
@@ -38,19 +42,24 @@ struct Envelope: Sendable {
 /// An actor: a state, typed handlers, and a lock-free mailbox whose messages are handled one at a time.
 ///
 /// ## State word
-/// `phase` (bits 0–1) and `stop` (bit 2):
+/// `phase` (bits 0–1), `stop` (bit 2) and `notified` (bit 3):
 /// - `idle` (0): no turn queued or running. A producer that finds the actor idle after enqueueing moves it to
 ///   `scheduled` with a compare-and-swap and hands it to the executor; only that producer does.
 /// - `scheduled` (1): handed to the executor, turn not started.
 /// - `running` (2): a turn is handling messages. The turn goes `scheduled → running` at its start and
-///   `running → idle` at its end, then checks the mailbox again and reschedules itself if a message arrived.
+///   `running → idle` at its end (clearing `notified`), and reschedules itself if `notified` was set.
 /// - `stop` (4): set once by ``stop()`` and never cleared. Sends fail with ``RequestError/Code/stopped``; the next
 ///   turn fails every queued request with that error and runs `onStop`.
+/// - `notified` (8), only with `running`: a producer published a message while the turn ran (`running →
+///   running | notified`, a compare-and-swap; once set, later producers need not set it again).
 ///
 /// Because only the producer that wins `idle → scheduled` schedules a turn, at most one turn exists at a time and
 /// the state is touched by one thread at a time. The producer publishes its message with a sequentially consistent
-/// store and then reads the state word; the turn writes `idle` and then reads the mailbox, both sequentially
-/// consistent: one of the two always sees the other, so no message is left without a turn.
+/// store and then reads the state word: it finds `idle` (and schedules), `scheduled` (the turn has not started
+/// and will see the message), or `running` (and makes sure `notified` is set). The turn's end clears `running`
+/// and `notified` in one read-modify-write, so it either sees `notified` or the producer sees `idle`: no message
+/// is left without a turn. The turn does not look at the mailbox after it went idle, because the next turn, on
+/// another thread, may already be freeing its buffers (see ``GrowableMPSCQueue``).
 ///
 /// The turn loop lives in this non-generic base class and calls handlers bound to the state
 /// (``ActorBehavior``), so no unspecialized generic code runs per message; ``ActorRef`` adds the typed state.
@@ -64,8 +73,9 @@ public class ActorCell: ActorJob, @unchecked Sendable {
     @usableFromInline static var running: Int { 2 }
     @usableFromInline static var phaseMask: Int { 3 }
     @usableFromInline static var stopBit: Int { 4 }
+    @usableFromInline static var notifiedBit: Int { 8 }
 
-    @usableFromInline let mailbox: MPSCRing<Envelope>
+    @usableFromInline let mailbox: GrowableMPSCQueue<Envelope>
     @usableFromInline let executor: any ActorExecutor
     @usableFromInline let word = Atomic<Int>(0)
     @usableFromInline let options: ActorOptions
@@ -91,7 +101,8 @@ public class ActorCell: ActorJob, @unchecked Sendable {
         self.executor = executor
         self.options = options
         self.metrics = metrics
-        self.mailbox = MPSCRing(minimumCapacity: options.mailboxCapacity)
+        self.mailbox = GrowableMPSCQueue(
+            capacity: options.mailboxCapacity, initialCapacity: options.mailboxInitialCapacity)
         lastTurnEnd.store(MonotonicClock.coarseNow(), ordering: .relaxed)
     }
 
@@ -174,16 +185,26 @@ public class ActorCell: ActorJob, @unchecked Sendable {
         }
     }
 
-    /// Moves `idle → scheduled` and hands the actor to its executor, if it was idle.
+    /// Moves `idle → scheduled` and hands the actor to its executor, if it was idle; marks a running turn
+    /// `notified`, so that it looks at its mailbox again when it ends.
     @inlinable
     func scheduleIfIdle() {
         // Sequentially consistent: the second half of the handshake with the turn's end (see the type's docs).
         var current = word.load(ordering: .sequentiallyConsistent)
-        while current & Self.phaseMask == Self.idle {
+        while true {
+            let phase = current & Self.phaseMask
+            let desired: Int
+            if phase == Self.idle {
+                desired = current | Self.scheduled
+            } else if phase == Self.running && current & Self.notifiedBit == 0 {
+                desired = current | Self.notifiedBit
+            } else {
+                return
+            }
             let (exchanged, observed) = word.compareExchange(
-                expected: current, desired: current | Self.scheduled, ordering: .sequentiallyConsistent)
+                expected: current, desired: desired, ordering: .sequentiallyConsistent)
             if exchanged {
-                executor.execute(self, affinity: options.affinity)
+                if phase == Self.idle { executor.execute(self, affinity: options.affinity) }
                 return
             }
             current = observed
@@ -245,6 +266,7 @@ public class ActorCell: ActorJob, @unchecked Sendable {
     public func runTurn() {
         // scheduled → running; the stop bit is preserved by the addition.
         let entry = word.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
+        var leftover = false
         if entry & Self.stopBit != 0 {
             drainStopped()
         } else {
@@ -261,6 +283,13 @@ public class ActorCell: ActorJob, @unchecked Sendable {
                     break
                 }
             }
+            if handled < options.throughput {
+                // The mailbox looked empty: give back a buffer a burst grew (the actor is going idle).
+                mailbox.releaseBuffer(onlyIfGrown: true)
+            } else {
+                // Checked while we own the mailbox; what arrives later sets `notified`.
+                leftover = mailbox.hasPublishedElement
+            }
             metrics?.turnCompleted(messages: handled, depthAfter: mailbox.approximateCount)
             if options.tracksActivity {
                 lastTurnEnd.store(MonotonicClock.coarseNow(), ordering: .relaxed)
@@ -274,10 +303,10 @@ public class ActorCell: ActorJob, @unchecked Sendable {
                 return
             }
         }
-        // running → idle, then look again: a producer that saw us running relied on this check.
-        word.wrappingSubtract(2, ordering: .sequentiallyConsistent)
-        if mailbox.hasPublishedElement
-            || (word.load(ordering: .relaxed) & Self.stopBit != 0 && !stopHandled.load(ordering: .relaxed))
+        // running → idle, clearing `notified`: a producer that published while we ran relied on seeing it here.
+        let ended = word.bitwiseAnd(~(Self.phaseMask | Self.notifiedBit), ordering: .sequentiallyConsistent).oldValue
+        if leftover || ended & Self.notifiedBit != 0
+            || (ended & Self.stopBit != 0 && !stopHandled.load(ordering: .relaxed))
         {
             scheduleIfIdle()
         }
@@ -374,6 +403,8 @@ public class ActorCell: ActorJob, @unchecked Sendable {
         while let envelope = mailbox.dequeue() {
             envelope.replyTo?.deliver(.failure(RequestError(.stopped, "actor stopped")), context: envelope.context)
         }
+        // Stopped or passivated: nothing more should arrive, so the mailbox holds no buffer.
+        mailbox.releaseBuffer()
         // Relaxed: only turns write it, and turns are serialized by the state word.
         if !stopHandled.load(ordering: .relaxed) {
             stopHandled.store(true, ordering: .relaxed)
