@@ -3,12 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the build, the tests and the benchmarks need.
-APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev nats-server wrk hey nginx-light procps curl openssl
+APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev nats-server wrk hey nginx-light procps curl openssl jq iproute2
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 RELEASE_FLAGS := -c release
 
-.PHONY: help deps build release test tsan bench bench-micro compare report report-check run format lint clean
+.PHONY: help deps build release test tsan bench bench-micro compare report report-check faults fuzz run format lint clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,12 @@ report-check: report ## Render the report with headless Chromium to .build/repor
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,3400 \
 	  --screenshot=.build/report-check/report.png "file://$(CURDIR)/results/report.html"
 	@test -s .build/report-check/report.png && echo "report-check: .build/report-check/report.png (open it and look)"
+
+faults: deps ## Fault scenarios (NATS/node/gateway restarts, hostile clients, churn, soak); verdicts → results/faults.csv (QUICK=1, SCENARIOS="1 6")
+	scripts/faults.sh
+
+fuzz: deps ## libFuzzer targets (HTTP parser, JSON amount, NATS envelope), FUZZ_SECONDS (default 60) each from Fuzz/corpus
+	scripts/fuzz.sh
 
 run: release ## Run counter-service with its defaults (7 nodes, 64 shards, HTTP :8181, metrics :2121)
 	.build/release/counter-service

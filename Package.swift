@@ -6,8 +6,12 @@ import PackageDescription
 // jemalloc linked); `make tsan` sets it, in a build folder of its own.
 let systemMalloc = ProcessInfo.processInfo.environment["CLSTR_SYSTEM_MALLOC"] != nil
 
+// `CLSTR_FUZZ=1` adds the libFuzzer targets (`make fuzz`, scratch path .build-fuzz). They have no `main` of their
+// own — libFuzzer's runtime, linked by `-sanitize=fuzzer`, provides it — so they cannot link in a normal build.
+let fuzzing = ProcessInfo.processInfo.environment["CLSTR_FUZZ"] != nil
+
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -23,6 +27,7 @@ let package = Package(
         .library(name: "ProcessKit", targets: ["ProcessKit"]),
         .executable(name: "counter-service", targets: ["CounterService"]),
         .executable(name: "loadgen", targets: ["LoadGen"]),
+        .executable(name: "faultclient", targets: ["FaultClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -111,6 +116,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The hostile clients of `make faults` (idle keep-alive, slow-header and garbage connections).
+        .executableTarget(
+            name: "FaultClient",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
         // Process helpers: free ports, child processes, a real nats-server child (the tests', the benchmarks' and
         // `--nats-server auto`'s). Production code may link it.
         .target(
@@ -126,8 +137,11 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "RuntimeTests", dependencies: ["ClstrRuntime", "CBlake2", "RuntimeMemory", "TestKit"], swiftSettings: strict),
-        .testTarget(name: "RuntimeNATSTests", dependencies: ["RuntimeNATS", "ClstrRuntime", "TestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "RuntimeTests", dependencies: ["ClstrRuntime", "CBlake2", "RuntimeMemory", "TestKit"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RuntimeNATSTests", dependencies: ["RuntimeNATS", "ClstrRuntime", "TestKit"], swiftSettings: strict),
         .testTarget(
             name: "HTTPFrontTests",
             dependencies: [
@@ -151,3 +165,21 @@ let package = Package(
         ),
     ]
 )
+
+// The fuzz targets: one executable per harness, `@_cdecl("LLVMFuzzerTestOneInput")`, seed corpora in Fuzz/corpus/.
+if fuzzing {
+    let harnesses: [(product: String, target: String, dependencies: [Target.Dependency])] = [
+        ("fuzz-http-parser", "FuzzHTTPParser", ["HTTPFront"]),
+        ("fuzz-json-amount", "FuzzJSONAmount", ["HTTPFront"]),
+        ("fuzz-nats-envelope", "FuzzNATSEnvelope", ["RuntimeNATS", "ClstrRuntime"]),
+    ]
+    package.targets.append(.target(name: "CLibFuzzer", path: "Fuzz/Sources/CLibFuzzer"))
+    for harness in harnesses {
+        package.products.append(.executable(name: harness.product, targets: [harness.target]))
+        package.targets.append(
+            .executableTarget(
+                name: harness.target, dependencies: harness.dependencies + ["CLibFuzzer"],
+                path: "Fuzz/Sources/\(harness.target)",
+                swiftSettings: strict))
+    }
+}

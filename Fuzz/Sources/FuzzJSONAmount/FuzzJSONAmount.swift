@@ -1,0 +1,93 @@
+import CLibFuzzer
+import Foundation
+import HTTPFront
+
+/// libFuzzer entry: the increment body parser (`JSONAmountParser.parse`).
+///
+/// Property: it agrees with Foundation's `JSONSerialization` on what is valid JSON, and on the amount where
+/// Foundation reads it exactly. Known, intended differences are let through (the same ones the unit test allows):
+/// Foundation accepts a trailing comma and nesting deeper than 64 levels; it reads `1e2` or `5.0` as integral
+/// numbers, which the parser refuses as amounts.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzJSONAmount(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let mine = JSONAmountParser.parse(bytes)
+    guard !bytes.isEmpty else {
+        precondition(mine == .amount(1), "an empty body means 1")
+        return 0
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    switch (mine, foundationVerdict(bytes)) {
+    case (.invalidJSON, nil), (.invalidAmount, .invalidAmount?):
+        break
+    case (.invalidJSON(let reason), .some):
+        let squeezed = text.filter { !$0.isWhitespace }
+        let lenient =
+            squeezed.contains(",}") || squeezed.contains(",]") || nestingDepth(bytes) > JSONAmountParser.maxDepth
+        precondition(lenient, "refused valid JSON \(text.debugDescription): \(reason)")
+    case (_, nil):
+        preconditionFailure("accepted invalid JSON \(text.debugDescription) as \(mine)")
+    case (.amount(let value), .amount(let expected)?):
+        precondition(value == expected, "\(text.debugDescription): \(value) vs Foundation's \(expected)")
+    case (.invalidAmount, .amount?), (.amount, .invalidAmount?):
+        precondition(
+            text.contains("e") || text.contains("E") || text.contains("."),
+            "\(text.debugDescription): \(mine) vs Foundation's verdict")
+    default:
+        preconditionFailure("unexpected pair for \(text.debugDescription)")
+    }
+    return 0
+}
+
+/// What Foundation makes of a body, in the parser's terms (nil: invalid JSON).
+func foundationVerdict(_ bytes: [UInt8]) -> JSONAmountParser.Result? {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
+        return nil
+    }
+    guard let dictionary = object as? [String: Any] else { return .invalidAmount("") }
+    guard let amount = dictionary["amount"] else { return .amount(1) }
+    guard let data = try? JSONSerialization.data(withJSONObject: [amount]),
+        let encoded = String(data: data, encoding: .utf8)
+    else { return .invalidAmount("") }
+    if let value = Int(encoded.dropFirst().dropLast()), value > 0 { return .amount(value) }
+    return .invalidAmount("")
+}
+
+/// The deepest nesting of `[`/`{` outside strings (approximate for invalid documents).
+func nestingDepth(_ bytes: [UInt8]) -> Int {
+    var depth = 0
+    var deepest = 0
+    var inString = false
+    var escaped = false
+    for byte in bytes {
+        if inString {
+            if escaped {
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else if byte == UInt8(ascii: "\"") {
+                inString = false
+            }
+            continue
+        }
+        switch byte {
+        case UInt8(ascii: "\""): inString = true
+        case UInt8(ascii: "["), UInt8(ascii: "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+        default: break
+        }
+    }
+    return deepest
+}
+
+/// The process entry: SwiftPM links a debug executable's `main` to `FuzzJSONAmount_main`; it hands the arguments to
+/// libFuzzer's driver.
+@_cdecl("FuzzJSONAmount_main")
+public func fuzzJSONAmountMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzJSONAmount(data, size) }
+}
