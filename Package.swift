@@ -20,14 +20,19 @@ let package = Package(
     products: [
         .library(name: "ClstrRuntime", targets: ["ClstrRuntime"]),
         .library(name: "RuntimeMemory", targets: ["RuntimeMemory"]),
+        .library(name: "EventSourcing", targets: ["EventSourcing"]),
+        .library(name: "EventSourcingTestKit", targets: ["EventSourcingTestKit"]),
         .library(name: "RuntimeNATS", targets: ["RuntimeNATS"]),
         .library(name: "HTTPFront", targets: ["HTTPFront"]),
         .library(name: "LoadGenCore", targets: ["LoadGenCore"]),
         // For the nested benchmark package, which starts its own nats-server.
         .library(name: "ProcessKit", targets: ["ProcessKit"]),
         .executable(name: "counter-service", targets: ["CounterService"]),
+        .executable(name: "accounting", targets: ["AccountingService"]),
         .executable(name: "loadgen", targets: ["LoadGen"]),
         .executable(name: "faultclient", targets: ["FaultClient"]),
+        .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
+        .executable(name: "es-crash-probe", targets: ["EventStoreCrashProbe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -35,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // SQLite event store. 7.10 links against Debian 12's libsqlite3 (7.8 referenced sqlite3_snapshot_*).
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // C libraries from Debian, each wrapped by exactly one Swift target.
@@ -56,6 +63,29 @@ let package = Package(
             path: "Sources/Runtime",
             swiftSettings: strict + (systemMalloc ? [.define("CLSTR_PTHREAD_LOCKS")] : [])
         ),
+        // Event sourcing core: events, records, store/snapshot/checkpoint protocols, aggregates, the event-sourced
+        // actor, consumers, the in-memory stores. Opens no files or sockets.
+        .target(
+            name: "EventSourcing",
+            dependencies: [
+                "ClstrRuntime",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The conformance suite every store runs (test bodies taking a store factory), for the stores' test targets.
+        .target(
+            name: "EventSourcingTestKit",
+            dependencies: ["EventSourcing", "ClstrRuntime"],
+            swiftSettings: strict
+        ),
+        // The accounting example's domain: the `Account` aggregate (decide/evolve), its events and their binary
+        // payloads. Pure values, no I/O.
+        .target(
+            name: "AccountingDomain",
+            dependencies: ["EventSourcing"],
+            swiftSettings: strict
+        ),
         // jemalloc as the process allocator plus its heap statistics. Kept out of `Runtime` so that a process can
         // choose its allocator: the services link it; the micro benchmarks must not, because package-benchmark
         // counts mallocs by interposing malloc, and jemalloc linked first would bypass the interposer.
@@ -68,12 +98,13 @@ let package = Package(
         .target(
             name: "RuntimeNATS",
             dependencies: [
-                "ClstrRuntime", "CNATS",
+                "ClstrRuntime", "CNATS", "EventSourcing",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
-        // HTTP/1.1 serving on SwiftNIO shared by the example services.
+        // HTTP/1.1 serving shared by the example services: a raw-epoll engine (the default) and a SwiftNIO one, both
+        // over one engine-neutral session and state machine; the path router.
         .target(
             name: "HTTPFront",
             dependencies: [
@@ -84,10 +115,34 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What counter-service and accounting share: flags, loops, start-up and graceful shutdown, metrics endpoint.
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "ProcessKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "AccountingService",
+            dependencies: [
+                "AccountingDomain", "EventSourcing", "EventStoreSQLite", "ServiceKit", "ClstrRuntime", "HTTPFront", "RuntimeNATS",
+                "RuntimeMemory",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "CounterService",
             dependencies: [
-                "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "ProcessKit",
+                "ServiceKit", "ClstrRuntime", "RuntimeNATS", "HTTPFront", "RuntimeMemory", "ProcessKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,6 +177,22 @@ let package = Package(
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
+        // The SQLite event store (embedded durable default): WAL, synchronous=FULL, one group-commit writer.
+        .target(
+            name: "EventStoreSQLite",
+            dependencies: [
+                "EventSourcing", "ClstrRuntime",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        // Appends in a loop and prints each acknowledged append, for the SQLite crash test (killed with SIGKILL).
+        .executableTarget(
+            name: "EventStoreCrashProbe",
+            dependencies: ["EventSourcing", "EventStoreSQLite"],
+            swiftSettings: strict
+        ),
         // Process helpers: free ports, child processes, a real nats-server child (the tests', the benchmarks' and
         // `--nats-server auto`'s). Production code may link it.
         .target(
@@ -150,6 +221,28 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EventSourcingTests",
+            dependencies: ["EventSourcing", "EventSourcingTestKit", "ClstrRuntime"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EventStoreSQLiteTests",
+            dependencies: [
+                "EventStoreSQLite", "EventSourcing", "EventSourcingTestKit", "ClstrRuntime", "TestKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AccountingDomainTests", dependencies: ["AccountingDomain", "EventSourcing"], swiftSettings: strict),
+        .testTarget(name: "AccountingServiceTests", dependencies: ["TestKit", "AccountingService"], swiftSettings: strict),
+        // The JetStream event store against a real `nats-server -js`: the conformance suite and the restart test.
+        .testTarget(
+            name: "EventStoreJetStreamTests",
+            dependencies: ["RuntimeNATS", "EventSourcing", "EventSourcingTestKit", "TestKit"],
             swiftSettings: strict
         ),
         .testTarget(name: "CounterServiceTests", dependencies: ["TestKit"], swiftSettings: strict),

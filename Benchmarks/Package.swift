@@ -20,9 +20,21 @@ let package = Package(
                 .product(name: "ClstrRuntime", package: root),
                 .product(name: "RuntimeNATS", package: root),
                 .product(name: "ProcessKit", package: root),
+                .product(name: "EventSourcing", package: root),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/RuntimeBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The HTTP request path without a socket: parse → route → render, mallocs counted.
+        .executableTarget(
+            name: "HTTPBenchmarks",
+            dependencies: [
+                .product(name: "HTTPFront", package: root),
+                .product(name: "ClstrRuntime", package: root),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/HTTPBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]

@@ -48,6 +48,7 @@ if [ "${1:-}" = compare ]; then
     BASE=${2:-}
     HEAD_COMMIT=${3:-}
     "$SWIFT" build -c release --product loadgen >&2 || exit 1
+"$SWIFT" build -c release --product accounting >&2 || exit 1
     args=(report compare --results "$RESULTS")
     [ -n "$BASE" ] && args+=(--base "$BASE")
     [ -n "$HEAD_COMMIT" ] && args+=(--head "$HEAD_COMMIT")
@@ -131,11 +132,13 @@ SVC_PID=""
 SVC_URL=""
 METRICS_URL=""
 SVC_ARGS=()
+SERVICE_SUBCOMMAND=() # words before the options (accounting's `serve`)
 start_service() { # extra counter-service arguments…
     SVC_ARGS=("$@")
     local http metrics
     free_port http && free_port metrics || { log "no free port"; return 1; }
-    "$SERVICE" --http-port "$http" --metrics-port "$metrics" "$@" >>"$RUN/counter-service.log" 2>&1 &
+    "$SERVICE" "${SERVICE_SUBCOMMAND[@]}" --http-port "$http" --metrics-port "$metrics" "$@" \
+        >>"$RUN/counter-service.log" 2>&1 &
     SVC_PID=$!
     STARTED+=("$SVC_PID")
     SVC_URL="http://127.0.0.1:$http"
@@ -220,14 +223,22 @@ sum_counters() { # prefix ids
         | grep -oE '"value"[[:space:]]*:[[:space:]]*[0-9]+' | grep -oE '[0-9]+$' | awk '{ s += $1 } END { print s + 0 }'
 }
 
-# loadgen against a target. Arguments: scenario target(counter-service|nginx) method path n [loadgen args…]
+# The sum of the balances of accounts <prefix>0 … <prefix>(ids-1), like sum_counters.
+sum_balances() { # prefix ids
+    curl -s --max-time 300 "$SVC_URL/accounts/$1[0-$(($2 - 1))]" \
+        | grep -oE '"balance"[[:space:]]*:[[:space:]]*[0-9]+' | grep -oE '[0-9]+$' | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# loadgen against a target. Arguments: scenario target(counter-service|accounting|nginx) method path n [loadgen args…]
 # The path may hold loadgen's placeholders; a POST path of the form /counter/<id>/increment is verified by loadgen
-# (--verify-counter), one of the form /counter/<prefix>{rand:N}/increment by summing the N counters afterwards.
+# (--verify-counter), one of the form /counter/<prefix>{rand:N}/increment by summing the N counters afterwards;
+# accounting's deposits likewise (/accounts/<id>/deposit: --verify … --field balance; {rand:N}: the balances' sum).
 run_loadgen() {
     local scenario=$1 target=$2 method=$3 path=$4 n=$5
     shift 5
     RUNNO=$((RUNNO + 1))
     local file="r$RUNNO-$scenario-loadgen-$target.csv" base rate="" args=() verify="" spread_prefix="" spread_ids=""
+    local spread_sum=sum_counters
     if [ "$target" = nginx ]; then base=$NGINX_URL; else
         base=$SVC_URL
         args+=(--metrics-url "$METRICS_URL")
@@ -237,6 +248,12 @@ run_loadgen() {
                 spread_ids=${BASH_REMATCH[2]}
             elif [[ $path =~ ^/counter/([^/{}]+)/increment$ ]]; then
                 args+=(--verify-counter "$SVC_URL/counter/${BASH_REMATCH[1]}")
+            elif [[ $path =~ ^/accounts/([^/{}]*)\{rand:([0-9]+)\}/deposit$ ]]; then
+                spread_prefix=${BASH_REMATCH[1]}
+                spread_ids=${BASH_REMATCH[2]}
+                spread_sum=sum_balances
+            elif [[ $path =~ ^/accounts/([^/{}]+)/deposit$ ]]; then
+                args+=(--verify "$SVC_URL/accounts/${BASH_REMATCH[1]}" --field balance)
             fi
         fi
     fi
@@ -246,7 +263,7 @@ run_loadgen() {
         --no-progress --fail-on-errors --results "$RUN/$file" --scenario "$scenario" "$base$path" \
         >"$RUN/r$RUNNO.log" 2>&1
     local rc=$? alive=1
-    if [ "$target" = counter-service ]; then check_service; alive=$ALIVE; fi
+    if [ "$target" != nginx ]; then check_service; alive=$ALIVE; fi
     [ $rc -ne 0 ] && { log "  exit $rc:"; tail -5 "$RUN/r$RUNNO.log" >&2; }
     if [ -n "$spread_prefix" ] && [ "$alive" = 1 ] && [ -s "$RUN/$file" ]; then
         local requests errors non2xx expected total
@@ -254,7 +271,7 @@ run_loadgen() {
         errors=$(result_column "$RUN/$file" errors)
         non2xx=$(result_column "$RUN/$file" non_2xx)
         expected=$((${requests:-0} - ${errors:-0} - ${non2xx:-0}))
-        total=$(($(sum_counters "$spread_prefix" "$spread_ids") - SUM_BEFORE))
+        total=$(($($spread_sum "$spread_prefix" "$spread_ids") - SUM_BEFORE))
         if [ "$total" = "$expected" ]; then verify="PASS"; else verify="FAIL sum $total expected $expected"; fi
         log "  sum of $spread_ids counters grew by $total (2xx: $expected) → $verify"
         # loadgen left verify empty (no single counter to check): the manifest's value fills it.
@@ -335,6 +352,7 @@ log "commit $COMMIT · $CORES cores · $CPU_MODEL · QUICK=$QUICK SOAK=$SOAK REP
 log "release build of counter-service and loadgen"
 "$SWIFT" build -c release --product counter-service >&2 || exit 1
 "$SWIFT" build -c release --product loadgen >&2 || exit 1
+"$SWIFT" build -c release --product accounting >&2 || exit 1
 
 SCRIPT_STATUS=0
 HAVE_WRK=0; command -v wrk >/dev/null && HAVE_WRK=1
@@ -400,6 +418,37 @@ else
     done
 fi
 [ -n "$NGINX_HANDLE" ] && stop_nginx
+
+# accounting: deposits into one hot account (acct-deposit) and into SPREAD_IDS accounts (acct-spread), every
+# deposit appended to the event store before its answer; on SQLite (synchronous=FULL, the default) and in memory,
+# with the embedded counter's options so that the req/s compare with hot-key's in the same run.
+SERVICE=$BIN/accounting
+for store in sqlite memory; do
+    suffix=""; [ "$store" = memory ] && suffix="-memory"
+    SERVICE_SUBCOMMAND=(serve --store "$store" --data-dir "$RUN/accounting-$store")
+    if start_service "${EMBEDDED_OPTIONS[@]}"; then
+        "$LOADGEN" -n "$SPREAD_IDS" -c "$CONNECTIONS" -m POST --no-progress \
+            "$SVC_URL/accounts/spread-$TAG-{n}" >"$RUN/accounting-$store-open.log" 2>&1 || log "opening accounts failed"
+        for i in $(seq 1 "$REPEATS"); do
+            curl -s -o /dev/null -X POST "$SVC_URL/accounts/hot-$TAG-$i"
+            run_loadgen "acct-deposit$suffix" accounting POST "/accounts/hot-$TAG-$i/deposit" "$N" -d '{"amount": 1}'
+        done
+        for i in $(seq 1 "$REPEATS"); do
+            SUM_BEFORE=$(sum_balances "spread-$TAG-" "$SPREAD_IDS")
+            run_loadgen "acct-spread$suffix" accounting POST "/accounts/spread-$TAG-{rand:$SPREAD_IDS}/deposit" "$N" \
+                -d '{"amount": 1}'
+        done
+        SUM_BEFORE=0
+        stop_service
+    else
+        SCRIPT_STATUS=1
+        for s in "acct-deposit$suffix" "acct-spread$suffix"; do
+            manifest loadgen "$s" loadgen accounting 1 0 missing.csv "$N" "" POST "" ""
+        done
+    fi
+done
+SERVICE=$BIN/counter-service
+SERVICE_SUBCOMMAND=()
 
 # Micro benchmarks: a package-benchmark baseline named after the commit, exported to results/micro/<commit>/ (the
 # baseline's results.json, which `make compare` restores to compare through package-benchmark, and an influx CSV).

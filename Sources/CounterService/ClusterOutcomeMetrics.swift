@@ -14,31 +14,42 @@ final class ClusterOutcomeMetrics: Sendable {
         RequestError.Code.badRequest.rawValue, RequestError.Code.handlerFailed.rawValue, CounterError.overflowCode,
         CounterError.invalidAmountCode, "other",
     ]
-    /// The message type labels.
-    static let messageTypes = ["increment", "get"]
+    /// The cluster operations the front makes (the `message_type` label).
+    enum Operation: Int, CaseIterable {
+        case increment
+        case get
+
+        /// The label value.
+        var label: String {
+            switch self {
+            case .increment: "increment"
+            case .get: "get"
+            }
+        }
+    }
 
     private let shards: [AtomicCounterArray]
 
     /// - Parameter shards: the number of shards (event loops).
     init(shards: Int = 1) {
         self.shards = (0..<max(1, shards)).map { _ in
-            AtomicCounterArray(count: ClusterOutcomeMetrics.outcomes.count * ClusterOutcomeMetrics.messageTypes.count)
+            AtomicCounterArray(count: ClusterOutcomeMetrics.outcomes.count * Operation.allCases.count)
         }
     }
 
     /// Counts one outcome.
     /// - Parameters:
     ///   - shard: the recording connection's shard.
-    ///   - messageType: 0 increment, 1 get.
+    ///   - operation: what the request was.
     ///   - code: nil for success, else the error's code.
-    func record(shard: Int, messageType: Int, code: RequestError.Code?) {
+    func record(shard: Int, operation: Operation, code: RequestError.Code?) {
         let outcome = code.map { code in Self.outcomes.firstIndex(of: code.rawValue) ?? Self.outcomes.count - 1 } ?? 0
         // Single-writer: a shard is recorded into only on its own loop (the rendering connection's).
-        shards[shard % shards.count].addSingleWriter(messageType * Self.outcomes.count + outcome)
+        shards[shard % shards.count].addSingleWriter(operation.rawValue * Self.outcomes.count + outcome)
     }
 
     /// The count of one message type and outcome.
-    func count(messageType: Int, outcome: Int) -> Int {
-        shards.reduce(0) { $0 + $1.load(messageType * Self.outcomes.count + outcome) }
+    func count(operation: Operation, outcome: Int) -> Int {
+        shards.reduce(0) { $0 + $1.load(operation.rawValue * Self.outcomes.count + outcome) }
     }
 }

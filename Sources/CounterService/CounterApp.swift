@@ -4,8 +4,7 @@ import NIOCore
 import NIOPosix
 import ClstrRuntime
 import RuntimeNATS
-import ServiceLifecycle
-import ProcessKit
+import ServiceKit
 
 /// Assembles and runs the counter service in one of its modes.
 struct CounterApp {
@@ -20,76 +19,20 @@ struct CounterApp {
     }
 
     let mode: Mode
-    let cluster: ClusterOptions
-    let transport: TransportOptions
-    let process: ProcessOptions
+    let cluster: ClusterOptions<CounterDefaults>
+    let transport: TransportOptions<CounterDefaults>
+    let process: ProcessOptions<CounterDefaults>
 
     func run() async throws {
-        let level = process.level
-        LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level) }
-        var logger = Logger(label: "counter")
-        logger.logLevel = level
-
+        let logger = ServiceRunner.bootstrapLogging(label: "counter", level: process.level)
         let threads = process.threads ?? System.coreCount
-        let loops = Loops(engine: process.httpEngine, threads: threads)
-        var steps: [ShutdownStep] = []
-        // Built in start order; torn down in reverse (ServiceGroup shuts down the last service first).
-        do {
+        try await ServiceRunner.run(engine: process.httpEngine, threads: threads, logger: logger) { loops, steps in
             try await start(loops: loops, threads: threads, logger: logger, steps: &steps)
-        } catch {
-            for step in steps.reversed() { await step.teardown() }
-            await loops.shutdown()
-            logger.error("start-up failed", metadata: ["error": "\(error)"])
-            throw error
-        }
-        let serviceGroup = ServiceGroup(
-            services: steps, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
-        try await serviceGroup.run()
-        await loops.shutdown()
-        logger.info("stopped")
-    }
-
-    /// The loops that serve HTTP and run actor turns: SwiftNIO's or the epoll engine's.
-    enum Loops {
-        case nio(MultiThreadedEventLoopGroup)
-        case epoll(EpollLoopGroup)
-
-        init(engine: HTTPEngineKind, threads: Int) {
-            switch engine {
-            case .nio: self = .nio(MultiThreadedEventLoopGroup(numberOfThreads: threads))
-            case .epoll: self = .epoll(EpollLoopGroup(threads: threads))
-            }
-        }
-
-        /// Actor turns on the loops (shard-per-core).
-        var executor: any ActorExecutor {
-            switch self {
-            case .nio(let group): EventLoopExecutor(group: group)
-            case .epoll(let group): group
-            }
-        }
-
-        func server(
-            configuration: HTTPServerConfiguration, service: any HTTPService, logger: Logger
-        ) -> any HTTPServing {
-            switch self {
-            case .nio(let group):
-                HTTPServer(configuration: configuration, service: service, group: group, logger: logger)
-            case .epoll(let group):
-                EpollHTTPServer(configuration: configuration, service: service, loops: group, logger: logger)
-            }
-        }
-
-        func shutdown() async {
-            switch self {
-            case .nio(let group): try? await group.shutdownGracefully()
-            case .epoll(let group): group.shutdown()
-            }
         }
     }
 
     private func start(
-        loops: Loops, threads: Int, logger: Logger, steps: inout [ShutdownStep]
+        loops: ServiceLoops, threads: Int, logger: Logger, steps: inout [ShutdownStep]
     ) async throws {
         let transportKind = transport.resolved(natsByDefault: mode != .all)
         let shardMap = ShardMap(nodeIDs: cluster.resolvedNodeIDs, numShards: cluster.shards, seed: cluster.seed)
@@ -109,52 +52,15 @@ struct CounterApp {
 
         // Metrics endpoint.
         let metricsService = MetricsHTTPService()
-        var metricsConfiguration = HTTPServerConfiguration(host: process.host, port: process.metricsPort)
-        metricsConfiguration.shutdownGracePeriod = .seconds(1)
-        let metricsServer = loops.server(
-            configuration: metricsConfiguration, service: metricsService, logger: logger)
-        let metricsPort = try await metricsServer.start()
-        logger.info("prometheus metrics server starting", metadata: ["port": "\(metricsPort)"])
-        steps.append(ShutdownStep(name: "metrics") { await metricsServer.shutdown() })
+        try await ServiceRunner.startMetrics(
+            metricsService, host: process.host, port: process.metricsPort, loops: loops, logger: logger,
+            steps: &steps)
 
         // Transport.
-        let clusterTransport: any ClusterTransport
-        switch transportKind {
-        case .memory:
-            clusterTransport = InMemoryTransport()
-        case .nats:
-            var urls = transport.natsURL?.split(separator: ",").map(String.init) ?? ["nats://127.0.0.1:4222"]
-            if transport.natsServer == "auto" {
-                logger.info("starting NATS server...")
-                let child: NATSServer
-                do {
-                    child = try NATSServer()
-                } catch {
-                    throw CounterAppError("cannot start nats-server: \(error)")
-                }
-                steps.insert(
-                    ShutdownStep(name: "nats-server") {
-                        child.stop()
-                        logger.info("NATS server stopped", metadata: ["pid": "\(child.pid)"])
-                    }, at: 0)
-                urls = [child.url]
-                logger.info("NATS ready", metadata: ["url": "\(child.url)", "pid": "\(child.pid)"])
-            }
-            var configuration = NATSTransport.Configuration(
-                urls: urls, subjectPrefix: transport.subjectPrefix, logger: logger)
-            configuration.name = mode == .gateway ? "counter-gateway" : "counter-\(localNodes.first ?? "all")"
-            do {
-                clusterTransport = try NATSTransport(configuration: configuration)
-            } catch {
-                throw CounterAppError("cannot connect to NATS at \(urls.joined(separator: ",")): \(error)")
-            }
-            logger.info("NATS connected", metadata: ["url": "\(urls.joined(separator: ","))"])
-        }
-        steps.append(
-            ShutdownStep(name: "transport") {
-                clusterTransport.close()
-                logger.info("transport closed")
-            })
+        let clusterTransport = try ServiceRunner.connectTransport(
+            transportKind, options: transport,
+            clientName: mode == .gateway ? "counter-gateway" : "counter-\(localNodes.first ?? "all")", logger: logger,
+            steps: &steps)
 
         // Nodes.
         if runsNodes, let actorMetrics {
@@ -180,8 +86,9 @@ struct CounterApp {
             for nodeID in localNodes {
                 var options = ActorRegistryOptions()
                 // 256 slots (the reference's mailbox size) bound the memory of an actor (the ring is allocated
-                // up front); a full mailbox fails at once (503) rather than blocking an event loop that may be the
-                // one that must run the actor.
+                // up front); a full mailbox fails at once (503). The default `.wait` would not wait on the loop
+                // that runs the actor (it fails there too), but it would stall another loop, and every connection
+                // on it, behind one hot key.
                 options.actor.mailboxCapacity = 256
                 options.actor.overflow = .fail
                 // Idle counters give back their actor (mailbox ring and cell, ~18 KB) and keep only their value,
@@ -220,19 +127,10 @@ struct CounterApp {
         // HTTP front.
         if runsFront {
             let clusterClient = ClusterClient(transport: clusterTransport, shardMap: shardMap)
-            var configuration = HTTPServerConfiguration(host: process.host, port: process.httpPort)
-            configuration.shutdownGracePeriod = .seconds(5)
-            let server = loops.server(
-                configuration: configuration,
-                service: CounterHTTPService(client: clusterClient, clusterMetrics: clusterMetrics), logger: logger)
-            front = server
-            let port = try await server.start()
-            logger.info("HTTP server starting", metadata: ["port": "\(port)"])
-            steps.append(
-                ShutdownStep(name: "http") {
-                    logger.info("shutting down: HTTP front stops accepting, finishing in-flight requests")
-                    await server.shutdown()
-                })
+            front = try await ServiceRunner.startFront(
+                CounterHTTPService(client: clusterClient, clusterMetrics: clusterMetrics), host: process.host,
+                port: process.httpPort, loops: loops, logger: logger, steps: &steps
+            ).server
         }
         metricsService.install(
             MetricsSources(
@@ -241,21 +139,21 @@ struct CounterApp {
         // Announced from inside the service group, once its signal handlers are installed: a SIGTERM sent by
         // someone who saw this line always shuts down gracefully.
         let mode = self.mode
-        steps.insert(
-            ShutdownStep(
-                name: "ready",
-                announce: {
-                    switch mode {
-                    case .all, .gateway: logger.info("=== Counter Demo Ready ===")
-                    case .node(let id): logger.info("node ready", metadata: ["nodeID": "\(id)"])
-                    }
+        ServiceRunner.announceReady(
+            {
+                switch mode {
+                case .all, .gateway: logger.info("=== Counter Demo Ready ===")
+                case .node(let id): logger.info("node ready", metadata: ["nodeID": "\(id)"])
                 }
-            ) {}, at: 0)
+            }, steps: &steps)
     }
 }
 
-/// A start-up failure of the counter service, with a message for the operator.
-struct CounterAppError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// counter-service's defaults: 7 nodes, HTTP 8181, metrics 2121 (the spec's).
+enum CounterDefaults: ServiceDefaults {
+    static let nodes = 7
+    static let seed = "counter-cluster"
+    static let subjectPrefix = "counter"
+    static let httpPort = 8181
+    static let metricsPort = 2121
 }

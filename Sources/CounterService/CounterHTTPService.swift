@@ -17,19 +17,31 @@ import ClstrRuntime
 /// must be 1…256 bytes. Errors answer `{"error":"…"}`: 400 (bad ID, invalid JSON), 422 (an amount that is not an
 /// integer in 1…Int.max), 409 (the value would overflow), 404, 405, 503/504 (cluster unavailable or late).
 final class CounterHTTPService: HTTPService {
-    enum Route {
-        static let index = 0
-        static let increment = 1
-        static let get = 2
-        static let route = 3
-        static let nodes = 4
-        static let notFound = 5
+    /// The routes, declared once: method, pattern, metrics name.
+    struct Routes: Sendable {
+        let router: HTTPRouter
+        let index: HTTPRoute
+        let increment: HTTPRoute
+        let get: HTTPRoute
+        let route: HTTPRoute
+        let nodes: HTTPRoute
+
+        init() {
+            var router = HTTPRouter()
+            index = router.add(.get, "/", name: "index")
+            increment = router.add(.post, "/counter/{id}/increment", name: "increment")
+            get = router.add(.get, "/counter/{id}", name: "get")
+            route = router.add(.get, "/cluster/route/{key}", name: "cluster_route")
+            nodes = router.add(.get, "/cluster/nodes", name: "cluster_nodes")
+            self.router = router
+        }
     }
 
     /// The longest counter ID accepted, in UTF-8 bytes.
     static let maxIDBytes = 256
 
-    let routeNames = ["index", "increment", "get", "cluster_route", "cluster_nodes", "not_found"]
+    let routes = Routes()
+    var routeNames: [String] { routes.router.routeNames }
     let client: ClusterClient
     let clusterMetrics: ClusterOutcomeMetrics
     private let nodesJSON: String
@@ -69,69 +81,43 @@ final class CounterHTTPService: HTTPService {
         nodesJSON = json.string
     }
 
-    func handle(_ request: HTTPRequest, exchange: HTTPExchange) {
-        request.withPath { path in route(request, path: path, exchange: exchange) }
+    func handle(_ request: HTTPRequest, exchange: borrowing HTTPExchange) {
+        request.withPath { path in
+            switch routes.router.match(request.method, path: path) {
+            case .found(let route, let parameters):
+                serve(route, parameters, request, exchange)
+            case .methodNotAllowed(let route, let allow):
+                exchange.respond(.error(.methodNotAllowed, "method not allowed", allow: allow), route: route.index)
+            case .notFound:
+                exchange.respond(.error(.notFound, "not found"), route: routes.router.notFound.index)
+            }
+        }
     }
 
-    private func route(_ request: HTTPRequest, path: UnsafeRawBufferPointer, exchange: HTTPExchange) {
-        if path.count == 1 {
-            guard request.method == .get else {
-                return exchange.respond(
-                    .error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.index)
-            }
-            return exchange.respond(
-                HTTPResponse(status: .ok, contentType: .plainText, body: .staticText(Self.indexText)),
-                route: Route.index)
-        }
-        if hasPrefix(path, "/counter/") {
-            let rest = UnsafeRawBufferPointer(rebasing: path[9...])
-            var slash = 0
-            while slash < rest.count && rest[slash] != UInt8(ascii: "/") { slash += 1 }
-            if slash == rest.count {
-                guard request.method == .get else {
-                    return exchange.respond(
-                        .error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.get)
-                }
-                guard let id = counterID(rest, route: Route.get, exchange: exchange) else { return }
-                let target = exchange.deferResponse(route: Route.get, tag: 1, key: id)
-                return client.request(GetValue(), key: id, replyTo: target.replyTo, context: target.context)
-            }
-            let suffix = UnsafeRawBufferPointer(rebasing: rest[slash...])
-            guard suffix.count == 10 && hasPrefix(suffix, "/increment") else {
-                return exchange.respond(.error(.notFound, "not found"), route: Route.notFound)
-            }
-            guard request.method == .post else {
-                return exchange.respond(
-                    .error(.methodNotAllowed, "method not allowed", allow: "POST"), route: Route.increment)
-            }
-            guard
-                let id = counterID(
-                    UnsafeRawBufferPointer(rebasing: rest[..<slash]), route: Route.increment, exchange: exchange)
-            else { return }
+    private func serve(
+        _ route: HTTPRoute, _ parameters: HTTPPathParameters, _ request: HTTPRequest, _ exchange: borrowing HTTPExchange
+    ) {
+        switch route {
+        case routes.increment:
+            guard let id = counterID(parameters[0], route: route, exchange) else { return }
             let verdict = request.body.withUnsafeReadableBytes { JSONAmountParser.parse($0) }
             switch verdict {
             case .amount(let amount):
-                let target = exchange.deferResponse(route: Route.increment, tag: 0, key: id)
+                let target = exchange.deferResponse(route: route.index, key: id)
                 client.request(Increment(amount: amount), key: id, replyTo: target.replyTo, context: target.context)
             case .invalidJSON(let reason):
-                exchange.respond(.error(.badRequest, "invalid JSON: \(reason)"), route: Route.increment)
+                exchange.respond(.error(.badRequest, "invalid JSON: \(reason)"), route: route.index)
             case .invalidAmount(let reason):
-                exchange.respond(.error(.unprocessableContent, reason), route: Route.increment)
+                exchange.respond(.error(.unprocessableContent, reason), route: route.index)
             }
-            return
-        }
-        if hasPrefix(path, "/cluster/route/") {
-            let rest = UnsafeRawBufferPointer(rebasing: path[15...])
-            guard !rest.contains(UInt8(ascii: "/")) else {
-                return exchange.respond(.error(.notFound, "not found"), route: Route.notFound)
-            }
-            guard request.method == .get else {
+        case routes.get:
+            guard let id = counterID(parameters[0], route: route, exchange) else { return }
+            let target = exchange.deferResponse(route: route.index, key: id)
+            client.request(GetValue(), key: id, replyTo: target.replyTo, context: target.context)
+        case routes.route:
+            guard let key = parameters[0].decoded() else {
                 return exchange.respond(
-                    .error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.route)
-            }
-            guard let key = PercentDecoding.decodeSegment(rest) else {
-                return exchange.respond(
-                    .error(.badRequest, "key is not valid percent-encoded UTF-8"), route: Route.route)
+                    .error(.badRequest, "key is not valid percent-encoded UTF-8"), route: route.index)
             }
             let shard = client.shardMap.shard(forKey: key)
             var json = JSONWriter()
@@ -142,44 +128,44 @@ final class CounterHTTPService: HTTPService {
             json.writeRaw(#","node":"#)
             json.writeString(client.shardMap.owner(ofShard: shard))
             json.writeRaw("}")
-            return exchange.respond(
-                HTTPResponse(status: .ok, contentType: .json, body: .string(json.string)), route: Route.route)
+            exchange.respond(
+                HTTPResponse(status: .ok, contentType: .json, body: .string(json.string)), route: route.index)
+        case routes.nodes:
+            exchange.respond(
+                HTTPResponse(status: .ok, contentType: .json, body: .string(nodesJSON)), route: route.index)
+        default:
+            exchange.respond(
+                HTTPResponse(status: .ok, contentType: .plainText, body: .staticText(Self.indexText)),
+                route: route.index)
         }
-        if path.count == 14 && hasPrefix(path, "/cluster/nodes") {
-            guard request.method == .get else {
-                return exchange.respond(
-                    .error(.methodNotAllowed, "method not allowed", allow: "GET"), route: Route.nodes)
-            }
-            return exchange.respond(
-                HTTPResponse(status: .ok, contentType: .json, body: .string(nodesJSON)), route: Route.nodes)
-        }
-        exchange.respond(.error(.notFound, "not found"), route: Route.notFound)
     }
 
     /// Decodes and checks a counter ID; answers 400 and returns nil when it is unusable.
-    private func counterID(_ raw: UnsafeRawBufferPointer, route: Int, exchange: HTTPExchange) -> String? {
+    private func counterID(_ raw: HTTPPathParameter, route: HTTPRoute, _ exchange: borrowing HTTPExchange) -> String? {
         guard !raw.isEmpty else {
-            exchange.respond(.error(.badRequest, "counter ID required"), route: route)
+            exchange.respond(.error(.badRequest, "counter ID required"), route: route.index)
             return nil
         }
-        guard let id = PercentDecoding.decodeSegment(raw) else {
-            exchange.respond(.error(.badRequest, "counter ID is not valid percent-encoded UTF-8"), route: route)
+        guard let id = exchange.string(for: raw) else {
+            exchange.respond(.error(.badRequest, "counter ID is not valid percent-encoded UTF-8"), route: route.index)
             return nil
         }
         guard id.utf8.count <= Self.maxIDBytes else {
-            exchange.respond(.error(.badRequest, "counter ID longer than \(Self.maxIDBytes) bytes"), route: route)
+            exchange.respond(
+                .error(.badRequest, "counter ID longer than \(Self.maxIDBytes) bytes"), route: route.index)
             return nil
         }
         return id
     }
 
     func render(_ outcome: Outcome, for deferred: HTTPDeferredRequest, into response: inout HTTPResponseBuilder) {
+        let operation: ClusterOutcomeMetrics.Operation = deferred.route == routes.increment.index ? .increment : .get
         switch outcome.decode(as: Int.self) {
         case .success(let value):
-            clusterMetrics.record(shard: deferred.shard, messageType: deferred.tag, code: nil)
+            clusterMetrics.record(shard: deferred.shard, operation: operation, code: nil)
             response.body.writeJSON(#"{"counter_id":"#, string: deferred.key, #","value":"#, int: value, "}")
         case .failure(let error):
-            clusterMetrics.record(shard: deferred.shard, messageType: deferred.tag, code: error.code)
+            clusterMetrics.record(shard: deferred.shard, operation: operation, code: error.code)
             switch error.code.rawValue {
             case CounterError.overflowCode:
                 response.error(.conflict, error.message)
@@ -197,13 +183,3 @@ final class CounterHTTPService: HTTPService {
         }
     }
 }
-
-private func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
-    let count = prefix.utf8CodeUnitCount
-    guard bytes.count >= count else { return false }
-    return memcmp(bytes.baseAddress!, prefix.utf8Start, count) == 0
-}
-
-#if canImport(Glibc)
-    import Glibc
-#endif

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ServiceKit
 
 /// `counter-service`: the distributed counter over HTTP.
 @main
@@ -21,9 +22,9 @@ extension CounterServiceCommand {
         static let configuration = CommandConfiguration(
             commandName: "serve", abstract: "Run the nodes, the HTTP front and the metrics endpoint in one process.")
 
-        @OptionGroup var cluster: ClusterOptions
-        @OptionGroup var transport: TransportOptions
-        @OptionGroup var process: ProcessOptions
+        @OptionGroup var cluster: ClusterOptions<CounterDefaults>
+        @OptionGroup var transport: TransportOptions<CounterDefaults>
+        @OptionGroup var process: ProcessOptions<CounterDefaults>
 
         func run() async throws {
             try await CounterApp(mode: .all, cluster: cluster, transport: transport, process: process).run()
@@ -38,9 +39,9 @@ extension CounterServiceCommand {
         @Option(help: "This node's ID (one of the cluster's node IDs).")
         var nodeID: String
 
-        @OptionGroup var cluster: ClusterOptions
-        @OptionGroup var transport: TransportOptions
-        @OptionGroup var process: ProcessOptions
+        @OptionGroup var cluster: ClusterOptions<CounterDefaults>
+        @OptionGroup var transport: TransportOptions<CounterDefaults>
+        @OptionGroup var process: ProcessOptions<CounterDefaults>
 
         func validate() throws {
             guard transport.resolved(natsByDefault: true) == .nats else {
@@ -63,9 +64,9 @@ extension CounterServiceCommand {
         static let configuration = CommandConfiguration(
             commandName: "gateway", abstract: "Run the HTTP front only; requests go to the nodes over NATS.")
 
-        @OptionGroup var cluster: ClusterOptions
-        @OptionGroup var transport: TransportOptions
-        @OptionGroup var process: ProcessOptions
+        @OptionGroup var cluster: ClusterOptions<CounterDefaults>
+        @OptionGroup var transport: TransportOptions<CounterDefaults>
+        @OptionGroup var process: ProcessOptions<CounterDefaults>
 
         func validate() throws {
             guard transport.resolved(natsByDefault: true) == .nats else {

@@ -1,12 +1,13 @@
 import HTTPFront
 import ClstrRuntime
-import RuntimeMemory
+import ServiceKit
 import Synchronization
 
 /// Serves `GET /metrics` in the Prometheus text format: HTTP, actor, cluster and heap metrics, read from
 /// lock-free counters when scraped. No label carries a per-key value.
 final class MetricsHTTPService: HTTPService {
-    let routeNames = ["metrics", "not_found"]
+    private static let routes = MetricsRoutes()
+    let routeNames = MetricsHTTPService.routes.router.routeNames
     private let sources = Locked<MetricsSources?>(nil)
 
     init() {}
@@ -16,21 +17,35 @@ final class MetricsHTTPService: HTTPService {
         self.sources.withLock { $0 = sources }
     }
 
-    func handle(_ request: HTTPRequest, exchange: HTTPExchange) {
-        let isMetrics = request.withPath { $0.elementsEqual("/metrics".utf8) }
-        guard isMetrics else {
-            return exchange.respond(.error(.notFound, "not found"), route: 1)
+    func handle(_ request: HTTPRequest, exchange: borrowing HTTPExchange) {
+        let routes = Self.routes
+        switch request.withPath({ routes.router.match(request.method, path: $0) }) {
+        case .found(let route, _):
+            exchange.respond(
+                HTTPResponse(
+                    status: .ok, contentType: .prometheus, body: .string(sources.withLock { $0 }?.render() ?? "")),
+                route: route.index)
+        case .methodNotAllowed(let route, let allow):
+            exchange.respond(.error(.methodNotAllowed, "method not allowed", allow: allow), route: route.index)
+        case .notFound:
+            exchange.respond(.error(.notFound, "not found"), route: routes.router.notFound.index)
         }
-        guard request.method == .get else {
-            return exchange.respond(.error(.methodNotAllowed, "method not allowed", allow: "GET"), route: 0)
-        }
-        exchange.respond(
-            HTTPResponse(status: .ok, contentType: .prometheus, body: .string(sources.withLock { $0 }?.render() ?? "")),
-            route: 0)
     }
 
     func render(_ outcome: Outcome, for deferred: HTTPDeferredRequest, into response: inout HTTPResponseBuilder) {
         response.error(.internalServerError, "unexpected deferred response")
+    }
+}
+
+/// The metrics port's one route.
+struct MetricsRoutes: Sendable {
+    let router: HTTPRouter
+    let metrics: HTTPRoute
+
+    init() {
+        var router = HTTPRouter()
+        metrics = router.add(.get, "/metrics", name: "metrics")
+        self.router = router
     }
 }
 
@@ -58,12 +73,13 @@ final class MetricsSources: Sendable {
         if let cluster {
             text.header(
                 "clstr_cluster_requests_total", type: "counter", help: "Cluster requests by message type and outcome.")
-            for (type, typeName) in ClusterOutcomeMetrics.messageTypes.enumerated() {
+            for operation in ClusterOutcomeMetrics.Operation.allCases {
                 for (outcome, outcomeName) in ClusterOutcomeMetrics.outcomes.enumerated() {
-                    let value = cluster.count(messageType: type, outcome: outcome)
+                    let value = cluster.count(operation: operation, outcome: outcome)
                     if value == 0 && outcome != 0 { continue }
                     text.sample(
-                        "clstr_cluster_requests_total", labels: [("message_type", typeName), ("outcome", outcomeName)],
+                        "clstr_cluster_requests_total",
+                        labels: [("message_type", operation.label), ("outcome", outcomeName)],
                         value: value)
                 }
             }
@@ -102,20 +118,7 @@ final class MetricsSources: Sendable {
             text.header("clstr_actor_passivations_total", type: "counter", help: "Idle actors passivated.")
             text.sample("clstr_actor_passivations_total", value: actors.passivations.load(ordering: .relaxed))
         }
-        let heap = HeapStatistics.current()
-        text.header(
-            "clstr_heap_allocated_bytes", type: "gauge",
-            help: "Bytes in live heap allocations (jemalloc stats.allocated).")
-        text.sample("clstr_heap_allocated_bytes", value: heap.allocated)
-        text.header(
-            "clstr_heap_active_bytes", type: "gauge", help: "Bytes in active heap pages (jemalloc stats.active).")
-        text.sample("clstr_heap_active_bytes", value: heap.active)
-        text.header(
-            "clstr_heap_resident_bytes", type: "gauge",
-            help: "Resident bytes mapped by the allocator (jemalloc stats.resident).")
-        text.sample("clstr_heap_resident_bytes", value: heap.resident)
-        text.header("process_resident_memory_bytes", type: "gauge", help: "Resident memory size in bytes.")
-        text.sample("process_resident_memory_bytes", value: heap.processRSS)
+        HeapMetrics.render(into: &text)
         return text.text
     }
 }

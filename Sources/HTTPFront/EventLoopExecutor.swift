@@ -33,4 +33,11 @@ public final class EventLoopExecutor: ActorExecutor {
             loop.execute { job.runTurn() }
         }
     }
+
+    /// Whether the caller may wait for a turn of `affinity`: not on the loop that runs it (any loop of the group for
+    /// round-robin jobs, `-1`), which would wait for itself.
+    public func callerMayWait(forAffinity affinity: Int) -> Bool {
+        if affinity >= 0 { return !loops[affinity % loops.count].inEventLoop }
+        return !loops.contains { $0.inEventLoop }
+    }
 }

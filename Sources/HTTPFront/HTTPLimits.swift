@@ -12,6 +12,12 @@ public struct HTTPLimits: Sendable {
     /// A connection that reads nothing for this long while no request is in flight is closed (idle keep-alive
     /// connections, stalled request heads); nil keeps connections forever. Checked once per period.
     public var idleTimeout: Duration? = .seconds(60)
+    /// How long a connection closed with input it will not read (a refused request, bytes after
+    /// `Connection: close`) keeps reading and dropping the peer's rest after its last answer, so that the kernel does
+    /// not reset the connection under that answer (epoll engine).
+    public var lingerTimeout: Duration = .seconds(2)
+    /// How many bytes of the peer's rest a lingering close drops at most before closing at once.
+    public var lingerByteLimit: Int = 1 << 20
 
     public init() {}
 }

@@ -10,6 +10,20 @@ public enum HTTPMethod: Sendable, Hashable {
     /// A syntactically valid method token the front does not know.
     case other
 
+    /// The method's token (`GET`, `POST`, …; `OTHER` for ``other``).
+    public var token: String {
+        switch self {
+        case .get: "GET"
+        case .head: "HEAD"
+        case .post: "POST"
+        case .put: "PUT"
+        case .delete: "DELETE"
+        case .patch: "PATCH"
+        case .options: "OPTIONS"
+        case .other: "OTHER"
+        }
+    }
+
     /// Recognises a method token (case-sensitive, as RFC 9110 requires).
     /// - Parameter token: the bytes of the method.
     /// - Returns: the method, ``other`` for any other token.

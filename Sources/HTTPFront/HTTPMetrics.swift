@@ -21,6 +21,8 @@ public final class HTTPMetrics: Sendable {
     public let openConnections = Atomic<Int>(0)
     /// Connections accepted since start.
     public let acceptedConnections = Atomic<Int>(0)
+    /// `accept` calls that failed for want of descriptors or memory (each pauses accepting for a second).
+    public let acceptFailures = Atomic<Int>(0)
     private let counters: [AtomicCounterArray]
     private let statusSlots = HTTPStatus.otherIndex + 1
 
@@ -91,5 +93,9 @@ public final class HTTPMetrics: Sendable {
         text.sample("clstr_http_connections_open", value: openConnections.load(ordering: .relaxed))
         text.header("clstr_http_connections_accepted_total", type: "counter", help: "HTTP connections accepted.")
         text.sample("clstr_http_connections_accepted_total", value: acceptedConnections.load(ordering: .relaxed))
+        text.header(
+            "clstr_http_accept_failures_total", type: "counter",
+            help: "Accepts that failed for want of descriptors or memory (accepting then pauses for a second).")
+        text.sample("clstr_http_accept_failures_total", value: acceptFailures.load(ordering: .relaxed))
     }
 }

@@ -15,6 +15,8 @@ public struct HTTPRequest {
     public var keepAlive: Bool
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     public var minorVersion: Int
+    /// The `Idempotency-Key` header's value (a view like `target`), or nil when the request has none.
+    public var idempotencyKey: ByteBuffer?
 
     public init(method: HTTPMethod, target: ByteBuffer, body: ByteBuffer, keepAlive: Bool = true, minorVersion: Int = 1)
     {

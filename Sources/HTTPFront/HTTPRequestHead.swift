@@ -18,6 +18,9 @@ public struct HTTPRequestHead: Sendable, Equatable {
     public var expectsContinue: Bool
     /// The length of the head: request line, header lines and the empty line.
     public var headLength: Int
+    /// Offset and length of the `Idempotency-Key` header's value (trimmed); length -1 when absent.
+    public var idempotencyKeyOffset: Int = 0
+    public var idempotencyKeyLength: Int = -1
 
     public init(
         method: HTTPMethod, targetOffset: Int, targetLength: Int, minorVersion: Int, keepAlive: Bool,

@@ -114,6 +114,7 @@ public struct HTTPRequestParser: Sendable {
         var transferEncoding = false
         var chunked = false
         var expectsContinue = false
+        var idempotencyKey = (offset: 0, length: -1)
         var lineStart = next
         while true {
             var end = lineStart
@@ -162,6 +163,8 @@ public struct HTTPRequestParser: Sendable {
                 forEachToken(value) { token in
                     chunked = token.count == 7 && equalsLowercase(token, "chunked")
                 }
+            case 15 where equalsLowercase(name, "idempotency-key"):
+                idempotencyKey = (valueStart, valueEnd - valueStart)
             case 6 where equalsLowercase(name, "expect"):
                 if value.count == 12 && equalsLowercase(value, "100-continue") { expectsContinue = true }
             default:
@@ -183,11 +186,13 @@ public struct HTTPRequestParser: Sendable {
         if length > limits.maxBodyBytes {
             return .failure(HTTPParseError(.payloadTooLarge, "body larger than \(limits.maxBodyBytes) bytes"))
         }
-        return .head(
-            HTTPRequestHead(
-                method: method, targetOffset: targetOffset, targetLength: targetLength, minorVersion: Int(minor),
-                keepAlive: minor == 1 ? !close : (keepAliveToken && !close), contentLength: length,
-                expectsContinue: expectsContinue, headLength: head.count))
+        var parsed = HTTPRequestHead(
+            method: method, targetOffset: targetOffset, targetLength: targetLength, minorVersion: Int(minor),
+            keepAlive: minor == 1 ? !close : (keepAliveToken && !close), contentLength: length,
+            expectsContinue: expectsContinue, headLength: head.count)
+        parsed.idempotencyKeyOffset = idempotencyKey.offset
+        parsed.idempotencyKeyLength = idempotencyKey.length
+        return .head(parsed)
     }
 }
 

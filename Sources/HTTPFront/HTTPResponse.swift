@@ -11,7 +11,7 @@ public struct HTTPResponse: Sendable {
     /// The body.
     public var body: Body
     /// The value of an `Allow` header (405 responses), or nil.
-    public var allow: StaticString?
+    public var allow: String?
 
     /// A response body.
     public enum Body: Sendable {
@@ -26,7 +26,7 @@ public struct HTTPResponse: Sendable {
     }
 
     /// Creates a response.
-    public init(status: HTTPStatus, contentType: HTTPContentType, body: Body, allow: StaticString? = nil) {
+    public init(status: HTTPStatus, contentType: HTTPContentType, body: Body, allow: String? = nil) {
         self.status = status
         self.contentType = contentType
         self.body = body
@@ -39,7 +39,7 @@ public struct HTTPResponse: Sendable {
     ///   - message: the error's description.
     ///   - allow: the `Allow` header of a 405.
     /// - Returns: the response.
-    public static func error(_ status: HTTPStatus, _ message: String, allow: StaticString? = nil) -> HTTPResponse {
+    public static func error(_ status: HTTPStatus, _ message: String, allow: String? = nil) -> HTTPResponse {
         var json = JSONWriter()
         json.bytes.append(contentsOf: #"{"error":"#.utf8)
         json.writeString(message)
@@ -86,7 +86,7 @@ public struct HTTPResponseBuilder {
     /// The body; append to it.
     public var body: ByteBuffer
     /// The value of an `Allow` header, or nil.
-    public var allow: StaticString?
+    public var allow: String?
 
     @usableFromInline
     init(body: ByteBuffer) { self.body = body }

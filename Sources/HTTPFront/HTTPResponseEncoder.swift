@@ -27,7 +27,7 @@ enum HTTPResponseEncoder {
     ///   - allow: an `Allow` header value, or nil.
     static func writeHead(
         into output: inout ByteBuffer, status: HTTPStatus, contentType: HTTPContentType, contentLength: Int,
-        keepAlive: Bool, http10: Bool, allow: StaticString?
+        keepAlive: Bool, http10: Bool, allow: String?
     ) {
         let index = status.counterIndex
         if keepAlive && !http10 && allow == nil && index < statusLines.count && contentLength >= 0 {
@@ -50,7 +50,7 @@ enum HTTPResponseEncoder {
         output.writeStaticString(contentType.headerLine)
         if let allow {
             output.writeStaticString("Allow: ")
-            output.writeStaticString(allow)
+            output.writeString(allow)
             output.writeStaticString("\r\n")
         }
         if !keepAlive {

@@ -78,6 +78,8 @@ public final class HTTPServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // The peer's end of stream is an event, not a close: the connection answers what it received first.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { [weak self] channel in
                 self?.track(channel)
                 let index = loops.firstIndex(of: ObjectIdentifier(channel.eventLoop))

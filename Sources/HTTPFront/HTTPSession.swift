@@ -1,10 +1,60 @@
 import NIOCore
 import ClstrRuntime
+#if canImport(Glibc)
+    import Glibc
+#endif
 
-/// The HTTP/1.1 protocol state of one connection, independent of how its bytes move: parses requests straight
+/// What an engine supplies to the sessions of its connections: how their bytes leave, how they close, how replies
+/// from other threads reach their loop. The compiler checks that an engine provides every hook, and each session is
+/// specialised for its engine (no dynamic dispatch).
+///
+/// The hooks are static functions of the session: the engine's per-connection state is `session.transport`, and a
+/// hook that changes it (or the session) holds no access to it while doing so.
+protocol HTTPTransport {
+    /// Whether the caller runs on the session's loop.
+    static func onLoop(_ session: HTTPSession<Self>) -> Bool
+
+    /// Hands `session.output` to the peer and empties it (what the peer does not take now stays in it).
+    /// - Parameters:
+    ///   - session: the connection.
+    ///   - thenClose: set when this output ends the connection; an engine that closes after its own writes
+    ///     complete answers ``HTTPWriteResult/closing``.
+    static func write(_ session: HTTPSession<Self>, thenClose: HTTPConnectionStateMachine.CloseMode?) -> HTTPWriteResult
+
+    /// Closes the transport (the state machine already moved to `closed` or `lingering`).
+    static func close(_ session: HTTPSession<Self>, _ mode: HTTPConnectionStateMachine.CloseMode)
+
+    /// Reads again after reading was held back.
+    static func resumeReading(_ session: HTTPSession<Self>)
+
+    /// Runs ``HTTPSession/complete(sequence:outcome:)`` on the session's loop (called off the loop).
+    static func post(_ outcome: Outcome, context: UInt64, to session: HTTPSession<Self>)
+}
+
+/// What became of a write.
+enum HTTPWriteResult: Equatable {
+    /// All of the output was taken.
+    case complete
+    /// Part of it waits for the transport (the engine calls ``HTTPSession/transportWritable()`` later).
+    case blocked
+    /// The engine closes the transport itself once the write completes.
+    case closing
+    /// The transport failed: close.
+    case failed
+}
+
+/// What ``HTTPExchange`` needs of a connection, whatever its engine.
+protocol HTTPExchangeTarget: ReplyHandler {
+    func complete(sequence: UInt64, route: Int, response: HTTPResponse)
+    func deferResponse(sequence: UInt64, route: Int, key: String)
+    func string(_ utf8: UnsafeRawBufferPointer) -> String
+}
+
+/// The HTTP/1.1 protocol handling of one connection, independent of how its bytes move: parses requests straight
 /// from received bytes, hands them to the service, and encodes the answers in request order into one reused
-/// output buffer. An engine subclasses it to move the bytes (``HTTPConnectionHandler`` on SwiftNIO,
-/// `EpollConnection` on the epoll engine).
+/// output buffer. Its life (reading, closing, lingering) is the value ``HTTPConnectionStateMachine``; its engine
+/// (`Transport`) moves the bytes: `EpollTransport` on the epoll engine, `NIOTransport` inside
+/// ``HTTPConnectionHandler`` on SwiftNIO.
 ///
 /// - Pipelining: every request gets a slot in a ring of ``HTTPLimits/maxPipelined`` slots, numbered by its
 ///   sequence on the connection (the `context` of its reply). Answers may complete out of order; they are written
@@ -13,16 +63,16 @@ import ClstrRuntime
 /// - Flushing: once per read batch (``readBatchEnded()``), or at once for answers that complete later.
 /// - Refused requests (malformed, limits): answered with the parser's status and a JSON error body, then the
 ///   connection is closed; `Connection: close` is honoured likewise.
-class HTTPSession: @unchecked Sendable {
+final class HTTPSession<Transport: HTTPTransport>: HTTPExchangeTarget, @unchecked Sendable {
     // @unchecked Sendable: the session is a `ReplyHandler`, so replies can reach it from any thread; `deliver`
-    // hops onto the connection's loop. Every other member is read and written only on that loop.
+    // hops onto the connection's loop (`Transport.onLoop`/`post`). Every other member is read and written only on
+    // that loop.
 
     struct Slot {
         var ready = false
         var keepAlive = true
         var http10 = false
         var route = 0
-        var tag = 0
         var key = ""
         var start: UInt64 = 0
         var response: HTTPResponse?
@@ -37,14 +87,19 @@ class HTTPSession: @unchecked Sendable {
     // The hot state below opts out of dynamic exclusivity checks (measured: swift_beginAccess and its access-set
     // bookkeeping took about 3% of the server's CPU under wrk). It is safe because every access happens on the
     // connection's loop, and no access overlaps another of the same property: `carry` is swapped out before it is
-    // parsed, `output`/`scratch` are only touched in `write(slot:)` and by the engine's transmit, which never
-    // re-enter each other.
+    // parsed, `output`/`scratch` are only touched in `write(slot:)` and by the engine's write, which never re-enter
+    // each other; `state` and `transport` are changed by short accesses only (the transport's hooks are static
+    // functions of the session, not methods of `transport`).
+    /// The connection's life.
+    @exclusivity(unchecked) var state: HTTPConnectionStateMachine
+    /// The engine's per-connection state.
+    @exclusivity(unchecked) var transport: Transport
     @exclusivity(unchecked) private var parser: HTTPRequestParser
     @exclusivity(unchecked) private var carry: ByteBuffer
     /// The encoded answers not yet handed to the transport.
-    @exclusivity(unchecked) final var output: ByteBuffer
+    @exclusivity(unchecked) var output: ByteBuffer
     @exclusivity(unchecked) private var scratch: ByteBuffer
-    final let empty: ByteBuffer
+    let empty: ByteBuffer
     /// The pipeline ring (`slotCount` slots, a power of two), allocated once: a raw buffer rather than an array
     /// spares every access its bounds and uniqueness checks (indices are always `sequence & mask`).
     private let slots: UnsafeMutablePointer<Slot>
@@ -52,32 +107,20 @@ class HTTPSession: @unchecked Sendable {
     private let mask: UInt64
     @exclusivity(unchecked) private var headSequence: UInt64 = 0
     @exclusivity(unchecked) private var nextSequence: UInt64 = 0
-    @exclusivity(unchecked) private var inReadBatch = false
-    @exclusivity(unchecked) private var parsing = false
-    /// No further requests are parsed (a refused request, `Connection: close`, a drain).
-    @exclusivity(unchecked) final var stopParsing = false
-    /// Close once the output holding the last answer is flushed.
-    @exclusivity(unchecked) private var closeAfterFlush = false
-    /// The transport is closed (or closing): nothing more is written.
-    @exclusivity(unchecked) final var closed = false
     @exclusivity(unchecked) private var continueSentFor: UInt64 = .max
-    /// Reads since the last idle check.
-    @exclusivity(unchecked) final var readsSinceIdleCheck = 0
-    /// Input arrived that will never be parsed (after a refusal or `Connection: close`).
-    @exclusivity(unchecked) private var leftInputUnread = false
-    /// A request was refused (malformed, over a limit): the peer may still be sending its rest.
-    @exclusivity(unchecked) private var refusedInput = false
-    /// Whether the last parse stopped because the pipeline ring was full.
-    @exclusivity(unchecked) private var parserBlocked = false
-    /// Set by the engine when it declined to read because ``wantsInput`` was false; ``resumeReading()`` follows
-    /// once answers have made room.
-    @exclusivity(unchecked) final var readHeld = false
+    /// The strings made by ``string(_:)`` lately (``recentStringCount``, direct-mapped).
+    private let recentStrings: UnsafeMutablePointer<String>
+    private static var recentStringCount: Int { 4 }
 
-    init(service: any HTTPService, metrics: HTTPMetrics, limits: HTTPLimits, metricsShard: Int) {
+    init(transport: Transport, service: any HTTPService, metrics: HTTPMetrics, limits: HTTPLimits, metricsShard: Int) {
+        self.transport = transport
         self.service = service
         self.metrics = metrics
         self.metricsShard = metricsShard
         self.limits = limits
+        self.state = HTTPConnectionStateMachine(
+            lingerLimits: .init(
+                nanoseconds: MonotonicClock.nanoseconds(limits.lingerTimeout), bytes: limits.lingerByteLimit))
         self.parser = HTTPRequestParser(limits: limits)
         var capacity = 1
         while capacity < max(1, limits.maxPipelined) { capacity <<= 1 }
@@ -85,6 +128,8 @@ class HTTPSession: @unchecked Sendable {
         self.slots.initialize(repeating: Slot(), count: capacity)
         self.slotCount = capacity
         self.mask = UInt64(capacity - 1)
+        self.recentStrings = .allocate(capacity: Self.recentStringCount)
+        self.recentStrings.initialize(repeating: "", count: Self.recentStringCount)
         let allocator = ByteBufferAllocator()
         // A placeholder with storage of its own: the shared zero-capacity buffer would have its reference count
         // bounced between the loops' cores on every swap.
@@ -97,72 +142,76 @@ class HTTPSession: @unchecked Sendable {
     deinit {
         slots.deinitialize(count: slotCount)
         slots.deallocate()
+        recentStrings.deinitialize(count: Self.recentStringCount)
+        recentStrings.deallocate()
     }
 
-    // MARK: Engine hooks (overridden)
+    // MARK: Engine-facing
 
-    /// Hands `output` to the transport and empties it; closes the transport afterwards when `thenClose`.
-    func transmit(thenClose: Bool) { fatalError("abstract") }
+    var inFlight: Int { Int(nextSequence &- headSequence) }
 
-    /// Closes the transport at once.
-    func closeTransport() { fatalError("abstract") }
+    private var pipelineHasRoom: Bool { inFlight < slotCount }
 
-    /// Asks the engine to read again after it held reading back (``readHeld``) and ``wantsInput`` turned true.
-    func resumeReading() { fatalError("abstract") }
-
-    /// Whether the caller runs on this connection's loop.
-    var onLoop: Bool { fatalError("abstract") }
-
-    /// Runs `complete(sequence:outcome:)` on the connection's loop (called off the loop).
-    func post(_ outcome: Outcome, context: UInt64) { fatalError("abstract") }
-
-    // MARK: Engine-facing state
-
-    final var inFlight: Int { Int(nextSequence &- headSequence) }
-
-    /// Whether the engine may read more bytes: false while the pipeline ring is full or the last parse was
-    /// blocked by it (reading resumes through ``resumeReading()``).
-    final var wantsInput: Bool { inFlight < slotCount && !parserBlocked }
+    /// Whether the engine may read now; when not, the session asks it to read again later
+    /// (`Transport.resumeReading`).
+    func mayRead() -> Bool { state.mayRead(pipelineHasRoom: pipelineHasRoom) }
 
     /// Closes the connection when it read nothing since the last check and has nothing in flight.
     /// - Returns: whether it closed.
     @discardableResult
-    final func checkIdle() -> Bool {
-        defer { readsSinceIdleCheck = 0 }
-        guard readsSinceIdleCheck == 0, inFlight == 0, !closed else { return false }
-        closed = true
-        closeTransport()
+    func checkIdle() -> Bool {
+        guard let mode = state.idleCheck(inFlight: inFlight) else { return false }
+        Transport.close(self, mode)
         return true
     }
 
     /// Finishes the requests in flight and closes (graceful shutdown).
-    final func drainAndClose() {
-        stopParsing = true
+    func drainAndClose() {
+        answerInFlightWithClose()
+        state.drain(inputPending: carry.readableBytes > 0)
+        // Through flush, not a bare close: answers of this read batch (or waiting for the socket) go out first.
+        if !state.inReadBatch { flush() }
+    }
+
+    /// The peer ended its stream: answers what was received, then closes (a lingering connection closes at once).
+    func endOfStream() {
+        if state.endOfStream(inputPending: carry.readableBytes > 0) {
+            return Transport.close(self, .now)
+        }
+        answerInFlightWithClose()
+        if !state.inReadBatch { flush() }
+    }
+
+    /// Closes at once (a transport error, a reset, the end of the grace period). Idempotent.
+    func closeNow() {
+        if state.closeNow() { Transport.close(self, .now) }
+    }
+
+    /// The engine's transport closed on its own (SwiftNIO's channel became inactive).
+    func transportClosed() {
+        state.transportClosed()
+    }
+
+    private func answerInFlightWithClose() {
         var sequence = headSequence
         while sequence != nextSequence {
             slots[Int(sequence & mask)].keepAlive = false
             sequence &+= 1
         }
-        if inFlight == 0 && !closed {
-            // Through flush, not a bare close: answers of this read batch (or waiting for the socket) go out first.
-            closeAfterFlush = true
-            if !inReadBatch { flush() }
-        }
     }
 
     /// Consumes received bytes: parses and dispatches every complete request; keeps an incomplete rest.
-    final func received(_ incoming: inout ByteBuffer) {
-        inReadBatch = true
-        readsSinceIdleCheck &+= 1
-        guard !stopParsing else {
-            if incoming.readableBytes > 0 { leftInputUnread = true }
-            return
+    func received(_ incoming: inout ByteBuffer) {
+        switch state.bytesReceived(incoming.readableBytes) {
+        case .parse: break
+        case .drop: return
+        case .closeNow: return Transport.close(self, .now)
         }
         if carry.readableBytes == 0 {
             parse(&incoming)
             if incoming.readableBytes > 0 {
-                if stopParsing {
-                    leftInputUnread = true
+                if !state.parsesRequests {
+                    state.inputLeftOver()
                 } else {
                     // Keep the rest in our own buffer so the receive buffer can be reused by the engine.
                     carry.clear()
@@ -175,15 +224,17 @@ class HTTPSession: @unchecked Sendable {
         }
     }
 
-    /// Whether the connection ends with input it did not consume (a refused request, bytes after
-    /// `Connection: close`, a body over the limit still arriving): the engine should close lingering, so that the
-    /// kernel does not reset the connection under the last answer.
-    final var endsWithUnreadInput: Bool { leftInputUnread || carry.readableBytes > 0 || refusedInput }
-
     /// Ends a read batch: flushes what the batch answered.
-    final func readBatchEnded() {
-        inReadBatch = false
+    func readBatchEnded() {
+        state.readBatchEnded()
         flush()
+    }
+
+    /// The transport can take blocked output again (epoll: `EPOLLOUT`).
+    func transportWritable() {
+        guard state.writeBlocked else { return }
+        state.outputProgressed()
+        transmit(thenClose: nil)
     }
 
     // MARK: Parsing
@@ -192,7 +243,8 @@ class HTTPSession: @unchecked Sendable {
         var buffer = empty
         swap(&buffer, &carry)
         parse(&buffer)
-        if stopParsing {
+        if !state.parsesRequests {
+            if buffer.readableBytes > 0 { state.inputLeftOver() }
             carry = empty
             return
         }
@@ -202,12 +254,12 @@ class HTTPSession: @unchecked Sendable {
 
     /// Parses and dispatches every complete request in `buffer`, consuming them.
     private func parse(_ buffer: inout ByteBuffer) {
-        parsing = true
-        defer { parsing = false }
-        parserBlocked = false
-        while !stopParsing && buffer.readableBytes > 0 {
+        state.parseStarted()
+        var pipelineFull = false
+        defer { state.parseEnded(pipelineFull: pipelineFull) }
+        while state.parsesRequests && buffer.readableBytes > 0 {
             if inFlight >= slotCount {
-                parserBlocked = true
+                pipelineFull = true
                 return
             }
             let result = buffer.withUnsafeReadableBytes { parser.parseHead($0) }
@@ -229,13 +281,17 @@ class HTTPSession: @unchecked Sendable {
                 let start = buffer.readerIndex
                 let target = buffer.getSlice(at: start + head.targetOffset, length: head.targetLength)!
                 let body = buffer.getSlice(at: start + head.headLength, length: head.contentLength)!
+                var request = HTTPRequest(
+                    method: head.method, target: target, body: body, keepAlive: head.keepAlive,
+                    minorVersion: head.minorVersion)
+                if head.idempotencyKeyLength >= 0 {
+                    request.idempotencyKey = buffer.getSlice(
+                        at: start + head.idempotencyKeyOffset, length: head.idempotencyKeyLength)
+                }
                 buffer.moveReaderIndex(forwardBy: total)
                 parser.reset()
-                if !head.keepAlive { stopParsing = true }
-                dispatch(
-                    HTTPRequest(
-                        method: head.method, target: target, body: body, keepAlive: head.keepAlive,
-                        minorVersion: head.minorVersion))
+                state.requestParsed(keepAlive: head.keepAlive)
+                dispatch(request)
             }
         }
     }
@@ -258,8 +314,7 @@ class HTTPSession: @unchecked Sendable {
     }
 
     private func refuse(_ error: HTTPParseError) {
-        stopParsing = true
-        refusedInput = true
+        state.requestRefused()
         let sequence = openSlot(keepAlive: false, http10: false, route: metrics.malformedRoute)
         complete(sequence: sequence, route: metrics.malformedRoute, response: .error(error.status, error.message))
     }
@@ -267,8 +322,8 @@ class HTTPSession: @unchecked Sendable {
     // MARK: Completion
 
     /// Records an immediate answer.
-    final func complete(sequence: UInt64, route: Int, response: HTTPResponse) {
-        guard !closed, sequence &- headSequence < UInt64(inFlight) else { return }
+    func complete(sequence: UInt64, route: Int, response: HTTPResponse) {
+        guard state.acceptsAnswers, sequence &- headSequence < UInt64(inFlight) else { return }
         let index = Int(sequence & mask)
         guard !slots[index].ready else { return }
         slots[index].route = route
@@ -278,16 +333,31 @@ class HTTPSession: @unchecked Sendable {
     }
 
     /// Records that the answer will come as an outcome.
-    final func deferResponse(sequence: UInt64, route: Int, tag: Int, key: String) {
+    func deferResponse(sequence: UInt64, route: Int, key: String) {
         let index = Int(sequence & mask)
         slots[index].route = route
-        slots[index].tag = tag
         slots[index].key = key
     }
 
+    /// `utf8` (valid UTF-8) as a `String`, reusing the one made for the same bytes by a recent request of this
+    /// connection: a key over 15 bytes would otherwise cost a malloc per request (shorter ones are stored inline).
+    func string(_ utf8: UnsafeRawBufferPointer) -> String {
+        let count = utf8.count
+        guard count > 15 else { return String(decoding: utf8, as: UTF8.self) }
+        let index = (count &+ Int(utf8[0]) &* 7 &+ Int(utf8[count - 1]) &* 31) & (Self.recentStringCount - 1)
+        var recent = recentStrings[index]
+        let hit = recent.withUTF8 { cached in
+            cached.count == count && memcmp(cached.baseAddress!, utf8.baseAddress!, count) == 0
+        }
+        if hit { return recent }
+        recent = String(decoding: utf8, as: UTF8.self)
+        recentStrings[index] = recent
+        return recent
+    }
+
     /// Records a deferred outcome (on the loop).
-    final func complete(sequence: UInt64, outcome: Outcome) {
-        guard !closed, sequence &- headSequence < UInt64(inFlight) else { return }
+    func complete(sequence: UInt64, outcome: Outcome) {
+        guard state.acceptsAnswers, sequence &- headSequence < UInt64(inFlight) else { return }
         let index = Int(sequence & mask)
         guard !slots[index].ready else { return }
         if sequence == headSequence {
@@ -309,9 +379,22 @@ class HTTPSession: @unchecked Sendable {
             write(slot: index, outcome: nil)
             headSequence &+= 1
         }
-        if !inReadBatch { flush() }
-        if readHeld || parserBlocked, !parsing, !closed, inFlight < slotCount {
-            resume()
+        if !state.inReadBatch { flush() }
+        resume()
+    }
+
+    /// Parses what was held back by a full ring, then lets the engine read again.
+    private func resume() {
+        while true {
+            switch state.pipelineDrained(pipelineHasRoom: pipelineHasRoom) {
+            case .none:
+                return
+            case .parseHeldInput:
+                parseCarry()
+                if !state.inReadBatch { flush() }
+            case .resumeReading:
+                return Transport.resumeReading(self)
+            }
         }
     }
 
@@ -360,9 +443,7 @@ class HTTPSession: @unchecked Sendable {
             swap(&builder.body, &scratch)
             builder.body.clear()
             service.render(
-                outcome,
-                for: HTTPDeferredRequest(
-                    route: route, tag: slots[index].tag, key: slots[index].key, shard: metricsShard),
+                outcome, for: HTTPDeferredRequest(route: route, key: slots[index].key, shard: metricsShard),
                 into: &builder)
             status = builder.status
             HTTPResponseEncoder.writeHead(
@@ -374,45 +455,46 @@ class HTTPSession: @unchecked Sendable {
         slots[index].key = ""
         metrics.record(
             shard: metricsShard, route: route, status: status, nanoseconds: MonotonicClock.now() &- slots[index].start)
-        if !keepAlive {
-            closeAfterFlush = true
-            stopParsing = true
+        state.answerWritten(keepAlive: keepAlive)
+    }
+
+    // MARK: Writing
+
+    /// Hands the output to the transport; closes the connection after the last answer when it is time.
+    func flush() {
+        switch state.flush(hasOutput: output.readableBytes > 0, allAnswered: headSequence == nextSequence) {
+        case .none: return
+        case .write: transmit(thenClose: nil)
+        case .writeThenClose(let mode): transmit(thenClose: mode)
+        case .close(let mode): Transport.close(self, mode)
         }
     }
 
-    /// Parses what was held back by a full ring, then lets the engine read again.
-    private func resume() {
-        if carry.readableBytes > 0 && !stopParsing {
-            parseCarry()
-            if !inReadBatch { flush() }
-        }
-        if readHeld && wantsInput && !closed {
-            readHeld = false
-            resumeReading()
+    private func transmit(thenClose mode: HTTPConnectionStateMachine.CloseMode?) {
+        switch Transport.write(self, thenClose: mode) {
+        case .complete:
+            switch state.writeCompleted(pipelineHasRoom: pipelineHasRoom) {
+            case .none: return
+            case .close(let mode): Transport.close(self, mode)
+            case .resumeReading: Transport.resumeReading(self)
+            }
+        case .blocked:
+            state.writeWouldBlock()
+        case .closing:
+            return
+        case .failed:
+            closeNow()
         }
     }
 
-    /// Hands the output to the transport; closes the connection after the last answer when asked to.
-    final func flush() {
-        guard !closed else { return }
-        let last = closeAfterFlush && headSequence == nextSequence
-        if output.readableBytes > 0 {
-            if last { closed = true }
-            transmit(thenClose: last)
-        } else if last {
-            closed = true
-            closeTransport()
-        }
-    }
-}
+    // MARK: ReplyHandler
 
-extension HTTPSession: ReplyHandler {
     /// Receives the outcome of a deferred request, on any thread; hops onto the loop once if needed.
-    final func deliver(_ reply: Outcome, context: UInt64) {
-        if onLoop {
+    func deliver(_ reply: Outcome, context: UInt64) {
+        if Transport.onLoop(self) {
             complete(sequence: context, outcome: reply)
         } else {
-            post(reply, context: context)
+            Transport.post(reply, context: context, to: self)
         }
     }
 }

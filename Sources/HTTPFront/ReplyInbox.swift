@@ -7,7 +7,7 @@ import ClstrRuntime
 /// pending; the drain runs on the loop and completes each reply on its connection.
 final class ReplyInbox: Sendable {
     struct Item: Sendable {
-        let connection: HTTPSession
+        let connection: HTTPSession<NIOTransport>
         let outcome: Outcome
         let context: UInt64
     }
@@ -24,7 +24,7 @@ final class ReplyInbox: Sendable {
     }
 
     /// Posts a reply for `connection` (from any thread but the loop's).
-    func post(_ connection: HTTPSession, outcome: Outcome, context: UInt64) {
+    func post(_ connection: HTTPSession<NIOTransport>, outcome: Outcome, context: UInt64) {
         if inbox.post(Item(connection: connection, outcome: outcome, context: context)) {
             loop.execute { self.inbox.drain { $0.connection.complete(sequence: $0.context, outcome: $0.outcome) } }
         }

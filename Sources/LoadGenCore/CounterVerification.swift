@@ -35,17 +35,20 @@ public struct CounterVerification: Sendable, Equatable {
             + "expected \(expected) (\(successes) 2xx responses x amount \(amount))\n"
     }
 
-    /// Reads the counter: GET `url`, body `{"counter_id":"…","value":N}`.
-    /// - Parameter url: the counter URL.
+    /// Reads the counter: GET `url`, body `{"counter_id":"…","value":N}` (or any JSON object with an integer
+    /// `field`, such as an account's `balance`).
+    /// - Parameters:
+    ///   - url: the counter URL.
+    ///   - field: the integer member to read.
     /// - Returns: the value.
-    /// - Throws: ``HTTPFetch/FetchError`` when the read fails or the body has no integer `"value"`.
-    public static func read(_ url: TargetURL) async throws -> Int {
+    /// - Throws: ``HTTPFetch/FetchError`` when the read fails or the body has no integer `field`.
+    public static func read(_ url: TargetURL, field: String = "value") async throws -> Int {
         let response = try await HTTPFetch.get(url)
         guard response.status == 200 else {
             throw HTTPFetch.FetchError(description: "GET \(url): status \(response.status)")
         }
-        guard let value = integer(forKey: "value", inJSON: response.body) else {
-            throw HTTPFetch.FetchError(description: "GET \(url): no integer \"value\" in \(response.text)")
+        guard let value = integer(forKey: field, inJSON: response.body) else {
+            throw HTTPFetch.FetchError(description: "GET \(url): no integer \"\(field)\" in \(response.text)")
         }
         return value
     }

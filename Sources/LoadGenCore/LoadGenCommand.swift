@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import ArgumentParser
 import Foundation
@@ -44,6 +44,8 @@ public struct LoadGenCommand: AsyncParsableCommand {
     @Flag(name: .customLong("json")) var json = false
     @Option(name: .customLong("metrics-url")) var metricsURL: String?
     @Option(name: .customLong("verify-counter")) var verifyCounter: String?
+    @Option(name: .customLong("verify")) var verify: String?
+    @Option(name: .customLong("field")) var field: String?
     @Flag(name: .customLong("fail-on-errors")) var failOnErrors = false
     @Option(name: .customLong("results")) var results: String?
     @Option(name: .customLong("scenario")) var scenario: String?
@@ -92,7 +94,8 @@ public struct LoadGenCommand: AsyncParsableCommand {
         case nil, "": options.output = .summary
         case "csv": options.output = .csv
         case let other?:
-            throw UsageError("Invalid output type \"\(other)\": only \"csv\" is supported (hey's Go templates are not).")
+            throw UsageError(
+                "Invalid output type \"\(other)\": only \"csv\" is supported (hey's Go templates are not).")
         }
         options.method = m.uppercased()
         for header in headerValues {
@@ -147,7 +150,12 @@ public struct LoadGenCommand: AsyncParsableCommand {
             options.engine = kind
         }
         options.metricsURL = try metricsURL.map(LoadGenCommand.checkedURL)
-        options.verifyCounterURL = try verifyCounter.map(LoadGenCommand.checkedURL)
+        if verify != nil && verifyCounter != nil {
+            throw UsageError("--verify and --verify-counter cannot be combined.")
+        }
+        if field != nil && verify == nil { throw UsageError("--field needs --verify URL.") }
+        options.verifyCounterURL = try (verify ?? verifyCounter).map(LoadGenCommand.checkedURL)
+        options.verifyField = field ?? "value"
         if json && options.output == .csv { throw UsageError("--json and -o csv cannot be combined.") }
         options.failOnErrors = failOnErrors
         options.resultsPath = results
@@ -174,7 +182,9 @@ public struct LoadGenCommand: AsyncParsableCommand {
     public static func execute(_ options: LoadOptions, output: OutputSink = .standardOutput()) async throws -> Int32 {
         var verifyBefore: Int?
         var memoryBefore: MemoryComparison.Sample?
-        if let url = options.verifyCounterURL { verifyBefore = try await CounterVerification.read(url) }
+        if let url = options.verifyCounterURL {
+            verifyBefore = try await CounterVerification.read(url, field: options.verifyField)
+        }
         if let url = options.metricsURL { memoryBefore = try await MemoryComparison.scrape(url) }
         LoadEngine.installInterruptHandler()
         let terminal = isatty(1) == 1
@@ -193,7 +203,7 @@ public struct LoadGenCommand: AsyncParsableCommand {
             report.memory = MemoryComparison(url: url.description, before: memoryBefore, after: after)
         }
         if let url = options.verifyCounterURL, let verifyBefore {
-            let after = try await CounterVerification.read(url)
+            let after = try await CounterVerification.read(url, field: options.verifyField)
             report.verification = CounterVerification(
                 url: url.description, before: verifyBefore, after: after, successes: report.statistics.successes2xx,
                 amount: options.counterAmount)
@@ -274,9 +284,9 @@ public struct LoadGenCommand: AsyncParsableCommand {
 
     private static func terminate(_ code: Int32) -> Never {
         #if canImport(Glibc)
-        Glibc.exit(code)
+            Glibc.exit(code)
         #else
-        Darwin.exit(code)
+            Darwin.exit(code)
         #endif
     }
 

@@ -81,6 +81,9 @@ public struct LoadOptions: Sendable {
     public var metricsURL: TargetURL?
     /// `--verify-counter`: counter read before and after the run.
     public var verifyCounterURL: TargetURL?
+    /// `--field`: the JSON integer field read at the verification URL (`--verify URL --field NAME`; the counter's
+    /// `value` by default).
+    public var verifyField = "value"
     /// `--fail-on-errors`: exit non-zero when there were transport errors or non-2xx responses.
     public var failOnErrors: Bool = false
     /// `--results`: CSV file a summary row is appended to.

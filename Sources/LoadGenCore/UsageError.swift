@@ -58,6 +58,8 @@ public struct UsageError: Error, Equatable, CustomStringConvertible {
                                 process_resident_memory_bytes).
           --verify-counter URL  GET the counter ({"counter_id":…,"value":N}) before and after;
                                 PASS when it grew by 2xx responses × amount ("amount" in -d, else 1).
+          --verify URL          The same check on any JSON integer field of URL, named by
+          --field NAME          (e.g. --verify http://…/accounts/a --field balance).
           --fail-on-errors      Exit 1 when there were transport errors or non-2xx responses.
           --results FILE.csv    Append one summary row to FILE.csv (header when new).
           --scenario NAME       Scenario name for --results (default: the URL path).

@@ -9,6 +9,8 @@ public struct NATSError: Error, Sendable, CustomStringConvertible {
     public var operation: String
     /// libnats' detail (`nats_GetLastError`), when it has one.
     public var message: String
+    /// The JetStream API error code (`jsErrCode`) the server gave, when the call has one.
+    public var jetStreamCode: JetStreamErrorCode?
 
     /// Captures the calling thread's last libnats error text.
     /// - Parameters:
@@ -25,7 +27,31 @@ public struct NATSError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "\(operation): \(status) (\(message))" }
+    /// An error with the given text, for failures reported in a callback (where the thread's last error belongs
+    /// to another call).
+    init(status: NATSStatus, operation: StaticString, message: String, jetStreamCode: JetStreamErrorCode?) {
+        self.status = status
+        self.operation = "\(operation)"
+        self.message = message
+        self.jetStreamCode = jetStreamCode
+    }
+
+    /// Captures the calling thread's last libnats error text and the JetStream error code.
+    /// - Parameters:
+    ///   - status: the status the call returned.
+    ///   - operation: the libnats function.
+    ///   - jetStreamCode: the `jsErrCode` the call filled in (0: none).
+    init(status: NATSStatus, operation: StaticString, jetStreamCode: jsErrCode) {
+        self.init(status: status, operation: operation)
+        if jetStreamCode.rawValue != 0 { self.jetStreamCode = JetStreamErrorCode(rawValue: jetStreamCode.rawValue) }
+    }
+
+    public var description: String {
+        if let jetStreamCode {
+            return "\(operation): \(status) (\(message); JetStream error \(jetStreamCode.rawValue))"
+        }
+        return "\(operation): \(status) (\(message))"
+    }
 }
 
 extension RequestError.Code {

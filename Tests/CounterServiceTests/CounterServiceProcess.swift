@@ -15,12 +15,20 @@ final class CounterServiceProcess: @unchecked Sendable {
     /// - Parameters:
     ///   - arguments: the subcommand and options (ports are added).
     ///   - http: whether the process serves HTTP (false for `node`).
-    init(_ arguments: [String], http: Bool = true) throws {
+    ///   - descriptorLimit: a lower `RLIMIT_NOFILE` for the child (`ulimit -n` before `exec`).
+    init(_ arguments: [String], http: Bool = true, descriptorLimit: Int? = nil) throws {
         httpPort = FreePort.next()
         metricsPort = FreePort.next()
         var all = arguments + ["--metrics-port", String(metricsPort)]
         if http { all += ["--http-port", String(httpPort)] }
-        child = try ChildProcess(executable: try Self.executable(), arguments: all)
+        if let descriptorLimit {
+            // `exec` keeps the shell's PID: the child is still stopped by its own PID.
+            child = try ChildProcess(
+                executable: "/bin/sh",
+                arguments: ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", try Self.executable()] + all)
+        } else {
+            child = try ChildProcess(executable: try Self.executable(), arguments: all)
+        }
         let ready = ChildProcess.waitUntil(timeout: 30) { [child] in
             child.output.contains(http ? "Counter Demo Ready" : "node ready") || !child.process.isRunning
         }

@@ -1,5 +1,7 @@
 import ClstrRuntime
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 import TestKit
 import Testing
@@ -112,5 +114,92 @@ struct EpollServerLoopInboxTests {
         #expect(ChildProcess.waitUntil(timeout: 30) { ran.load(ordering: .relaxed) == total })
         #expect(ran.load(ordering: .relaxed) == total)
         #expect(sum.load(ordering: .relaxed) == (0..<total).reduce(0, +))
+    }
+}
+
+@Suite("Overflow policy .wait on the event-loop executors")
+struct OverflowOnLoopTests {
+    /// Fills the mailbox (capacity 2) of an actor owned by loop 0 while its turn waits on loop 0, from loop 0
+    /// itself, and returns the errors of the sends from there.
+    static func sendsFromOwningLoop(
+        executor: any ActorExecutor, ownerExecute: (@escaping @Sendable () -> Void) -> Void,
+        otherExecute: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void
+    ) -> [RequestError.Code?] {
+        var behavior = ActorBehavior<Int>()
+        behavior.on(Bump.self) { value, _ in
+            value += 1
+            return value
+        }
+        var options = ActorOptions()
+        options.affinity = 0
+        options.mailboxCapacity = 2
+        #expect(options.overflow == .wait, "the default")
+        let actor = ActorRef(state: 0, behavior: behavior, executor: executor, options: options)
+        let scheduled = Atomic<Bool>(false)
+        let errors = Locked<[RequestError.Code?]>([])
+        let done = DispatchSemaphore(value: 0)
+        ownerExecute {
+            // Another loop sends first: the actor's turn is posted to this loop, which is busy here.
+            otherExecute {
+                try? actor.tell(Bump())
+                scheduled.store(true, ordering: .sequentiallyConsistent)
+            }
+            while !scheduled.load(ordering: .sequentiallyConsistent) {}
+            for _ in 0..<3 {
+                do {
+                    // A deadline, so that a sender that waits for itself ends (as deadlineExceeded) instead of
+                    // hanging the test.
+                    try actor.tell(Bump(), deadline: MonotonicClock.now() &+ 2_000_000_000)
+                    errors.withLock { $0.append(nil) }
+                } catch let error as RequestError {
+                    errors.withLock { $0.append(error.code) }
+                } catch {
+                    errors.withLock { $0.append(RequestError.Code(rawValue: "unexpected")) }
+                }
+            }
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 30)
+        return errors.withLock { $0 }
+    }
+
+    @Test("epoll loops: a send from the loop that owns the actor fails at once instead of waiting for itself")
+    func epollLoopDoesNotWaitForItself() async throws {
+        let loops = EpollLoopGroup(threads: 2, name: "ovf")
+        defer { loops.shutdown() }
+        let errors = await withBlockingAllowed {
+            Self.sendsFromOwningLoop(
+                executor: loops, ownerExecute: { loops.loops[0].execute($0) },
+                otherExecute: { loops.loops[1].execute($0) })
+        }
+        #expect(errors == [nil, .mailboxFull, .mailboxFull])
+        #expect(loops.callerMayWait(forAffinity: 0), "the test thread may wait")
+        let onOwner = Locked<Bool?>(nil)
+        let onOther = Locked<Bool?>(nil)
+        let checked = DispatchSemaphore(value: 0)
+        loops.loops[0].execute {
+            onOwner.withLock { $0 = loops.callerMayWait(forAffinity: 2) }
+            loops.loops[1].execute {
+                onOther.withLock { $0 = loops.callerMayWait(forAffinity: 2) }
+                checked.signal()
+            }
+        }
+        _ = checked.wait(timeout: .now() + 10)
+        #expect(onOwner.withLock { $0 } == false, "loop 0 runs affinity 2's turns")
+        #expect(onOther.withLock { $0 } == true, "loop 1 may wait for loop 0")
+    }
+
+    @Test("SwiftNIO loops: a send from the loop that owns the actor fails at once instead of waiting for itself")
+    func nioLoopDoesNotWaitForItself() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let executor = EventLoopExecutor(group: group)
+        let errors = await withBlockingAllowed {
+            Self.sendsFromOwningLoop(
+                executor: executor, ownerExecute: { executor.loops[0].execute($0) },
+                otherExecute: { executor.loops[1].execute($0) })
+        }
+        #expect(errors == [nil, .mailboxFull, .mailboxFull])
+        #expect(executor.callerMayWait(forAffinity: 0), "the test thread may wait")
+        try await group.shutdownGracefully()
     }
 }

@@ -23,3 +23,27 @@ struct PercentDecodingTests {
         #expect(Self.decode("%FF") == nil)
     }
 }
+
+extension PercentDecodingTests {
+    @Test("UTF-8 is validated without allocating: overlong forms, surrogates and truncated sequences are refused")
+    func validatesUTF8() {
+        #expect(Self.decode("%C0%AF") == nil, "overlong /")
+        #expect(Self.decode("%ED%A0%80") == nil, "a surrogate")
+        #expect(Self.decode("%E6%BC") == nil, "truncated")
+        #expect(Self.decode("%F4%90%80%80") == nil, "above U+10FFFF")
+        #expect(Self.decode("%F4%8F%BF%BF") == "\u{10FFFF}")
+    }
+
+    @Test("a segment without escapes is handed over as it is; one with escapes is decoded into a buffer")
+    func viewsWithoutCopy() {
+        let plain = Array("a-long-counter-id-0123456789".utf8)
+        plain.withUnsafeBytes { raw in
+            #expect(PercentDecoding.withDecodedSegment(raw) { $0.baseAddress == raw.baseAddress } == true)
+        }
+        let escaped = Array("a%20long%20counter%20id".utf8)
+        escaped.withUnsafeBytes { raw in
+            #expect(
+                PercentDecoding.withDecodedSegment(raw) { String(decoding: $0, as: UTF8.self) } == "a long counter id")
+        }
+    }
+}

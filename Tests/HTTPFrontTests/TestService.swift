@@ -9,7 +9,7 @@ final class TestService: HTTPService {
     let routeNames = ["now", "later", "echo", "not_found"]
     let pending = Locked<[(target: HTTPReplyTarget, value: Int)]>([])
 
-    func handle(_ request: HTTPRequest, exchange: HTTPExchange) {
+    func handle(_ request: HTTPRequest, exchange: borrowing HTTPExchange) {
         let path = request.withPath { String(decoding: $0, as: UTF8.self) }
         if path == "/now" {
             return exchange.respond(
@@ -20,7 +20,7 @@ final class TestService: HTTPService {
                 HTTPResponse(status: .ok, contentType: .plainText, body: .bytes(request.body)), route: 2)
         }
         if path.hasPrefix("/later/"), let value = Int(path.dropFirst(7)) {
-            let target = exchange.deferResponse(route: 1, tag: 0, key: "k\(value)")
+            let target = exchange.deferResponse(route: 1, key: "k\(value)")
             pending.withLock { $0.append((target, value)) }
             return
         }

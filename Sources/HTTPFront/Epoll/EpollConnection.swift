@@ -11,33 +11,28 @@
     ///   receive buffer. Reading is held back while the session's pipeline ring is full or written answers wait
     ///   for the socket (bounded buffers), and resumes when they drain.
     /// - Writing: one `write` of the whole output per batch; what the socket does not take waits for `EPOLLOUT`.
-    final class EpollConnection: HTTPSession, @unchecked Sendable {
-        // @unchecked Sendable: see HTTPSession; everything here is confined to the loop's thread, `loop` and
-        // `fd` are immutable.
+    /// - Closing with unread input lingers (``HTTPConnectionStateMachine/CloseMode/linger``): our side is shut
+    ///   (FIN after the last answer) and the peer's rest is read and dropped until its end of stream or a limit.
+    typealias EpollConnection = HTTPSession<EpollTransport>
+
+    /// The epoll engine's per-connection state and hooks.
+    struct EpollTransport: HTTPTransport {
         let fd: Int32
+        /// The connection's slot in its loop's table (with its generation: events and scheduled reads for a closed
+        /// connection whose slot was reused are recognised as stale).
         let slot: Int
-        unowned(unsafe) let loop: EpollServerLoop
+        // A strong reference (it was `unowned(unsafe)`): a session outlives its socket whenever a request is in
+        // flight in the cluster (the reply target holds it), and a reply may complete after the loop group was
+        // shut down and released; `onLoop` and `post` would then read a freed loop. The loop's table does not
+        // keep this cycle alive: a closed connection leaves it, and a stopping loop closes every connection.
+        let loop: EpollServerLoop
         let server: EpollHTTPServer
         /// The socket may have bytes to read (an edge was seen and not yet read to `EAGAIN`).
-        private var readable = false
+        var readable = false
         /// The peer shut its sending side (`EPOLLRDHUP`): read until end of stream.
-        private var peerShutWrite = false
-        /// Output waits for the socket to take it (`EPOLLOUT`).
-        private var writeBlocked = false
-        /// Close once the blocked output is written.
-        private var closeWhenWritten = false
-        private var socketClosed = false
-        /// Lingering close (only when the connection ends with unread input, see
-        /// ``HTTPSession/endsWithUnreadInput``): our side is shut (FIN sent after the last answer), the peer's
-        /// remaining input is read and dropped until its end of stream or `lingerUntil`, so that closing with
-        /// unread input does not reset the connection under the last answer.
-        private var lingering = false
-        private var lingerUntil: UInt64 = 0
-        private var lingerBytes = 0
-        static let lingerNanoseconds: UInt64 = 2_000_000_000
-        static let lingerByteLimit = 1 << 20
-        private var nextIdleCheck: UInt64 = .max
-        private let idlePeriod: UInt64
+        var peerShutWrite = false
+        var nextIdleCheck: UInt64 = .max
+        let idlePeriod: UInt64
 
         init(fd: Int32, slot: Int, loop: EpollServerLoop, server: EpollHTTPServer) {
             self.fd = fd
@@ -50,9 +45,53 @@
             } else {
                 idlePeriod = 0
             }
-            super.init(
-                service: server.service, metrics: server.metrics, limits: server.configuration.limits,
-                metricsShard: loop.index)
+        }
+
+        static func onLoop(_ session: EpollConnection) -> Bool { session.transport.loop.inLoop }
+
+        static func write(
+            _ session: EpollConnection, thenClose: HTTPConnectionStateMachine.CloseMode?
+        )
+            -> HTTPWriteResult
+        {
+            let fd = session.transport.fd
+            while session.output.readableBytes > 0 {
+                // MSG_NOSIGNAL: a peer that reset the connection gives EPIPE here, not a SIGPIPE to the process.
+                let written = session.output.withUnsafeReadableBytes { raw in
+                    cepoll_send(fd, raw.baseAddress, raw.count)
+                }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    if errno == EAGAIN || errno == EWOULDBLOCK { return .blocked }
+                    return .failed
+                }
+                session.output.moveReaderIndex(forwardBy: Int(written))
+            }
+            session.output.clear()
+            return .complete
+        }
+
+        static func close(_ session: EpollConnection, _ mode: HTTPConnectionStateMachine.CloseMode) {
+            switch mode {
+            case .now: session.closeSocket()
+            case .linger: session.lingerClose()
+            }
+        }
+
+        static func resumeReading(_ session: EpollConnection) {
+            session.transport.loop.scheduleRead(session)
+        }
+
+        static func post(_ outcome: Outcome, context: UInt64, to session: EpollConnection) {
+            session.transport.loop.post(.reply(session, outcome, context))
+        }
+    }
+
+    extension HTTPSession where Transport == EpollTransport {
+        convenience init(fd: Int32, slot: Int, loop: EpollServerLoop, server: EpollHTTPServer) {
+            self.init(
+                transport: EpollTransport(fd: fd, slot: slot, loop: loop, server: server), service: server.service,
+                metrics: server.metrics, limits: server.configuration.limits, metricsShard: loop.index)
         }
 
         // MARK: Readiness
@@ -65,27 +104,25 @@
             if events & EPOLLRDHUP.rawValue != 0 {
                 // The peer shut its side: the end of stream must be read even after a short read (no further
                 // edge will come for it).
-                peerShutWrite = true
+                transport.peerShutWrite = true
             }
-            if events & EPOLLOUT.rawValue != 0 && writeBlocked {
-                writePending()
-                if socketClosed { return }
+            if events & EPOLLOUT.rawValue != 0 {
+                transportWritable()
+                if state.isClosed { return }
             }
             if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 {
-                readable = true
+                transport.readable = true
                 readAvailable()
             }
         }
 
         /// Reads and serves what the socket holds, until a short read, `EAGAIN`, end of stream or a hold.
         func readAvailable() {
-            if lingering { return discardInput() }
+            if state.phase == .lingering { return discardInput() }
+            let loop = transport.loop
             var reads = 0
-            while readable && !socketClosed {
-                guard wantsInput && !writeBlocked && !stopParsing else {
-                    if !stopParsing { readHeld = true }
-                    break
-                }
+            while transport.readable && !state.isClosed {
+                guard mayRead() else { break }
                 if reads == 16 {
                     // Fairness: let the loop's other connections run; continue after this batch of events.
                     loop.scheduleRead(self)
@@ -93,7 +130,7 @@
                 }
                 reads += 1
                 loop.readBuffer.clear()
-                let fd = self.fd
+                let fd = transport.fd
                 var result = 0
                 loop.readBuffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { raw -> Int in
                     result = cepoll_recv(fd, raw.baseAddress, raw.count)
@@ -101,94 +138,50 @@
                 }
                 if result < 0 {
                     if errno == EINTR { continue }
-                    readable = false
+                    transport.readable = false
                     if errno == EAGAIN || errno == EWOULDBLOCK { break }
                     // A reset or another error: nothing can be answered.
-                    closeNow()
-                    return
+                    return closeNow()
                 }
                 if result == 0 {
                     // End of stream: answer what was received, then close.
-                    readable = false
-                    drainAndClose()
+                    transport.readable = false
+                    endOfStream()
                     break
                 }
-                let count = result
-                let short = count < loop.readBuffer.capacity
+                let short = result < loop.readBuffer.capacity
                 received(&loop.readBuffer)
-                if short && !peerShutWrite { readable = false }
+                if short && !transport.peerShutWrite { transport.readable = false }
             }
             readBatchEnded()
         }
 
-        // MARK: HTTPSession hooks
-
-        override func transmit(thenClose: Bool) {
-            guard !socketClosed else { return }
-            if thenClose { closeWhenWritten = true }
-            // A blocked output is written (with what was appended since) when EPOLLOUT comes.
-            if !writeBlocked { writePending() }
-        }
-
-        /// Writes the output; arms the wait for `EPOLLOUT` with what the socket did not take.
-        private func writePending() {
-            while output.readableBytes > 0 {
-                let fd = self.fd
-                // MSG_NOSIGNAL: a peer that reset the connection gives EPIPE here, not a SIGPIPE to the process.
-                let written = output.withUnsafeReadableBytes { raw in cepoll_send(fd, raw.baseAddress, raw.count) }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EAGAIN || errno == EWOULDBLOCK {
-                        writeBlocked = true
-                        return
-                    }
-                    return closeNow()
-                }
-                output.moveReaderIndex(forwardBy: Int(written))
-            }
-            output.clear()
-            let wasBlocked = writeBlocked
-            writeBlocked = false
-            if closeWhenWritten {
-                return endsWithUnreadInput ? lingerClose() : closeNow()
-            }
-            if wasBlocked && readHeld && wantsInput {
-                readHeld = false
-                loop.scheduleRead(self)
-            }
-        }
-
-        override func closeTransport() {
-            if endsWithUnreadInput { lingerClose() } else { closeNow() }
-        }
+        // MARK: Closing
 
         /// Ends the connection after its last answer: shuts our sending side (the peer sees end of stream after
-        /// the answers) and drops what the peer still sends until it closes too, at most ``lingerNanoseconds`` or
-        /// ``lingerByteLimit`` bytes. Closing at once with unread input would make the kernel reset the connection.
-        private func lingerClose() {
-            guard !socketClosed, !lingering else { return }
-            closed = true
-            lingering = true
-            lingerUntil = MonotonicClock.coarseNow() &+ Self.lingerNanoseconds
-            if Glibc.shutdown(fd, Int32(SHUT_WR)) != 0 { return closeNow() }
-            readable = true
+        /// the answers) and drops what the peer still sends until it closes too, at most
+        /// ``HTTPLimits/lingerTimeout`` or ``HTTPLimits/lingerByteLimit`` bytes. Closing at once with unread input
+        /// would make the kernel reset the connection.
+        fileprivate func lingerClose() {
+            state.lingerStarted(now: MonotonicClock.coarseNow())
+            if Glibc.shutdown(transport.fd, Int32(SHUT_WR)) != 0 { return closeNow() }
+            transport.readable = true
             discardInput()
         }
 
         /// Reads and drops input while lingering; closes at the peer's end of stream, an error or the byte limit.
         private func discardInput() {
-            guard !socketClosed else { return }
-            while readable {
+            let loop = transport.loop
+            let fd = transport.fd
+            while transport.readable && state.phase == .lingering {
                 loop.readBuffer.clear()
-                let fd = self.fd
                 let count = loop.readBuffer.withUnsafeMutableWritableBytes { cepoll_recv(fd, $0.baseAddress, $0.count) }
                 if count > 0 {
-                    lingerBytes += Int(count)
-                    if lingerBytes > Self.lingerByteLimit { return closeNow() }
+                    if state.bytesReceived(Int(count)) == .closeNow { return closeSocket() }
                     continue
                 }
                 if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    readable = false
+                    transport.readable = false
                     return
                 }
                 if count < 0 && errno == EINTR { continue }
@@ -196,34 +189,18 @@
             }
         }
 
-        override func resumeReading() {
-            loop.scheduleRead(self)
+        /// Closes the socket and leaves the loop (once: the state machine hands out `.now` once).
+        fileprivate func closeSocket() {
+            transport.readable = false
+            transport.loop.unregister(self)
+            Glibc.close(transport.fd)
         }
 
-        override var onLoop: Bool { loop.inLoop }
-
-        override func post(_ outcome: Outcome, context: UInt64) {
-            loop.post(.reply(self, outcome, context))
-        }
-
-        /// Closes the socket at once and leaves the loop.
-        func closeNow() {
-            guard !socketClosed else { return }
-            socketClosed = true
-            closed = true
-            readable = false
-            loop.unregister(self)
-            close(fd)
-        }
-
-        /// Closes the connection if it stayed idle for a whole idle period.
+        /// Closes the connection if its linger deadline passed or it stayed idle for a whole idle period.
         func sweep(now: UInt64) {
-            if lingering {
-                if now >= lingerUntil { closeNow() }
-                return
-            }
-            guard now >= nextIdleCheck else { return }
-            nextIdleCheck = now &+ idlePeriod
+            if state.lingerCheck(now: now) { return closeSocket() }
+            guard now >= transport.nextIdleCheck else { return }
+            transport.nextIdleCheck = now &+ transport.idlePeriod
             checkIdle()
         }
     }

@@ -41,6 +41,12 @@
             }
         }
 
+        /// Whether the caller may wait for a turn of `affinity`: not on the loop that runs it (shard-per-core: the
+        /// loop would wait for itself).
+        public func callerMayWait(forAffinity affinity: Int) -> Bool {
+            !(affinity >= 0 ? loops[affinity % loops.count] : loops[0]).inLoop
+        }
+
         /// Whether ``shutdown()`` was called (the loops run nothing any more).
         public var isShutDown: Bool { stopped.withLock { $0 } }
 

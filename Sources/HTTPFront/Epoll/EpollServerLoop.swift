@@ -20,7 +20,7 @@
             /// Run an actor turn.
             case turn(any ActorJob)
             /// Complete a deferred HTTP answer.
-            case reply(HTTPSession, Outcome, UInt64)
+            case reply(EpollConnection, Outcome, UInt64)
             /// Run a closure.
             case call(@Sendable () -> Void)
         }
@@ -39,9 +39,7 @@
         private var thread = pthread_t()
 
         // Loop-confined state (accesses never overlap: exclusivity checks off, as in HTTPSession).
-        @exclusivity(unchecked) private var connections: [EpollConnection?] = []
-        @exclusivity(unchecked) private var generations: [UInt32] = []
-        @exclusivity(unchecked) private var freeSlots: [Int] = []
+        @exclusivity(unchecked) private var connections = EpollSlotTable<EpollConnection>()
         @exclusivity(unchecked) private var listeners: [Listener] = []
         @exclusivity(unchecked) private var pendingReads: [EpollConnection] = []
         @exclusivity(unchecked) private var readyReads: [EpollConnection] = []
@@ -134,11 +132,8 @@
                     let tag = events[i].data.u64
                     switch tag & Self.kindMask {
                     case Self.connectionKind:
-                        let slot = Int((tag & ~Self.kindMask) >> 32)
-                        guard slot < connections.count, let connection = connections[slot],
-                            generations[slot] == UInt32(truncatingIfNeeded: tag)
-                        else { continue }
-                        connection.handle(events: events[i].events)
+                        // A stale tag (its connection closed earlier in this batch, its slot maybe reused) is nil.
+                        connections.element(for: tag)?.handle(events: events[i].events)
                     case Self.listenerKind:
                         let position = Int(tag & ~Self.kindMask)
                         if position < listeners.count { accept(at: position) }
@@ -152,7 +147,7 @@
                     // Two arrays swapped, not a copy and `removeAll`: that would reallocate the shared storage
                     // on every iteration with pending reads.
                     swap(&pendingReads, &readyReads)
-                    for connection in readyReads where !connection.closed { connection.readAvailable() }
+                    for connection in readyReads where !connection.state.isClosed { connection.readAvailable() }
                     readyReads.removeAll(keepingCapacity: true)
                 }
                 let now = MonotonicClock.coarseNow()
@@ -163,7 +158,7 @@
                 }
             }
             drainInbox()
-            for connection in connections.compactMap({ $0 }) { connection.closeNow() }
+            for connection in connections.all { connection.closeNow() }
             for listener in listeners where listener.fd >= 0 { _ = epoll_ctl(epfd, EPOLL_CTL_DEL, listener.fd, nil) }
             listeners.removeAll()
         }
@@ -205,7 +200,7 @@
 
         /// The open connections of `server` on this loop.
         func connections(of server: EpollHTTPServer) -> [EpollConnection] {
-            connections.compactMap { $0 }.filter { $0.server === server }
+            connections.all.filter { $0.transport.server === server }
         }
 
         private func accept(at position: Int) {
@@ -221,6 +216,8 @@
                         // listener would wake the loop at once, forever. Stop watching it for a second.
                         _ = epoll_ctl(epfd, EPOLL_CTL_DEL, listener.fd, nil)
                         listeners[position].pausedUntil = MonotonicClock.coarseNow() &+ 1_000_000_000
+                        // Relaxed: a counter for scrapes.
+                        listener.server.metrics.acceptFailures.wrappingAdd(1, ordering: .relaxed)
                     }
                     return
                 }
@@ -231,24 +228,14 @@
         }
 
         private func register(fd: Int32, server: EpollHTTPServer) {
-            let slot: Int
-            if let free = freeSlots.popLast() {
-                slot = free
-            } else {
-                slot = connections.count
-                connections.append(nil)
-                generations.append(0)
+            let (connection, slot, tag) = connections.insert(kind: Self.connectionKind) { slot in
+                EpollConnection(fd: fd, slot: slot, loop: self, server: server)
             }
-            generations[slot] &+= 1
-            let connection = EpollConnection(fd: fd, slot: slot, loop: self, server: server)
-            connections[slot] = connection
-            let tag = Self.connectionKind | (UInt64(slot) << 32) | UInt64(generations[slot])
             var event = epoll_event(
                 events: EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue,
                 data: epoll_data_t(u64: tag))
             guard epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) == 0 else {
-                connections[slot] = nil
-                freeSlots.append(slot)
+                connections.remove(connection, slot: slot)
                 close(fd)
                 return
             }
@@ -257,12 +244,9 @@
 
         /// Forgets a connection the loop closed.
         func unregister(_ connection: EpollConnection) {
-            _ = epoll_ctl(epfd, EPOLL_CTL_DEL, connection.fd, nil)
-            if connections[connection.slot] === connection {
-                connections[connection.slot] = nil
-                freeSlots.append(connection.slot)
-            }
-            connection.server.connectionClosed()
+            _ = epoll_ctl(epfd, EPOLL_CTL_DEL, connection.transport.fd, nil)
+            connections.remove(connection, slot: connection.transport.slot)
+            connection.transport.server.connectionClosed()
         }
 
         /// Reads `connection` again after this batch of events (reading was held back and may resume).
@@ -283,7 +267,7 @@
         }
 
         private func sweepIdle(now: UInt64) {
-            for case let connection? in connections { connection.sweep(now: now) }
+            for connection in connections.all { connection.sweep(now: now) }
         }
     }
 

@@ -15,6 +15,10 @@ public struct ActorBehavior<State>: Sendable {
     /// hashing them.
     @usableFromInline var handlers: [(type: ObjectIdentifier, handler: Erased)] = []
     @usableFromInline var fallback: (@Sendable (inout State, any Sendable) throws -> any Sendable)?
+    @usableFromInline
+    typealias ErasedDeferred = @Sendable (inout State, any Sendable, DeferredReplyTarget, ActorTurn) throws -> Void
+    /// Handlers that answer later (``onDeferred(_:_:)``); scanned only when no ordinary handler matched.
+    @usableFromInline var deferredHandlers: [(type: ObjectIdentifier, handler: ErasedDeferred)] = []
     /// Runs once when the actor stops (stopped, passivated or its registry shut down), on the actor's turn.
     public var onStop: (@Sendable (inout State) -> Void)?
     /// Whether the actor may be passivated in its current state (checked at the end of each turn); `nil` means
@@ -46,8 +50,38 @@ public struct ActorBehavior<State>: Sendable {
         }
     }
 
+    /// Registers a handler for messages of type `M` that answers later: it takes the reply obligation and
+    /// completes it from wherever its work finishes (a store's completion, another thread).
+    ///
+    /// The handler must answer exactly once through `reply` — unless it throws, in which case the error is the
+    /// reply and `reply` must not be used. To keep the actor from handling later messages until the work
+    /// finished, it calls `turn.suspend()` and later `resume()` on what that returns: in between no turn runs
+    /// (messages wait in the mailbox; no thread blocks), and whoever holds the suspension has exclusive access to
+    /// state the actor reaches by reference. Resuming before the handler returned is allowed (the turn goes on).
+    /// A suspended actor is not passivated; a stop takes effect when it resumes.
+    /// - Parameters:
+    ///   - type: the message type (an ordinary handler of the same type takes precedence).
+    ///   - handler: runs on the actor's turn with exclusive access to the state.
+    @inlinable
+    public mutating func onDeferred<M: ActorMessage>(
+        _ type: M.Type,
+        _ handler: @escaping @Sendable (inout State, M, DeferredReply<M.Reply>, ActorTurn) throws -> Void
+    ) {
+        let erased: ErasedDeferred = { state, message, target, turn in
+            // The table is keyed by the dynamic type, so this cast cannot fail.
+            try handler(&state, message as! M, DeferredReply(target), turn)
+        }
+        let id = ObjectIdentifier(type)
+        if let index = deferredHandlers.firstIndex(where: { $0.type == id }) {
+            deferredHandlers[index].handler = erased
+        } else {
+            deferredHandlers.append((id, erased))
+        }
+    }
+
     /// Registers a handler for message types that have no handler of their own.
-    public mutating func onUnhandled(_ handler: @escaping @Sendable (inout State, any Sendable) throws -> any Sendable) {
+    public mutating func onUnhandled(_ handler: @escaping @Sendable (inout State, any Sendable) throws -> any Sendable)
+    {
         fallback = handler
     }
 
@@ -59,6 +93,14 @@ public struct ActorBehavior<State>: Sendable {
             let handler = entry.handler
             let call: BoundBehavior.Handler = { message in try handler(&box.value, message) }
             bound.append((entry.type, call))
+        }
+        var boundDeferred: [(type: ObjectIdentifier, handler: BoundBehavior.DeferredHandler)] = []
+        for entry in deferredHandlers {
+            let handler = entry.handler
+            let call: BoundBehavior.DeferredHandler = { message, target, turn in
+                try handler(&box.value, message, target, turn)
+            }
+            boundDeferred.append((entry.type, call))
         }
         var boundFallback: BoundBehavior.Handler? = nil
         if let fallback {
@@ -73,7 +115,8 @@ public struct ActorBehavior<State>: Sendable {
             boundPassivatable = { passivatable(&box.value) }
         }
         return BoundBehavior(
-            handlers: bound, fallback: boundFallback, onStop: boundStop, passivatable: boundPassivatable)
+            handlers: bound, deferredHandlers: boundDeferred, fallback: boundFallback, onStop: boundStop,
+            passivatable: boundPassivatable)
     }
 }
 
@@ -88,25 +131,38 @@ final class StateBox<State>: @unchecked Sendable {
 @usableFromInline
 final class BoundBehavior: Sendable {
     typealias Handler = @Sendable (any Sendable) throws -> any Sendable
+    typealias DeferredHandler = @Sendable (any Sendable, DeferredReplyTarget, ActorTurn) throws -> Void
     let handlers: [(type: ObjectIdentifier, handler: Handler)]
+    let deferredHandlers: [(type: ObjectIdentifier, handler: DeferredHandler)]
     let fallback: Handler?
     let onStop: (@Sendable () -> Void)?
     let passivatable: (@Sendable () -> Bool)?
 
     init(
-        handlers: [(type: ObjectIdentifier, handler: Handler)], fallback: Handler?, onStop: (@Sendable () -> Void)?,
-        passivatable: (@Sendable () -> Bool)?
+        handlers: [(type: ObjectIdentifier, handler: Handler)],
+        deferredHandlers: [(type: ObjectIdentifier, handler: DeferredHandler)], fallback: Handler?,
+        onStop: (@Sendable () -> Void)?, passivatable: (@Sendable () -> Bool)?
     ) {
         self.handlers = handlers
+        self.deferredHandlers = deferredHandlers
         self.fallback = fallback
         self.onStop = onStop
         self.passivatable = passivatable
     }
 
-    func handle(_ message: any Sendable) throws -> any Sendable {
+    /// Runs the handler of `message`: its reply, or `nil` when a deferred handler took the reply obligation.
+    func handle(
+        _ message: any Sendable, replyTo: (any ReplyHandler)?, context: UInt64, cell: ActorCell
+    ) throws
+        -> (any Sendable)?
+    {
         let id = ObjectIdentifier(type(of: message))
         for entry in handlers where entry.type == id {
             return try entry.handler(message)
+        }
+        for entry in deferredHandlers where entry.type == id {
+            try entry.handler(message, DeferredReplyTarget(replyTo: replyTo, context: context), ActorTurn(cell: cell))
+            return nil
         }
         if let fallback {
             return try fallback(message)

@@ -18,6 +18,13 @@ public protocol ActorExecutor: AnyObject, Sendable {
     ///   - affinity: a hint (for example the actor's shard) that executors with several threads use to keep an
     ///     actor on the same thread; any value is valid.
     func execute(_ job: any ActorJob, affinity: Int)
+
+    /// Whether a sender on the calling thread may wait for room in the full mailbox of an actor this executor runs
+    /// with `affinity` (``OverflowPolicy/wait``): false when the calling thread may be the one that must run that
+    /// actor's next turn, for then nothing would drain the mailbox and the wait could only end at the deadline.
+    /// A send that may not wait fails at once with `mailboxFull`.
+    /// - Parameter affinity: the actor's affinity (``ActorOptions/affinity``).
+    func callerMayWait(forAffinity affinity: Int) -> Bool
 }
 
 /// Runs each turn at once on the thread that scheduled it.
@@ -31,4 +38,8 @@ public final class InlineExecutor: ActorExecutor {
     public func execute(_ job: any ActorJob, affinity: Int) {
         job.runTurn()
     }
+
+    /// Never: a full mailbox means some thread is in the actor's turn, and that may be this one (a turn that sends
+    /// to its own actor, or to one whose turn it runs nested); telling which would cost a thread-local per send.
+    public func callerMayWait(forAffinity affinity: Int) -> Bool { false }
 }

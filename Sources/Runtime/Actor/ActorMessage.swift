@@ -29,7 +29,8 @@ public enum Outcome: Sendable {
         switch self {
         case .success(let value):
             guard let typed = value as? Reply else {
-                return .failure(RequestError(.replyTypeMismatch, "expected \(Reply.self), got \(Swift.type(of: value))"))
+                return .failure(
+                    RequestError(.replyTypeMismatch, "expected \(Reply.self), got \(Swift.type(of: value))"))
             }
             return .success(typed)
         case .failure(let error):
@@ -42,6 +43,9 @@ public enum Outcome: Sendable {
 public enum OverflowPolicy: Sendable {
     /// Fail the send at once with ``RequestError/Code/mailboxFull``.
     case fail
-    /// Wait (spinning, then yielding, then sleeping briefly) until there is room or the deadline passes.
+    /// Wait (spinning, then yielding, then sleeping briefly) until there is room or the deadline passes — where
+    /// the executor says the sender may wait (``ActorExecutor/callerMayWait(forAffinity:)``): a sender on the
+    /// thread that must run the actor's next turn (an event loop that owns the actor's shard, its worker) would
+    /// wait for itself, so there it fails at once with `mailboxFull`, as ``fail`` does.
     case wait
 }

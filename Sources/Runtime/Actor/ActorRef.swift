@@ -76,6 +76,15 @@ public class ActorCell: ActorJob, @unchecked Sendable {
     private let lastTurnEnd = Atomic<UInt64>(0)
     /// The behavior's `passivatable` verdict at the end of the last turn (true when the behavior has none).
     private let passivatableState = Atomic<Bool>(true)
+    /// Suspension of turns by a deferred handler (``ActorTurn/suspend()``):
+    /// - 0 `none`;
+    /// - 1 `requested`: a handler of the running turn suspended the actor; the turn ends after the handler;
+    /// - 2 `resumedEarly`: resumed while the turn still ran: the turn goes on;
+    /// - 3 `parked`: the turn ended leaving the word `scheduled`; ``resumeTurns()`` hands the actor to the
+    ///   executor.
+    /// The turn moves 1 → 3 only after the state word is back to `scheduled`, so a resume that sees 3 may start a
+    /// turn at once.
+    private let suspension = Atomic<Int>(0)
 
     init(behavior: BoundBehavior, executor: any ActorExecutor, options: ActorOptions, metrics: ActorMetrics?) {
         self.behavior = behavior
@@ -144,6 +153,12 @@ public class ActorCell: ActorJob, @unchecked Sendable {
         if options.overflow == .fail {
             metrics?.mailboxFull()
             return RequestError(.mailboxFull, "mailbox full (\(mailbox.capacity) messages)")
+        }
+        if !executor.callerMayWait(forAffinity: options.affinity) {
+            metrics?.mailboxFull()
+            return RequestError(
+                .mailboxFull, "mailbox full (\(mailbox.capacity) messages); not waiting on a thread that runs its turns"
+            )
         }
         var attempt = 0
         while true {
@@ -234,13 +249,17 @@ public class ActorCell: ActorJob, @unchecked Sendable {
             drainStopped()
         } else {
             var handled = 0
+            var suspended = false
             // Relaxed: a stop that lands mid-turn only needs to be noticed eventually; the drain below and the
             // rescheduling at the end of the turn answer whatever is left.
             while handled < options.throughput, word.load(ordering: .relaxed) & Self.stopBit == 0,
                 let envelope = mailbox.dequeue()
             {
-                handle(envelope)
                 handled += 1
+                if handle(envelope) {
+                    suspended = true
+                    break
+                }
             }
             metrics?.turnCompleted(messages: handled, depthAfter: mailbox.approximateCount)
             if options.tracksActivity {
@@ -249,6 +268,10 @@ public class ActorCell: ActorJob, @unchecked Sendable {
             if let passivatable = behavior.passivatable {
                 // Releasing: published before the turn goes idle; the sweeper reads it after seeing idle.
                 passivatableState.store(passivatable(), ordering: .releasing)
+            }
+            if suspended {
+                parkSuspendedTurn()
+                return
             }
         }
         // running → idle, then look again: a producer that saw us running relied on this check.
@@ -260,8 +283,62 @@ public class ActorCell: ActorJob, @unchecked Sendable {
         }
     }
 
+    /// Ends a turn whose handler suspended the actor: `running → scheduled` (producers see a busy actor and only
+    /// enqueue; the sweeper cannot claim it), then hands over to ``resumeTurns()``.
+    private func parkSuspendedTurn() {
+        word.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        // Sequentially consistent: orders the word's `scheduled` before the hand-over a resume reads.
+        if !suspension.compareExchange(expected: 1, desired: 3, ordering: .sequentiallyConsistent).exchanged {
+            // Resumed between the handler's return and here: the next turn starts now.
+            suspension.store(0, ordering: .sequentiallyConsistent)
+            executor.execute(self, affinity: options.affinity)
+        }
+    }
+
+    /// Called by a deferred handler on its turn (``ActorTurn/suspend()``).
+    func suspendTurns() {
+        // Relaxed: only the turn's thread writes 0 → 1; the resuming thread reads it with a sequentially
+        // consistent compare-and-swap that orders after the handler returned through the suspension's hand-off.
+        precondition(suspension.load(ordering: .relaxed) == 0, "actor suspended twice in one turn")
+        suspension.store(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Resumes turns suspended by ``suspendTurns()``: exactly once per suspension, from any thread.
+    func resumeTurns() {
+        var current = suspension.load(ordering: .sequentiallyConsistent)
+        while true {
+            switch current {
+            case 1:
+                let (exchanged, observed) = suspension.compareExchange(
+                    expected: 1, desired: 2, ordering: .sequentiallyConsistent)
+                if exchanged { return }
+                current = observed
+            case 3:
+                suspension.store(0, ordering: .sequentiallyConsistent)
+                executor.execute(self, affinity: options.affinity)
+                return
+            default:
+                preconditionFailure("actor resumed without a suspension")
+            }
+        }
+    }
+
+    /// After a deferred handler returned: whether the turn must end because the handler suspended the actor.
     @inline(__always)
-    private func handle(_ envelope: Envelope) {
+    private func turnSuspended() -> Bool {
+        switch suspension.load(ordering: .sequentiallyConsistent) {
+        case 0: return false
+        case 2:
+            // Resumed before the handler returned (a synchronous completion): go on.
+            suspension.store(0, ordering: .sequentiallyConsistent)
+            return false
+        default: return true
+        }
+    }
+
+    /// Handles one message; returns whether a deferred handler suspended the actor.
+    @inline(__always)
+    private func handle(_ envelope: Envelope) -> Bool {
         // One clock read serves both the deadline check and the handler timing.
         let start = envelope.deadline != 0 || metrics != nil ? MonotonicClock.now() : 0
         if envelope.deadline != 0 && start >= envelope.deadline {
@@ -269,11 +346,19 @@ public class ActorCell: ActorJob, @unchecked Sendable {
             envelope.replyTo?.deliver(
                 .failure(RequestError(.deadlineExceeded, "deadline passed before the actor handled the message")),
                 context: envelope.context)
-            return
+            return false
         }
         let reply: Outcome
         do {
-            reply = .success(try behavior.handle(envelope.message))
+            guard
+                let value = try behavior.handle(
+                    envelope.message, replyTo: envelope.replyTo, context: envelope.context, cell: self)
+            else {
+                // A deferred handler took the reply obligation.
+                metrics?.messageHandled(nanoseconds: MonotonicClock.now() &- start)
+                return turnSuspended()
+            }
+            reply = .success(value)
         } catch {
             reply = .failure(RequestError.from(handlerError: error))
         }
@@ -282,6 +367,7 @@ public class ActorCell: ActorJob, @unchecked Sendable {
             metrics.messageHandled(nanoseconds: MonotonicClock.now() &- start)
         }
         envelope.replyTo?.deliver(reply, context: envelope.context)
+        return false
     }
 
     private func drainStopped() {

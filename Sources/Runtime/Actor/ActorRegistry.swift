@@ -192,6 +192,12 @@ public final class ActorRegistry<Key: Hashable & Sendable, State>: Sendable {
                 metrics.mailboxFull()
                 return RequestError(.mailboxFull, "mailbox full (\(actor.mailbox.capacity) messages)")
             }
+            if !actor.executor.callerMayWait(forAffinity: actor.options.affinity) {
+                metrics.mailboxFull()
+                return RequestError(
+                    .mailboxFull,
+                    "mailbox full (\(actor.mailbox.capacity) messages); not waiting on a thread that runs its turns")
+            }
             if envelope.deadline != 0 && MonotonicClock.now() >= envelope.deadline {
                 return RequestError(.deadlineExceeded, "deadline passed while waiting for mailbox room")
             }

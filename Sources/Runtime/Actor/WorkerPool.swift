@@ -1,9 +1,9 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An executor with a fixed set of worker threads, one run queue (an ``MPSCRing``) per worker.
@@ -36,8 +36,18 @@ public final class WorkerPool: ActorExecutor {
     public static var coreCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     public func execute(_ job: any ActorJob, affinity: Int) {
-        let index = affinity >= 0 ? affinity % threadCount : roundRobin.wrappingAdd(1, ordering: .relaxed).oldValue % threadCount
+        let index =
+            affinity >= 0
+            ? affinity % threadCount : roundRobin.wrappingAdd(1, ordering: .relaxed).oldValue % threadCount
         workers[index].submit(job)
+    }
+
+    /// Whether the caller may wait for a turn: not on the worker that runs turns of `affinity` (any worker for
+    /// round-robin jobs, `-1`), which would wait for itself.
+    public func callerMayWait(forAffinity affinity: Int) -> Bool {
+        let current = UInt(bitPattern: Int(bitPattern: pthread_self()))
+        if affinity >= 0 { return !workers[affinity % threadCount].runs(on: current) }
+        return !workers.contains { $0.runs(on: current) }
     }
 
     /// Stops the workers after they finish the turns already queued, and waits for them.
@@ -59,6 +69,8 @@ private final class Worker: @unchecked Sendable {
     let parker = Parker()
     let sleeping = Atomic<Bool>(false)
     let running = Atomic<Bool>(true)
+    /// The worker thread's `pthread_self()` (0 until it starts).
+    let threadID = Atomic<UInt>(0)
     private var thread: pthread_t?
     private let finished = Parker()
 
@@ -100,7 +112,15 @@ private final class Worker: @unchecked Sendable {
         }
     }
 
+    /// Whether the thread `id` is this worker's.
+    func runs(on id: UInt) -> Bool {
+        // Relaxed: the worker's own thread stored the value before running anything; other threads never match
+        // it whatever they read.
+        threadID.load(ordering: .relaxed) == id
+    }
+
     func loop() {
+        threadID.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .sequentiallyConsistent)
         while true {
             if let job = queue.dequeue() {
                 job.runTurn()

@@ -2,7 +2,7 @@ import ArgumentParser
 import Logging
 
 /// The transport between the HTTP front and the nodes.
-enum TransportKind: String, ExpressibleByArgument, CaseIterable, Sendable {
+public enum TransportKind: String, ExpressibleByArgument, CaseIterable, Sendable {
     /// In one process, nothing encoded (the default).
     case memory
     /// Over NATS (between processes and machines).
@@ -10,7 +10,7 @@ enum TransportKind: String, ExpressibleByArgument, CaseIterable, Sendable {
 }
 
 /// Where actor turns run.
-enum ExecutorKind: String, ExpressibleByArgument, CaseIterable, Sendable {
+public enum ExecutorKind: String, ExpressibleByArgument, CaseIterable, Sendable {
     /// On the event loop that owns the actor's shard (shard-per-core; the default, measured faster).
     case eventloop
     /// On a worker pool, one thread per core.
@@ -20,36 +20,52 @@ enum ExecutorKind: String, ExpressibleByArgument, CaseIterable, Sendable {
 }
 
 /// What moves the HTTP bytes.
-enum HTTPEngineKind: String, ExpressibleByArgument, CaseIterable, Sendable {
+public enum HTTPEngineKind: String, ExpressibleByArgument, CaseIterable, Sendable {
     /// Raw epoll loops (the default, measured faster: no channel pipeline).
     case epoll
     /// SwiftNIO event loops.
     case nio
 }
 
+/// What differs between the services that share these options: their defaults.
+public protocol ServiceDefaults {
+    /// The number of nodes.
+    static var nodes: Int { get }
+    /// The routing seed.
+    static var seed: String { get }
+    /// The NATS subject prefix.
+    static var subjectPrefix: String { get }
+    /// The HTTP port.
+    static var httpPort: Int { get }
+    /// The metrics port.
+    static var metricsPort: Int { get }
+}
+
 /// The cluster's shape, shared by every mode.
-struct ClusterOptions: ParsableArguments {
+public struct ClusterOptions<Defaults: ServiceDefaults>: ParsableArguments {
     @Option(help: "Number of nodes (node-0 … node-<N-1>), unless --node-ids names them.")
-    var nodes: Int = 7
+    public var nodes: Int = Defaults.nodes
 
     @Option(name: .customLong("node-ids"), help: "Comma-separated node IDs of the whole cluster (overrides --nodes).")
-    var nodeIDs: String?
+    public var nodeIDs: String?
 
     @Option(help: "Number of shards.")
-    var shards: Int = 64
+    public var shards: Int = 64
 
     @Option(help: "The routing seed (the same on every process of a cluster).")
-    var seed: String = "counter-cluster"
+    public var seed: String = Defaults.seed
+
+    public init() {}
 
     /// The cluster's node IDs.
-    var resolvedNodeIDs: [String] {
+    public var resolvedNodeIDs: [String] {
         if let nodeIDs {
             return nodeIDs.split(separator: ",").map { String($0).trimmingSpaces }
         }
         return (0..<nodes).map { "node-\($0)" }
     }
 
-    func validate() throws {
+    public func validate() throws {
         guard (1...100_000).contains(shards) else {
             throw ValidationError("--shards must be between 1 and 100000 (got \(shards))")
         }
@@ -70,30 +86,32 @@ struct ClusterOptions: ParsableArguments {
 }
 
 /// How the process reaches the other processes.
-struct TransportOptions: ParsableArguments {
+public struct TransportOptions<Defaults: ServiceDefaults>: ParsableArguments {
     @Option(
         help:
             "The transport: memory (one process; the default) or nats (implied by --nats-url/--nats-server, and by the node and gateway commands)."
     )
-    var transport: TransportKind?
+    public var transport: TransportKind?
 
     @Option(name: .customLong("nats-url"), help: "The NATS server URL(s), comma-separated (with --transport nats).")
-    var natsURL: String?
+    public var natsURL: String?
 
     @Option(
         name: .customLong("nats-server"),
         help: "'auto': start a nats-server child on a free loopback port and stop it on exit (with --transport nats).")
-    var natsServer: String?
+    public var natsServer: String?
 
     @Option(help: "The NATS subject prefix of the cluster.")
-    var subjectPrefix: String = "counter"
+    public var subjectPrefix: String = Defaults.subjectPrefix
+
+    public init() {}
 
     /// The transport to use: as given, else NATS when a NATS option is given or `natsByDefault`, else memory.
-    func resolved(natsByDefault: Bool) -> TransportKind {
+    public func resolved(natsByDefault: Bool) -> TransportKind {
         transport ?? ((natsByDefault || natsURL != nil || natsServer != nil) ? .nats : .memory)
     }
 
-    func validate() throws {
+    public func validate() throws {
         if let natsServer, natsServer != "auto" {
             throw ValidationError("--nats-server accepts only 'auto' (got \"\(natsServer)\")")
         }
@@ -117,34 +135,36 @@ struct TransportOptions: ParsableArguments {
 }
 
 /// Ports, logging and scheduling.
-struct ProcessOptions: ParsableArguments {
+public struct ProcessOptions<Defaults: ServiceDefaults>: ParsableArguments {
     @Option(help: "The address to bind (HTTP and metrics).")
-    var host: String = "127.0.0.1"
+    public var host: String = "127.0.0.1"
 
     @Option(help: "The HTTP port (0 picks a free one and logs it).")
-    var httpPort: Int = 8181
+    public var httpPort: Int = Defaults.httpPort
 
     @Option(help: "The metrics port (0 picks a free one and logs it).")
-    var metricsPort: Int = 2121
+    public var metricsPort: Int = Defaults.metricsPort
 
     @Option(help: "The lowest log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    public var logLevel: String = "info"
 
     @Option(
         help: "Where actor turns run: eventloop (shard-per-core; default), inline (caller's thread), workers (pool).")
-    var executor: ExecutorKind?
+    public var executor: ExecutorKind?
 
     @Option(
         name: .customLong("http-engine"),
         help: "What serves HTTP: epoll (raw epoll loops; default) or nio (SwiftNIO). Actor turns run on its loops.")
-    var httpEngine: HTTPEngineKind = .epoll
+    public var httpEngine: HTTPEngineKind = .epoll
 
     @Option(help: "Event loop threads (default: one per core).")
-    var threads: Int?
+    public var threads: Int?
 
-    var level: Logger.Level { Logger.Level(rawValue: logLevel.lowercased()) ?? .info }
+    public init() {}
 
-    func validate() throws {
+    public var level: Logger.Level { Logger.Level(rawValue: logLevel.lowercased()) ?? .info }
+
+    public func validate() throws {
         for (name, port) in [("--http-port", httpPort), ("--metrics-port", metricsPort)]
         where !(0...65_535).contains(port) {
             throw ValidationError("\(name) must be between 0 and 65535 (got \(port))")
@@ -164,7 +184,8 @@ struct ProcessOptions: ParsableArguments {
 }
 
 extension String {
-    var trimmingSpaces: String {
+    /// The string without leading and trailing spaces.
+    public var trimmingSpaces: String {
         var view = Substring(self)
         while view.first == " " { view.removeFirst() }
         while view.last == " " { view.removeLast() }

@@ -1,0 +1,193 @@
+import EventSourcing
+
+// The account's events. Their `eventType` names are stored with every event: never change them (add a new type or
+// bump `schemaVersion` with an upcast instead). Payloads are the small binary format of `PayloadWriter`.
+
+/// An account was opened with an initial balance (0…Int64.max).
+public struct AccountOpened: DomainEvent, Equatable {
+    public static let eventType = "AccountOpened"
+    public var initial: Int64
+
+    public init(initial: Int64) { self.initial = initial }
+
+    public func encodePayload() -> [UInt8] {
+        var writer = PayloadWriter()
+        writer.write(initial)
+        return writer.bytes
+    }
+
+    public static func decodePayload(_ payload: [UInt8]) throws -> AccountOpened {
+        var reader = PayloadReader(payload)
+        let event = AccountOpened(initial: try reader.readInt64())
+        try reader.finish()
+        guard event.initial >= 0 else { throw PayloadError("negative initial balance") }
+        return event
+    }
+}
+
+/// Money was paid in.
+public struct MoneyDeposited: DomainEvent, Equatable {
+    public static let eventType = "MoneyDeposited"
+    public var amount: Int64
+
+    public init(amount: Int64) { self.amount = amount }
+
+    public func encodePayload() -> [UInt8] {
+        var writer = PayloadWriter()
+        writer.write(amount)
+        return writer.bytes
+    }
+
+    public static func decodePayload(_ payload: [UInt8]) throws -> MoneyDeposited {
+        var reader = PayloadReader(payload)
+        let event = MoneyDeposited(amount: try reader.readInt64())
+        try reader.finish()
+        guard event.amount > 0 else { throw PayloadError("amount not positive") }
+        return event
+    }
+}
+
+/// Money was paid out.
+public struct MoneyWithdrawn: DomainEvent, Equatable {
+    public static let eventType = "MoneyWithdrawn"
+    public var amount: Int64
+
+    public init(amount: Int64) { self.amount = amount }
+
+    public func encodePayload() -> [UInt8] {
+        var writer = PayloadWriter()
+        writer.write(amount)
+        return writer.bytes
+    }
+
+    public static func decodePayload(_ payload: [UInt8]) throws -> MoneyWithdrawn {
+        var reader = PayloadReader(payload)
+        let event = MoneyWithdrawn(amount: try reader.readInt64())
+        try reader.finish()
+        guard event.amount > 0 else { throw PayloadError("amount not positive") }
+        return event
+    }
+}
+
+/// The first leg of a transfer: money left this account for `to`.
+public struct TransferDebited: DomainEvent, Equatable {
+    public static let eventType = "TransferDebited"
+    public var transferID: String
+    public var to: String
+    public var amount: Int64
+
+    public init(transferID: String, to: String, amount: Int64) {
+        self.transferID = transferID
+        self.to = to
+        self.amount = amount
+    }
+
+    public func encodePayload() -> [UInt8] {
+        var writer = PayloadWriter()
+        writer.write(transferID)
+        writer.write(to)
+        writer.write(amount)
+        return writer.bytes
+    }
+
+    public static func decodePayload(_ payload: [UInt8]) throws -> TransferDebited {
+        var reader = PayloadReader(payload)
+        let event = TransferDebited(
+            transferID: try reader.readString(), to: try reader.readString(), amount: try reader.readInt64())
+        try reader.finish()
+        guard event.amount > 0 else { throw PayloadError("amount not positive") }
+        return event
+    }
+}
+
+/// The second leg of a transfer: money arrived from `from`.
+public struct TransferCredited: DomainEvent, Equatable {
+    public static let eventType = "TransferCredited"
+    public var transferID: String
+    public var from: String
+    public var amount: Int64
+
+    public init(transferID: String, from: String, amount: Int64) {
+        self.transferID = transferID
+        self.from = from
+        self.amount = amount
+    }
+
+    public func encodePayload() -> [UInt8] {
+        var writer = PayloadWriter()
+        writer.write(transferID)
+        writer.write(from)
+        writer.write(amount)
+        return writer.bytes
+    }
+
+    public static func decodePayload(_ payload: [UInt8]) throws -> TransferCredited {
+        var reader = PayloadReader(payload)
+        let event = TransferCredited(
+            transferID: try reader.readString(), from: try reader.readString(), amount: try reader.readInt64())
+        try reader.finish()
+        guard event.amount > 0 else { throw PayloadError("amount not positive") }
+        return event
+    }
+}
+
+/// The compensation of a transfer whose credit failed: the debited money came back.
+public struct TransferRefunded: DomainEvent, Equatable {
+    public static let eventType = "TransferRefunded"
+    public var transferID: String
+    public var amount: Int64
+
+    public init(transferID: String, amount: Int64) {
+        self.transferID = transferID
+        self.amount = amount
+    }
+
+    public func encodePayload() -> [UInt8] {
+        var writer = PayloadWriter()
+        writer.write(transferID)
+        writer.write(amount)
+        return writer.bytes
+    }
+
+    public static func decodePayload(_ payload: [UInt8]) throws -> TransferRefunded {
+        var reader = PayloadReader(payload)
+        let event = TransferRefunded(transferID: try reader.readString(), amount: try reader.readInt64())
+        try reader.finish()
+        guard event.amount > 0 else { throw PayloadError("amount not positive") }
+        return event
+    }
+}
+
+/// Every event of an account.
+public enum AccountEvent: Sendable, Equatable {
+    case opened(AccountOpened)
+    case deposited(MoneyDeposited)
+    case withdrawn(MoneyWithdrawn)
+    case transferDebited(TransferDebited)
+    case transferCredited(TransferCredited)
+    case transferRefunded(TransferRefunded)
+
+    /// The concrete event.
+    public var domainEvent: any DomainEvent {
+        switch self {
+        case .opened(let event): event
+        case .deposited(let event): event
+        case .withdrawn(let event): event
+        case .transferDebited(let event): event
+        case .transferCredited(let event): event
+        case .transferRefunded(let event): event
+        }
+    }
+
+    /// The codec of account events, by their stable type names.
+    public static let codec: EventCodec<AccountEvent> = {
+        var codec = EventCodec<AccountEvent> { $0.domainEvent }
+        codec.register(AccountOpened.self) { .opened($0) }
+        codec.register(MoneyDeposited.self) { .deposited($0) }
+        codec.register(MoneyWithdrawn.self) { .withdrawn($0) }
+        codec.register(TransferDebited.self) { .transferDebited($0) }
+        codec.register(TransferCredited.self) { .transferCredited($0) }
+        codec.register(TransferRefunded.self) { .transferRefunded($0) }
+        return codec
+    }()
+}

@@ -1,0 +1,166 @@
+import AccountingDomain
+import ClstrRuntime
+
+/// A command for one account (the cluster key is the account ID), with the caller's idempotency key ("" for
+/// none). Replies with the account's state after it, or the domain error that refused it.
+struct AccountCommandRequest: ClusterMessage {
+    typealias Reply = AccountReply
+    static var messageType: String { "accounting.Command" }
+
+    var command: AccountCommand
+    var idempotencyKey: String
+
+    init(_ command: AccountCommand, idempotencyKey: String = "") {
+        self.command = command
+        self.idempotencyKey = idempotencyKey
+    }
+
+    func encode(to writer: inout WireWriter) {
+        switch command {
+        case .open(let initial):
+            writer.write(UInt8(0))
+            writer.write(initial)
+        case .deposit(let amount):
+            writer.write(UInt8(1))
+            writer.write(amount)
+        case .withdraw(let amount):
+            writer.write(UInt8(2))
+            writer.write(amount)
+        case .debit(let transferID, let to, let amount):
+            writer.write(UInt8(3))
+            writer.write(transferID)
+            writer.write(to)
+            writer.write(amount)
+        case .credit(let transferID, let from, let amount):
+            writer.write(UInt8(4))
+            writer.write(transferID)
+            writer.write(from)
+            writer.write(amount)
+        case .refund(let transferID):
+            writer.write(UInt8(5))
+            writer.write(transferID)
+        }
+        writer.write(idempotencyKey)
+    }
+
+    init(from reader: inout WireReader) throws(RequestError) {
+        switch try reader.readByte() {
+        case 0: command = .open(initial: try reader.readInt64())
+        case 1: command = .deposit(amount: try reader.readInt64())
+        case 2: command = .withdraw(amount: try reader.readInt64())
+        case 3:
+            command = .debit(
+                transferID: try reader.readString(), to: try reader.readString(), amount: try reader.readInt64())
+        case 4:
+            command = .credit(
+                transferID: try reader.readString(), from: try reader.readString(), amount: try reader.readInt64())
+        case 5: command = .refund(transferID: try reader.readString())
+        case let tag: throw RequestError(.codec, "unknown account command tag \(tag)")
+        }
+        idempotencyKey = try reader.readString()
+    }
+}
+
+/// Reads an account's state.
+struct GetAccount: ClusterMessage {
+    typealias Reply = AccountReply
+    static var messageType: String { "accounting.Get" }
+
+    init() {}
+    func encode(to writer: inout WireWriter) {}
+    init(from reader: inout WireReader) throws(RequestError) {}
+}
+
+/// Drops an account's in-memory entity; its next message rebuilds it from the store (the demo's proof that the
+/// state lives in the events). Replies with the state it had.
+struct PassivateAccount: ClusterMessage {
+    typealias Reply = AccountReply
+    static var messageType: String { "accounting.Passivate" }
+
+    init() {}
+    func encode(to writer: inout WireWriter) {}
+    init(from reader: inout WireReader) throws(RequestError) {}
+}
+
+/// Reads an account's events as the JSON document of `GET /accounts/{id}/events` (built on the node that holds
+/// the store, so that a gateway needs none).
+struct ReadAccountEvents: ClusterMessage {
+    typealias Reply = String
+    static var messageType: String { "accounting.ReadEvents" }
+
+    var from: UInt64
+    var limit: Int
+
+    init(from: UInt64, limit: Int) {
+        self.from = from
+        self.limit = limit
+    }
+
+    func encode(to writer: inout WireWriter) {
+        writer.writeVarint(from)
+        writer.write(limit)
+    }
+
+    init(from reader: inout WireReader) throws(RequestError) {
+        from = try reader.readVarint()
+        limit = try reader.readInt()
+    }
+}
+
+/// An account's answer: its state after the command (or now), or the domain error that refused the command (then
+/// nothing was appended and `balance`/`version` are the current ones).
+struct AccountReply: WireCodable, Equatable {
+    /// The node that holds the account.
+    var node: String
+    var balance: Int64
+    /// The stream version (0 for an account never opened).
+    var version: UInt64
+    /// The domain error's code (``AccountError/code``), "" on success.
+    var error: String
+    /// How the entity was last rebuilt: events replayed and the snapshot version it started from (0: none).
+    var replayed: Int
+    var snapshotVersion: UInt64
+
+    func encode(to writer: inout WireWriter) {
+        writer.write(node)
+        writer.write(balance)
+        writer.writeVarint(version)
+        writer.write(error)
+        writer.write(replayed)
+        writer.writeVarint(snapshotVersion)
+    }
+
+    init(
+        node: String, balance: Int64, version: UInt64, error: String = "", replayed: Int = 0,
+        snapshotVersion: UInt64 = 0
+    ) {
+        self.node = node
+        self.balance = balance
+        self.version = version
+        self.error = error
+        self.replayed = replayed
+        self.snapshotVersion = snapshotVersion
+    }
+
+    init(from reader: inout WireReader) throws(RequestError) {
+        node = try reader.readString()
+        balance = try reader.readInt64()
+        version = try reader.readVarint()
+        error = try reader.readString()
+        replayed = try reader.readInt()
+        snapshotVersion = try reader.readVarint()
+    }
+
+    /// The domain error, if the command was refused.
+    var domainError: AccountError? { error.isEmpty ? nil : AccountError(code: error, balance: balance) }
+}
+
+/// Error codes of the account nodes beyond the runtime's: what a store failure means for the command.
+enum AccountingErrorCode {
+    /// The store refused or could not take the write: nothing was appended (503).
+    static let storeUnavailable = RequestError.Code(rawValue: "store_unavailable")
+    /// The write may or may not have been stored (504): retry with the same Idempotency-Key.
+    static let outcomeUnknown = RequestError.Code(rawValue: "outcome_unknown")
+    /// The stored events could not be read (500).
+    static let storeCorrupt = RequestError.Code(rawValue: "store_error")
+}

@@ -1,0 +1,131 @@
+import AccountingDomain
+import ClstrRuntime
+import EventSourcing
+import Logging
+import Synchronization
+
+/// The accounts of one node: an entity per account, loaded from the store on its first message (snapshot, then
+/// the stream's tail), running one command at a time, answering after the append is durable.
+///
+/// Every store call completes on whatever thread the store chooses (the caller's for the memory store, the
+/// group-commit writer's for SQLite); nothing here blocks or hops through Swift concurrency.
+final class AccountNode: ShardRequestHandler {
+    let nodeID: String
+    let store: any EventStore
+    let snapshots: (any SnapshotStore)?
+    /// A snapshot is saved when an entity's version passes a multiple of this (0: never).
+    let snapshotEvery: UInt64
+    let logger: Logger
+    private let stripes: [EntityStripe]
+
+    init(
+        nodeID: String, store: any EventStore, snapshots: (any SnapshotStore)?, snapshotEvery: UInt64 = 100,
+        logger: Logger
+    ) {
+        self.nodeID = nodeID
+        self.store = store
+        self.snapshots = snapshots
+        self.snapshotEvery = snapshotEvery
+        self.logger = logger
+        stripes = (0..<64).map { _ in EntityStripe() }
+    }
+
+    func handle(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64) {
+        let message: any Sendable
+        switch request.payload {
+        case .value(let value):
+            message = value
+        case .bytes(let bytes):
+            var reader = WireReader(bytes)
+            do throws(RequestError) {
+                switch request.messageType {
+                case AccountCommandRequest.messageType: message = try AccountCommandRequest(from: &reader)
+                case GetAccount.messageType: message = try GetAccount(from: &reader)
+                case PassivateAccount.messageType: message = try PassivateAccount(from: &reader)
+                case ReadAccountEvents.messageType: message = try ReadAccountEvents(from: &reader)
+                default:
+                    throw RequestError(.noHandler, "no message type \"\(request.messageType)\" is registered")
+                }
+            } catch {
+                return replyTo.deliver(.failure(error), context: context)
+            }
+        }
+        guard AccountID.isValid(request.key) else {
+            return replyTo.deliver(.failure(RequestError(.badRequest, "invalid account ID")), context: context)
+        }
+        submit(AccountWork(message: message, replyTo: replyTo, context: context), to: request.key)
+    }
+
+    /// Queues `work` on the entity of `id`, creating it if needed (again if it was passivated meanwhile).
+    func submit(_ work: AccountWork, to id: String) {
+        while true {
+            let entity = stripes[stripe(id)].table.withLock { table in
+                if let entity = table[id] { return entity }
+                let entity = AccountEntity(id: id, node: self)
+                table[id] = entity
+                return entity
+            }
+            if entity.submit(work) { return }
+        }
+    }
+
+    /// Removes a passivated entity (only if it is still the one in the table).
+    func remove(_ entity: AccountEntity) {
+        stripes[stripe(entity.id)].table.withLock { table in
+            if table[entity.id] === entity { table[entity.id] = nil }
+        }
+    }
+
+    /// The number of live entities.
+    var count: Int { stripes.reduce(0) { $0 + $1.table.withLock { $0.count } } }
+
+    private func stripe(_ id: String) -> Int { id.hashValue & 63 }
+}
+
+/// One lock stripe of a node's entity table.
+final class EntityStripe: Sendable {
+    let table = Mutex<[String: AccountEntity]>([:])
+}
+
+/// One message for an account, with where its answer goes.
+struct AccountWork: Sendable {
+    let message: any Sendable
+    let replyTo: any ReplyHandler
+    let context: UInt64
+    var attempt = 0
+}
+
+/// Account IDs: 1…128 bytes of ASCII letters, digits, `-` and `_` (valid in stream names and NATS subjects).
+enum AccountID {
+    static let maxBytes = 128
+
+    static func isValid(_ id: String) -> Bool {
+        var count = 0
+        for byte in id.utf8 {
+            count += 1
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                continue
+            default:
+                return false
+            }
+        }
+        return count > 0 && count <= maxBytes
+    }
+
+    static func stream(_ id: String) -> StreamName { StreamName(aggregateType: "account", aggregateID: id) }
+}
+
+/// Elects who continues a drain after an asynchronous step: the issuer (when the completion ran inside the call)
+/// or the completion (when it ran later). Exactly one of the two sees the other's mark.
+final class StepLatch: Sendable {
+    private let state = Atomic<Bool>(false)
+
+    /// Marks one side done; true when the other side was already done.
+    func arrive() -> Bool {
+        // Acquiring-and-releasing: the side that continues must see the entity state the other side wrote (the
+        // state is also under the entity's mutex; this ordering keeps the election itself sound).
+        state.exchange(true, ordering: .acquiringAndReleasing)
+    }
+}

@@ -1,0 +1,145 @@
+import AccountingDomain
+import EventSourcing
+import Synchronization
+
+/// Follows a store's global log from the start: reads in batches until the head, then again whenever the store
+/// reports an append. `apply` runs for each batch, one batch at a time, in log order.
+///
+/// The base of the stats projection and the transfer process manager. Both rebuild their state from the whole log
+/// when the process starts (the log is their checkpoint), which suits this example's sizes.
+final class LogFollower: Sendable {
+    private struct State {
+        var position: UInt64 = 0
+        var head: UInt64 = 0
+        var running = false
+        var again = false
+    }
+
+    let store: any EventStore
+    let batch: Int
+    private let apply: @Sendable ([RecordedEvent]) -> Void
+    private let state = Mutex(State())
+    private let observation = Mutex<AppendObservation?>(nil)
+
+    init(store: any EventStore, batch: Int = 4096, apply: @escaping @Sendable ([RecordedEvent]) -> Void) {
+        self.store = store
+        self.batch = batch
+        self.apply = apply
+    }
+
+    /// Starts following.
+    func start() {
+        let registration = store.observeAppends { [weak self] head in
+            guard let self else { return }
+            self.state.withLock { $0.head = max($0.head, head) }
+            self.poke()
+        }
+        observation.withLock { $0 = registration }
+        store.readHeadPosition { [weak self] result in
+            if case .success(let head) = result { self?.state.withLock { $0.head = max($0.head, head) } }
+        }
+        poke()
+    }
+
+    /// Stops following.
+    func stop() {
+        observation.withLock {
+            $0?.cancel()
+            $0 = nil
+        }
+    }
+
+    /// The last position applied and the newest head known.
+    var progress: (position: UInt64, head: UInt64) {
+        state.withLock { ($0.position, max($0.head, $0.position)) }
+    }
+
+    /// Reads on (now, or after the read in progress).
+    func poke() {
+        let start = state.withLock { state -> Bool in
+            if state.running {
+                state.again = true
+                return false
+            }
+            state.running = true
+            return true
+        }
+        if start { readNext() }
+    }
+
+    private func readNext() {
+        let from = state.withLock { $0.position + 1 }
+        store.readAll(from: from, maxCount: batch) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let events):
+                if !events.isEmpty {
+                    self.apply(events)
+                    let last = events[events.count - 1].position
+                    self.state.withLock { $0.position = last }
+                }
+                let more = self.state.withLock { state -> Bool in
+                    if events.count == self.batch || state.again {
+                        state.again = false
+                        return true
+                    }
+                    state.running = false
+                    return false
+                }
+                if more { self.readNext() }
+            case .failure:
+                // Tried again on the next append or poke.
+                self.state.withLock { $0.running = false }
+            }
+        }
+    }
+}
+
+/// `GET /stats`: accounts and the sum of their balances, from the global log.
+final class StatsProjection: Sendable {
+    struct Totals: Sendable {
+        var accounts = 0
+        var totalBalance: Int64 = 0
+        var events = 0
+    }
+
+    let follower: LogFollower
+
+    init(store: any EventStore) {
+        let totals = TotalsCell()
+        follower = LogFollower(store: store) { events in totals.apply(events) }
+        cell = totals
+    }
+
+    private let cell: TotalsCell
+
+    var current: Totals { cell.totals.withLock { $0 } }
+}
+
+/// The projection's state, shared with the follower's callback.
+final class TotalsCell: Sendable {
+    let totals = Mutex(StatsProjection.Totals())
+
+    func apply(_ records: [RecordedEvent]) {
+        var delta = StatsProjection.Totals()
+        for record in records {
+            guard let event = try? AccountEvent.codec.decode(record) else { continue }
+            delta.events += 1
+            switch event {
+            case .opened(let event):
+                delta.accounts += 1
+                delta.totalBalance &+= event.initial
+            case .deposited(let event): delta.totalBalance &+= event.amount
+            case .withdrawn(let event): delta.totalBalance &-= event.amount
+            case .transferDebited(let event): delta.totalBalance &-= event.amount
+            case .transferCredited(let event): delta.totalBalance &+= event.amount
+            case .transferRefunded(let event): delta.totalBalance &+= event.amount
+            }
+        }
+        totals.withLock { totals in
+            totals.accounts += delta.accounts
+            totals.totalBalance &+= delta.totalBalance
+            totals.events += delta.events
+        }
+    }
+}

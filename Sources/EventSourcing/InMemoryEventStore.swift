@@ -1,0 +1,188 @@
+import ClstrRuntime
+
+/// An ``EventStore`` in process memory: for tests, benchmarks and `--store memory`. Nothing survives the process.
+///
+/// One lock guards the log; an append checks and writes under it and completes on the caller's thread after
+/// releasing it, so appends are atomic and positions are assigned in commit order. Idempotency is remembered for
+/// ever (every event ID is indexed). Observers are called on the appender's thread, after its completion.
+public final class InMemoryEventStore: EventStore {
+    struct IDEntry {
+        /// Index of the event in `log`.
+        var index: Int
+        /// The number of events of the append it was first of; 0 when it was not first.
+        var appendLength: Int
+    }
+
+    struct State {
+        /// The global log: the event at position p is `log[p - 1]`.
+        var log: [RecordedEvent] = []
+        /// Per stream, the log indices of its events (version v at `[v - 1]`).
+        var streams: [StreamName: [Int]] = [:]
+        var ids: [EventID: IDEntry] = [:]
+        var observers: [(id: Int, callback: @Sendable (UInt64) -> Void)] = []
+        var nextObserverID = 0
+        var closed = false
+    }
+
+    private let state = Locked(State())
+    private let metrics: EventStoreMetrics?
+
+    /// - Parameter metrics: where appends, conflicts and replays are counted.
+    public init(metrics: EventStoreMetrics? = nil) {
+        self.metrics = metrics
+    }
+
+    private enum AppendStep {
+        case done(AppendResult, observers: [(id: Int, callback: @Sendable (UInt64) -> Void)])
+        case replay(AppendResult)
+        case failed(EventStoreError)
+    }
+
+    public func append(
+        to stream: StreamName, expected: ExpectedVersion, events: [EventData], completion: @escaping AppendCompletion
+    ) {
+        let start = metrics != nil ? MonotonicClock.now() : 0
+        if events.isEmpty {
+            metrics?.appendFailed()
+            return completion(.failure(EventStoreError(.invalidArgument, "empty append", stream: stream)))
+        }
+        if !stream.isValid {
+            metrics?.appendFailed()
+            return completion(.failure(EventStoreError(.invalidArgument, "invalid stream name", stream: stream)))
+        }
+        let step = state.withLock { state -> AppendStep in
+            if state.closed { return .failed(EventStoreError(.closed, "store closed", stream: stream)) }
+            if let entry = state.ids[events[0].id] {
+                switch Self.retryResult(state: state, entry: entry, stream: stream, events: events) {
+                case .success(let original): return .replay(original)
+                case .failure(let error): return .failed(error)
+                }
+            }
+            if events.count > 1 {
+                var seen = Set<EventID>()
+                for event in events {
+                    if state.ids[event.id] != nil || !seen.insert(event.id).inserted {
+                        return .failed(
+                            EventStoreError(
+                                .duplicateEventID, "event ID \(event.id) already stored or repeated", stream: stream))
+                    }
+                }
+            }
+            let current = UInt64(state.streams[stream]?.count ?? 0)
+            guard expected.isSatisfied(by: current) else {
+                return .failed(.conflict(stream: stream, expected: expected, actual: current))
+            }
+            let firstIndex = state.log.count
+            var version = current
+            for (offset, event) in events.enumerated() {
+                version += 1
+                let index = state.log.count
+                state.log.append(RecordedEvent(event, stream: stream, version: version, position: UInt64(index + 1)))
+                state.ids[event.id] = IDEntry(index: index, appendLength: offset == 0 ? events.count : 0)
+                state.streams[stream, default: []].append(index)
+            }
+            let result = AppendResult(
+                firstVersion: current + 1, lastVersion: version, firstPosition: UInt64(firstIndex + 1),
+                lastPosition: UInt64(state.log.count))
+            return .done(result, observers: state.observers)
+        }
+        switch step {
+        case .done(let result, let observers):
+            metrics?.appended(events: events.count, nanoseconds: MonotonicClock.now() &- start)
+            completion(.success(result))
+            for observer in observers { observer.callback(result.lastPosition) }
+        case .replay(let result):
+            metrics?.replayed()
+            completion(.success(result))
+        case .failed(let error):
+            if error.code == .conflict {
+                metrics?.conflicted()
+            } else {
+                metrics?.appendFailed()
+            }
+            completion(.failure(error))
+        }
+    }
+
+    /// The outcome of an append whose first event ID is stored: the original result when it is a retry, else
+    /// `duplicateEventID`.
+    private static func retryResult(
+        state: State, entry: IDEntry, stream: StreamName, events: [EventData]
+    ) -> Result<AppendResult, EventStoreError> {
+        let first = state.log[entry.index]
+        guard first.stream == stream, entry.appendLength == events.count else {
+            return .failure(
+                EventStoreError(
+                    .duplicateEventID, "event ID \(events[0].id) already stored (not as this append)", stream: stream))
+        }
+        for offset in 1..<events.count where state.log[entry.index + offset].id != events[offset].id {
+            return .failure(
+                EventStoreError(
+                    .duplicateEventID, "event ID \(events[0].id) already stored (not as this append)", stream: stream))
+        }
+        let last = state.log[entry.index + events.count - 1]
+        return .success(
+            AppendResult(
+                firstVersion: first.version, lastVersion: last.version, firstPosition: first.position,
+                lastPosition: last.position))
+    }
+
+    public func read(stream: StreamName, from version: UInt64, maxCount: Int, completion: @escaping ReadCompletion) {
+        guard maxCount >= 1 else {
+            return completion(.failure(EventStoreError(.invalidArgument, "maxCount < 1", stream: stream)))
+        }
+        let result = state.withLock { state -> Result<[RecordedEvent], EventStoreError> in
+            if state.closed { return .failure(EventStoreError(.closed, "store closed", stream: stream)) }
+            guard let indices = state.streams[stream] else { return .success([]) }
+            let first = Int(max(version, 1) - 1)
+            guard first < indices.count else { return .success([]) }
+            let end = first + min(maxCount, indices.count - first)
+            var events: [RecordedEvent] = []
+            events.reserveCapacity(end - first)
+            for index in indices[first..<end] { events.append(state.log[index]) }
+            return .success(events)
+        }
+        completion(result)
+    }
+
+    public func readAll(from position: UInt64, maxCount: Int, completion: @escaping ReadCompletion) {
+        guard maxCount >= 1 else { return completion(.failure(EventStoreError(.invalidArgument, "maxCount < 1"))) }
+        let result = state.withLock { state -> Result<[RecordedEvent], EventStoreError> in
+            if state.closed { return .failure(EventStoreError(.closed, "store closed")) }
+            let first = Int(max(position, 1) - 1)
+            guard first < state.log.count else { return .success([]) }
+            let end = first + min(maxCount, state.log.count - first)
+            return .success(Array(state.log[first..<end]))
+        }
+        completion(result)
+    }
+
+    public func readHeadPosition(completion: @escaping @Sendable (Result<UInt64, EventStoreError>) -> Void) {
+        let result = state.withLock { state -> Result<UInt64, EventStoreError> in
+            state.closed ? .failure(EventStoreError(.closed, "store closed")) : .success(UInt64(state.log.count))
+        }
+        completion(result)
+    }
+
+    public func observeAppends(_ observer: @escaping @Sendable (UInt64) -> Void) -> AppendObservation {
+        let id = state.withLock { state in
+            let id = state.nextObserverID
+            state.nextObserverID += 1
+            state.observers.append((id, observer))
+            return id
+        }
+        return AppendObservation { [weak self] in
+            self?.state.withLock { state in state.observers.removeAll { $0.id == id } }
+        }
+    }
+
+    public func close() {
+        state.withLock { state in
+            state.closed = true
+            state.observers.removeAll()
+        }
+    }
+
+    /// The number of events stored (for tests and benchmarks).
+    public var count: Int { state.withLock { $0.log.count } }
+}

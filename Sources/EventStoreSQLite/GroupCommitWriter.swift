@@ -1,0 +1,385 @@
+import ClstrRuntime
+import EventSourcing
+import Foundation
+import GRDB
+import Synchronization
+
+/// One write queued for the group-commit writer.
+enum WriteRequest: Sendable {
+    case append(AppendRequest)
+    case saveSnapshot(Snapshot, @Sendable (Result<SnapshotSaveOutcome, EventStoreError>) -> Void)
+    case deleteSnapshot(StreamName, @Sendable (Result<Void, EventStoreError>) -> Void)
+    case saveCheckpoint(consumer: String, position: UInt64, @Sendable (Result<Void, EventStoreError>) -> Void)
+    case park(ParkedEvent, @Sendable (Result<Void, EventStoreError>) -> Void)
+
+    /// Completes the request with `error` (the store is closed, or its transaction failed).
+    func fail(_ error: EventStoreError, metrics: EventStoreMetrics?) {
+        switch self {
+        case .append(let request):
+            metrics?.appendFailed()
+            request.completion(.failure(error))
+        case .saveSnapshot(_, let completion):
+            metrics?.snapshotFailures.wrappingAdd(1, ordering: .relaxed)
+            completion(.failure(error))
+        case .deleteSnapshot(_, let completion): completion(.failure(error))
+        case .saveCheckpoint(_, _, let completion): completion(.failure(error))
+        case .park(_, let completion): completion(.failure(error))
+        }
+    }
+}
+
+struct AppendRequest: Sendable {
+    var stream: StreamName
+    var expected: ExpectedVersion
+    var events: [EventData]
+    var completion: AppendCompletion
+    /// `MonotonicClock.now()` at the call (0 without metrics).
+    var start: UInt64
+}
+
+/// What the writer did with one request.
+enum WriteOutcome: Sendable {
+    case appended(AppendResult)
+    case replayed(AppendResult)
+    case snapshot(SnapshotSaveOutcome)
+    case done
+    case failed(EventStoreError)
+}
+
+/// A committed (or failed) transaction's requests and outcomes, handed to the completion thread.
+struct CompletedBatch: Sendable {
+    var requests: [WriteRequest]
+    var outcomes: [WriteOutcome]
+    /// The committed head after the transaction, when it stored events.
+    var newHead: UInt64?
+}
+
+/// The one writer of a store file: a dedicated thread that takes every queued write, runs them in one
+/// transaction, commits (one fsync with `synchronous=FULL`), and hands the outcomes to a second thread that calls
+/// the completions and the append observers.
+///
+/// ## Failures stay with their request
+/// A conflicting append (OCC), a duplicate event ID or a stale snapshot is an outcome, not an error: the writer
+/// checks versions before inserting, so such a request stores nothing and its batch neighbours commit normally.
+/// An event insert refused by a uniqueness constraint half-way through a multi-event append is undone by deleting
+/// the append's rows (they are the last rows of the transaction). A SQLite error on a request (disk full, I/O
+/// error) rolls the transaction back, fails that request with `backendUnavailable`, and runs the others again in
+/// a new transaction. A failed `COMMIT` fails the whole batch with `outcomeUnknown` (the WAL frames may or may not
+/// have reached the disk; a retry with the same event IDs is safe).
+///
+/// ## Positions
+/// The writer assigns positions itself (`nextPosition`, the integer primary key): consecutive within an append,
+/// increasing in commit order. It is the only writer of the file (the store holds an exclusive lock file).
+///
+/// ## Threads
+/// Completions and observers run on the completion thread, not on the writer: the writer starts the next
+/// transaction (and its fsync) while the previous batch's callers are being answered.
+final class GroupCommitWriter: @unchecked Sendable {
+    // @unchecked Sendable: `nextPosition` is only touched by the writer thread (inside GRDB write closures it
+    // runs); everything else is immutable, atomic, or a thread-safe queue / pool.
+    let pool: DatabasePool
+    let requests = BlockingQueue<WriteRequest>()
+    let completed = BlockingQueue<CompletedBatch>()
+    let metrics: EventStoreMetrics?
+    let configuration: SQLiteEventStoreConfiguration
+    /// The position of the last committed event.
+    let head: Atomic<UInt64>
+    let observers: Locked<[Int: @Sendable (UInt64) -> Void]>
+    private var nextPosition: UInt64
+    private var writerThread: DedicatedThread?
+    private var completionThread: DedicatedThread?
+
+    init(
+        pool: DatabasePool, head: UInt64, configuration: SQLiteEventStoreConfiguration, metrics: EventStoreMetrics?
+    ) {
+        self.pool = pool
+        self.head = Atomic(head)
+        self.nextPosition = head + 1
+        self.configuration = configuration
+        self.metrics = metrics
+        self.observers = Locked([:])
+    }
+
+    /// Starts the writer and completion threads.
+    func start() {
+        writerThread = DedicatedThread.start { [self] in runWriter() }
+        completionThread = DedicatedThread.start { [self] in runCompletions() }
+    }
+
+    /// Whether the caller runs on the completion thread (a completion that closes the store).
+    var isCompletionThread: Bool { completionThread?.isCurrent ?? false }
+
+    /// Stops accepting writes, lets the queued ones finish, and waits for both threads (unless called from the
+    /// completion thread, which then finishes on its own after the current callback).
+    func stop() {
+        requests.close()
+        writerThread?.join()
+        if !isCompletionThread { completionThread?.join() }
+    }
+
+    // MARK: - Writer thread
+
+    private func runWriter() {
+        var batch: [WriteRequest] = []
+        let limit = max(1, configuration.maxWritesPerTransaction)
+        while requests.take(into: &batch, limit: limit) {
+            let outcomes = process(batch)
+            _ = completed.post(CompletedBatch(requests: batch, outcomes: outcomes.outcomes, newHead: outcomes.newHead))
+            batch = []
+        }
+        completed.close()
+    }
+
+    /// Runs `batch` in as few transactions as failures allow (one when nothing fails).
+    private func process(_ batch: [WriteRequest]) -> (outcomes: [WriteOutcome], newHead: UInt64?) {
+        var outcomes = [WriteOutcome?](repeating: nil, count: batch.count)
+        var pending = Array(batch.indices)
+        var newHead: UInt64?
+        while !pending.isEmpty {
+            let startPosition = nextPosition
+            do {
+                try pool.writeWithoutTransaction { db in
+                    try db.beginTransaction(.immediate)
+                    let statements: any WriterStatements =
+                        switch configuration.writerStatements {
+                        case .sqliteC: try CWriterStatements(db)
+                        case .grdb: try GRDBWriterStatements(db)
+                        }
+                    for (offset, index) in pending.enumerated() {
+                        do {
+                            outcomes[index] = try execute(batch[index], db: db, statements: statements)
+                        } catch {
+                            // A SQLite error on this request: undo the transaction, fail it alone, run the others
+                            // again.
+                            try? db.rollback()
+                            nextPosition = startPosition
+                            outcomes[index] = .failed(Self.backendError(error, "write failed"))
+                            pending.remove(at: offset)
+                            for other in pending { outcomes[other] = nil }
+                            return
+                        }
+                    }
+                    do {
+                        try db.commit()
+                    } catch {
+                        try? db.rollback()
+                        nextPosition = startPosition
+                        let failure = EventStoreError(
+                            .outcomeUnknown, "commit failed: \(error)", underlying: SendableErrorDescription(error))
+                        for index in pending { outcomes[index] = .failed(failure) }
+                        pending = []
+                        return
+                    }
+                    let appends = pending.count { if case .append = batch[$0] { true } else { false } }
+                    if appends > 0 { metrics?.groupCommitted(appends: appends) }
+                    if configuration.synchronous == .full { metrics?.fsynced() }
+                    if nextPosition != startPosition {
+                        // Relaxed would do for readers of the number alone; release orders it after the commit for
+                        // a reader that then queries the database (which synchronizes through SQLite's own locks
+                        // anyway).
+                        head.store(nextPosition - 1, ordering: .releasing)
+                        newHead = nextPosition - 1
+                    }
+                    pending = []
+                }
+            } catch {
+                // BEGIN failed (or the pool is closed): nothing was written.
+                nextPosition = startPosition
+                let failure = Self.backendError(error, "could not start a transaction")
+                for index in pending { outcomes[index] = .failed(failure) }
+                pending = []
+            }
+        }
+        return (outcomes.map { $0! }, newHead)
+    }
+
+    static func backendError(_ error: any Error, _ context: String) -> EventStoreError {
+        EventStoreError(.backendUnavailable, "\(context): \(error)", underlying: SendableErrorDescription(error))
+    }
+
+    private func execute(
+        _ request: WriteRequest, db: Database, statements: any WriterStatements
+    ) throws
+        -> WriteOutcome
+    {
+        switch request {
+        case .append(let append):
+            return try executeAppend(append, db: db, statements: statements)
+        case .saveSnapshot(let snapshot, _):
+            try db.execute(
+                sql: """
+                    INSERT INTO snapshots (stream_type, stream_id, version, position, schema_version, created_at, \
+                    payload) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (stream_type, stream_id) DO UPDATE SET version = excluded.version,
+                    position = excluded.position, schema_version = excluded.schema_version,
+                    created_at = excluded.created_at, payload = excluded.payload
+                    WHERE excluded.version > snapshots.version
+                    """,
+                arguments: [
+                    snapshot.stream.aggregateType, snapshot.stream.aggregateID, Int64(bitPattern: snapshot.version),
+                    Int64(bitPattern: snapshot.position), Int64(snapshot.schemaVersion),
+                    snapshot.createdAt.nanosecondsSinceEpoch, Data(snapshot.payload),
+                ])
+            return .snapshot(db.changesCount > 0 ? .saved : .stale)
+        case .deleteSnapshot(let stream, _):
+            try db.execute(
+                sql: "DELETE FROM snapshots WHERE stream_type = ? AND stream_id = ?",
+                arguments: [stream.aggregateType, stream.aggregateID])
+            return .done
+        case .saveCheckpoint(let consumer, let position, _):
+            try db.execute(
+                sql: """
+                    INSERT INTO checkpoints (consumer, position) VALUES (?, ?)
+                    ON CONFLICT (consumer) DO UPDATE SET position = excluded.position
+                    """,
+                arguments: [consumer, Int64(bitPattern: position)])
+            return .done
+        case .park(let event, _):
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO parked_events (consumer, position, stream_type, stream_id, version, \
+                    event_type, attempts, last_error, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    event.consumer, Int64(bitPattern: event.position), event.stream.aggregateType,
+                    event.stream.aggregateID, Int64(bitPattern: event.version), event.eventType, event.attempts,
+                    event.lastError, event.parkedAt.nanosecondsSinceEpoch,
+                ])
+            return .done
+        }
+    }
+
+    /// One append inside the batch's transaction: the expected-version check, then the inserts.
+    private func executeAppend(
+        _ request: AppendRequest, db: Database, statements: any WriterStatements
+    ) throws
+        -> WriteOutcome
+    {
+        let stream = request.stream
+        let events = request.events
+        let current = try statements.streamVersion(stream)
+        if !request.expected.isSatisfied(by: current) {
+            // A retry is answered whatever `expected` says; a reused ID is reported before the conflict.
+            if let outcome = try storedIDOutcome(request, db: db) { return outcome }
+            for event in events.dropFirst() where try idIsStored(event.id, db: db) {
+                return .failed(Self.duplicate(event.id, stream))
+            }
+            return .failed(.conflict(stream: stream, expected: request.expected, actual: current))
+        }
+        let firstPosition = nextPosition
+        for (offset, event) in events.enumerated() {
+            let inserted = try statements.insert(
+                position: nextPosition, stream: stream, version: current + UInt64(offset) + 1,
+                appendLength: offset == 0 ? events.count : 0, event: event)
+            if !inserted {
+                if offset > 0 {
+                    // Undo this append's rows: they are the transaction's last ones.
+                    try db.execute(
+                        sql: "DELETE FROM events WHERE position >= ?", arguments: [Int64(bitPattern: firstPosition)])
+                }
+                nextPosition = firstPosition
+                if offset == 0, let outcome = try storedIDOutcome(request, db: db) { return outcome }
+                if try idIsStored(event.id, db: db) { return .failed(Self.duplicate(event.id, stream)) }
+                throw DatabaseError(
+                    resultCode: .SQLITE_CONSTRAINT,
+                    message: "unexpected constraint failure at \(stream) version \(current + UInt64(offset) + 1)")
+            }
+            nextPosition += 1
+        }
+        return .appended(
+            AppendResult(
+                firstVersion: current + 1, lastVersion: current + UInt64(events.count), firstPosition: firstPosition,
+                lastPosition: nextPosition - 1))
+    }
+
+    /// When the append's first event ID is stored: the original result if this append is a retry of the one that
+    /// stored it, else `duplicateEventID`; `nil` when the ID is not stored.
+    private func storedIDOutcome(_ request: AppendRequest, db: Database) throws -> WriteOutcome? {
+        let events = request.events
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT position, stream_type, stream_id, version, append_length FROM events WHERE event_id = ?
+                    """,
+                arguments: [Data(events[0].id.bytes)])
+        else { return nil }
+        let position: Int64 = row[0]
+        let version: Int64 = row[3]
+        let appendLength: Int = row[4]
+        guard row[1] == request.stream.aggregateType, row[2] == request.stream.aggregateID,
+            appendLength == events.count
+        else { return .failed(Self.duplicate(events[0].id, request.stream, retry: false)) }
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT position, event_id FROM events WHERE position >= ? ORDER BY position LIMIT ?",
+            arguments: [position, events.count])
+        guard rows.count == events.count else {
+            return .failed(Self.duplicate(events[0].id, request.stream, retry: false))
+        }
+        for (event, row) in zip(events, rows) where (row[1] as Data) != Data(event.id.bytes) {
+            return .failed(Self.duplicate(events[0].id, request.stream, retry: false))
+        }
+        let lastPosition: Int64 = rows[rows.count - 1][0]
+        return .replayed(
+            AppendResult(
+                firstVersion: UInt64(version), lastVersion: UInt64(version) + UInt64(events.count) - 1,
+                firstPosition: UInt64(position), lastPosition: UInt64(lastPosition)))
+    }
+
+    private func idIsStored(_ id: EventID, db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM events WHERE event_id = ?", arguments: [Data(id.bytes)]) ?? false
+    }
+
+    static func duplicate(_ id: EventID, _ stream: StreamName, retry: Bool = true) -> EventStoreError {
+        EventStoreError(
+            .duplicateEventID,
+            retry ? "event ID \(id) already stored" : "event ID \(id) already stored (not as this append)",
+            stream: stream)
+    }
+
+    // MARK: - Completion thread
+
+    private func runCompletions() {
+        var batches: [CompletedBatch] = []
+        while completed.take(into: &batches, limit: .max) {
+            for batch in batches { complete(batch) }
+            batches.removeAll(keepingCapacity: true)
+        }
+    }
+
+    private func complete(_ batch: CompletedBatch) {
+        let now = metrics != nil ? MonotonicClock.now() : 0
+        for (request, outcome) in zip(batch.requests, batch.outcomes) {
+            switch (request, outcome) {
+            case (.append(let append), .appended(let result)):
+                metrics?.appended(events: append.events.count, nanoseconds: now &- append.start)
+                append.completion(.success(result))
+            case (.append(let append), .replayed(let result)):
+                metrics?.replayed()
+                append.completion(.success(result))
+            case (.append(let append), .failed(let error)):
+                if error.code == .conflict { metrics?.conflicted() } else { metrics?.appendFailed() }
+                append.completion(.failure(error))
+            case (.saveSnapshot(_, let completion), .snapshot(let saved)):
+                if saved == .saved {
+                    metrics?.snapshotSaves.wrappingAdd(1, ordering: .relaxed)
+                } else {
+                    metrics?.snapshotStale.wrappingAdd(1, ordering: .relaxed)
+                }
+                completion(.success(saved))
+            case (.deleteSnapshot(_, let completion), .done),
+                (.saveCheckpoint(_, _, let completion), .done),
+                (.park(_, let completion), .done):
+                completion(.success(()))
+            case (_, .failed(let error)):
+                request.fail(error, metrics: metrics)
+            default:
+                request.fail(EventStoreError(.backendUnavailable, "internal: outcome does not match"), metrics: metrics)
+            }
+        }
+        if let head = batch.newHead {
+            let callbacks = observers.withLock { Array($0.values) }
+            for callback in callbacks { callback(head) }
+        }
+    }
+}

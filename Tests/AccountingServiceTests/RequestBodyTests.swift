@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+@testable import AccountingService
+
+/// The hand-written body parser against Foundation's: the same documents are valid, the same members read.
+@Suite struct RequestBodyTests {
+    static let documents: [String] = [
+        #"{"amount": 5}"#, #"{"amount":5,"amount":7}"#, #"{"initial": 0}"#, #"{}"#,
+        #" { "a" : [1, {"b": null}], "amount": 3 } "#,
+        #"{"from":"alice","to":"b\u00e9b \"q\" \ud83d\ude00","amount":9223372036854775807}"#,
+        #"{"amount": -9223372036854775808}"#, #"{"amount": 9223372036854775808}"#, #"{"amount": 1.0}"#,
+        #"{"amount": 1e3}"#, #"{"amount": true}"#, #"[1,2]"#, #""text""#, "12", "null",
+        #"{"amount": 01}"#, #"{"amount": }"#, #"{"amount": 5,}"#, #"{"amount" 5}"#, #"{'amount': 5}"#, "{", "",
+        #"{"a": "\x"}"#, #"{"a": "\ud800"}"#, "{\"a\": \"\u{01}\"}", #"{"amount": 5} x"#, #"{"a": tru}"#,
+        #"{"amount": -}"#, #"{"amount": 1.}"#, #"{"amount": 1e}"#, #"{"a": [1,]}"#,
+    ]
+
+    static func foundation(_ text: String) -> Any?? {
+        guard let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
+            return .none
+        }
+        return .some(value)
+    }
+
+    @Test func agreesWithFoundation() {
+        for text in Self.documents { check(text) }
+    }
+
+    @Test func mutationsAgreeWithFoundation() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array(#"{}[]":,-0123456789.eE truefalsnul\abu"#.utf8)
+        for _ in 0..<3_000 {
+            var bytes = Array(Self.documents.randomElement(using: &generator)!.utf8)
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                let position = Int.random(in: 0...bytes.count, using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: bytes.insert(alphabet.randomElement(using: &generator)!, at: position)
+                case 1 where position < bytes.count: bytes.remove(at: position)
+                default: if position < bytes.count { bytes[position] = alphabet.randomElement(using: &generator)! }
+                }
+            }
+            check(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    /// Where Foundation departs from RFC 8259, the parser keeps to the RFC: Foundation (Linux) accepts trailing
+    /// commas, and refuses numbers whose exponent overflows a Double (valid JSON: an unacceptable amount, 422).
+    func check(_ text: String) {
+        let ours = RequestBody.parse(Array(text.utf8))
+        if text.range(of: #",\s*[\]}]"#, options: .regularExpression) != nil {
+            if case .invalid = ours {} else { Issue.record("\(text.debugDescription): trailing comma accepted") }
+            return
+        }
+        let hasExponent = text.range(of: #"[0-9][eE][+-]?[0-9]"#, options: .regularExpression) != nil
+        switch Self.foundation(text) {
+        case .none where hasExponent:
+            return
+        case .none:
+            if case .invalid = ours {
+            } else {
+                Issue.record("\(text.debugDescription): Foundation refuses, we gave \(ours)")
+            }
+        case .some(let value):
+            guard let object = value as? [String: Any] else {
+                #expect(ours == .notObject, "\(text.debugDescription)")
+                return
+            }
+            guard case .object(let members) = ours else {
+                Issue.record("\(text.debugDescription): Foundation reads an object, we gave \(ours)")
+                return
+            }
+            #expect(Set(members.keys) == Set(object.keys), "\(text.debugDescription)")
+            for (key, member) in members {
+                switch member {
+                case .string(let string): #expect(object[key] as? String == string, "\(text.debugDescription)")
+                case .integer(let integer):
+                    #expect((object[key] as? NSNumber)?.int64Value == integer, "\(text.debugDescription)")
+                default: break
+                }
+            }
+        }
+    }
+}
