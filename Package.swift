@@ -265,6 +265,7 @@ if fuzzing {
         ("fuzz-http-parser", "FuzzHTTPParser", ["HTTPFront"]),
         ("fuzz-json-amount", "FuzzJSONAmount", ["HTTPFront"]),
         ("fuzz-nats-envelope", "FuzzNATSEnvelope", ["RuntimeNATS", "ClstrRuntime"]),
+        ("fuzz-event-decoders", "FuzzEventDecoders", ["AccountingDomain", "EventSourcing"]),
     ]
     package.targets.append(.target(name: "CLibFuzzer", path: "Fuzz/Sources/CLibFuzzer"))
     for harness in harnesses {

@@ -8,13 +8,17 @@
 #   QUICK=1 scripts/faults.sh              shorter loads (the soak: 1 minute instead of 10)
 #
 # Scenarios (loads are loadgen's; rates and latencies come from its --json output):
-#   1 nats-server restarted mid-load (3 `node` processes + `gateway`): no request outlives the 5 s cluster deadline
+#   1 nats-server SIGKILLed mid-load and restarted (3 `node` processes + `gateway`): no request outlives the 5 s cluster deadline
 #     (+0.5 s), every counter lies in [2xx, 2xx + unknown], serving resumes within 2 s of nats-server's return.
 #   2 a node SIGKILLed mid-load, then restarted: its keys get 503 fast (p99 <= 50 ms), the other nodes' keys keep
 #     >= 0.8x their earlier rate; after the restart its keys serve within 2 s; the other counters exact.
 #   3 the gateway SIGKILLed mid-load and restarted: clients see connection errors only (no 5xx), the nodes keep
 #     running, every counter lies in [2xx, 2xx + errors]; serving resumes within 2 s of the restart.
-#   4, 5 (accounting on SQLite / over NATS with JetStream): not built yet — the accounting service has not landed.
+#   4 `accounting serve --store sqlite` SIGKILLed mid-load of keyed deposits (faultclient deposits: one
+#     Idempotency-Key per deposit), restarted on the same data: every 2xx deposit is in the balance, and retrying
+#     the unanswered (503/504/lost) keys with their keys makes the balance exact.
+#   5 `accounting serve --store jetstream` over nats-server -js, nats-server SIGKILLed mid-load and back after 2 s
+#     on its store directory: as 4.
 #   6 hostile clients during a load (embedded service): 5,000 idle keep-alive connections, 500 slow-header clients,
 #     garbage and oversized requests on other connections; the load keeps >= 0.8x its clean rate, the slow
 #     clients are cut by the head deadline (HEADER_DEADLINE, default 60 s, + 5 s), garbage gets 4xx only, file
@@ -43,6 +47,7 @@ BIN=$ROOT/.build/release
 SERVICE=$BIN/counter-service
 LOADGEN=$BIN/loadgen
 FAULTCLIENT=$BIN/faultclient
+ACCOUNTING=$BIN/accounting
 NODE_IDS=node-0,node-1,node-2
 DEADLINE_S=5 # the cluster request deadline of counter-service
 
@@ -128,8 +133,9 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 NATS_PORT=""; NATS_PID=""; GW_PORT=""; GW_METRICS=""; GW_PID=""; GW=""
 declare -A NODE_PID=() NODE_METRICS=()
 
-start_nats() { # on NATS_PORT (chosen once per cluster)
-    spawn nats-server nats-server -a 127.0.0.1 -p "$NATS_PORT"
+NATS_ARGS=()
+start_nats() { # on NATS_PORT (chosen once per cluster), with NATS_ARGS
+    spawn nats-server nats-server -a 127.0.0.1 -p "$NATS_PORT" "${NATS_ARGS[@]+"${NATS_ARGS[@]}"}"
     NATS_PID=$SPAWNED
     wait_tcp "$NATS_PORT" "$NATS_PID" 20 || { log "nats-server did not come up"; tail -5 "$RUN/nats-server.log" >&2; return 1; }
 }
@@ -423,14 +429,92 @@ scenario_3() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------------
-# 4, 5. accounting (SQLite; NATS + JetStream) — reserved
+# 4, 5. accounting (SQLite; NATS + JetStream): keyed deposits across a crash, then the unanswered keys retried
 # ---------------------------------------------------------------------------------------------------------------------
-# PLACE FOR SCENARIOS 4 AND 5 (the accounting service, branch `accounting`): 4 SIGKILLs `accounting serve
-# --store sqlite` mid-load of deposits with Idempotency-Key headers and restarts it (every 2xx deposit present;
-# retrying the unknown ones with their keys makes the balance exact); 5 does the same over NATS with JetStream
-# with nats-server restarted mid-load. They are added when that service has landed.
-scenario_4() { TOTALS=(0 0 0 0 0); record 4-accounting-sqlite-kill - - SKIP "the accounting service has not landed"; }
-scenario_5() { TOTALS=(0 0 0 0 0); record 5-accounting-nats-restart - - SKIP "the accounting service has not landed"; }
+ACCT_PID=""; ACCT=""; ACCT_ARGS=()
+start_accounting() { # accounting arguments… (ACCT_ARGS keeps them for a restart on the same ports)
+    ACCT_ARGS=("$@")
+    spawn accounting "$ACCOUNTING" "$@"
+    ACCT_PID=$SPAWNED
+    wait_http "$ACCT/stats" "$ACCT_PID" 60 || { log "accounting did not come up"; tail -5 "$RUN/accounting.log" >&2; return 1; }
+}
+
+# The deposits' verdict: every 2xx deposit present after the crash, nothing beyond the unanswered ones, and the
+# retries of the refused and unknown keys (same Idempotency-Key) make the balance exact.
+judge_deposits() { # scenario-name summary-json recovery-ms
+    local name=$1 summary=$2 recovery=$3
+    if [ -z "$summary" ]; then TOTALS=(0 0 0 0 0); record "$name" - - FAIL "faultclient deposits printed nothing"; return; fi
+    TOTALS=($(jq -r '"\(.requests) \(.s2xx) \(.s503) \(.s504) \(.other)"' <<<"$summary"))
+    local acked to_retry before final left want
+    acked=$(jq -r .acknowledged <<<"$summary"); to_retry=$(jq -r .to_retry <<<"$summary")
+    before=$(jq -r .balance_before_retry <<<"$summary"); final=$(jq -r .balance_final <<<"$summary")
+    left=$(jq -r .retry_left <<<"$summary")
+    want=$((acked + to_retry))
+    check "$([ "$before" -ge "$acked" ]; echo $?)" "balance $before after the crash < $acked acknowledged deposits"
+    check "$([ "$before" -le "$want" ]; echo $?)" "balance $before > acknowledged + unanswered $want"
+    check "$([ "$left" = 0 ]; echo $?)" "$left keys still unanswered after the retries"
+    check "$([ "$final" = "$want" ]; echo $?)" "balance $final after the retries != $want"
+    check "$([ "$acked" -gt 0 ]; echo $?)" "no deposit acknowledged"
+    record "$name" "$(awk -v m="$recovery" 'BEGIN { printf "%.2f", m / 1000 }')" \
+        "$([ "$final" = "$want" ] && echo exact || echo bad)" "$(verdict)" \
+        "acknowledged $acked, balance after the crash $before, retried $to_retry keys -> balance $final (want $want); statuses $(jq -c .statuses <<<"$summary") errors $(jq -c .errors <<<"$summary")$(problems)"
+}
+
+scenario_4() {
+    local name=4-accounting-sqlite-kill http metrics
+    TOTALS=(0 0 0 0 0); PROBLEMS=()
+    free_port http && free_port metrics || return
+    ACCT=http://127.0.0.1:$http
+    start_accounting serve --store sqlite --data-dir "$RUN/acct4" --http-port "$http" --metrics-port "$metrics" \
+        || { record "$name" - - FAIL "accounting did not start"; return; }
+    spawn deposits4 "$FAULTCLIENT" deposits --port "$http" --account "f4-$TAG" --connections 8 --seconds "$LOAD_S" \
+        --retry-seconds 60
+    local fc=$SPAWNED
+    sleep 3
+    log "4: SIGKILL accounting (pid $ACCT_PID) mid-deposits, restart after 1 s"
+    kill_pid "$ACCT_PID"
+    sleep 1
+    local started recovery
+    started=$(now_ms)
+    start_accounting "${ACCT_ARGS[@]}"
+    probe_ok "$ACCT/accounts/f4-$TAG" 15000 >/dev/null
+    recovery=$(($(now_ms) - started))
+    local deadline=$((SECONDS + LOAD_S + 90))
+    while kill -0 "$fc" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
+    stop_pid "$fc"
+    judge_deposits "$name" "$(grep '^{' "$RUN/deposits4.log" | tail -1)" "$recovery"
+    stop_pid "$ACCT_PID"
+}
+
+scenario_5() {
+    local name=5-accounting-nats-restart http metrics
+    TOTALS=(0 0 0 0 0); PROBLEMS=()
+    free_port NATS_PORT && free_port http && free_port metrics || return
+    ACCT=http://127.0.0.1:$http
+    NATS_ARGS=(-js -sd "$RUN/js5")
+    start_nats || { record "$name" - - FAIL "nats-server did not start"; return; }
+    start_accounting serve --store jetstream --nats-url "nats://127.0.0.1:$NATS_PORT" --http-port "$http" \
+        --metrics-port "$metrics" || { record "$name" - - FAIL "accounting did not start"; stop_all; return; }
+    spawn deposits5 "$FAULTCLIENT" deposits --port "$http" --account "f5-$TAG" --connections 8 --seconds "$LOAD_S" \
+        --retry-seconds 60
+    local fc=$SPAWNED
+    sleep 3
+    log "5: SIGKILL nats-server (pid $NATS_PID) mid-deposits, back after 2 s with its JetStream store"
+    kill_pid "$NATS_PID"
+    sleep 2
+    start_nats
+    local back recovery
+    back=$(now_ms)
+    probe_ok "$ACCT/accounts/f5-$TAG" 15000 >/dev/null
+    recovery=$(($(now_ms) - back))
+    local deadline=$((SECONDS + LOAD_S + 90))
+    while kill -0 "$fc" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
+    stop_pid "$fc"
+    judge_deposits "$name" "$(grep '^{' "$RUN/deposits5.log" | tail -1)" "$recovery"
+    stop_pid "$ACCT_PID"
+    stop_pid "$NATS_PID"
+    NATS_ARGS=()
+}
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The embedded service (scenarios 6–8)
@@ -609,8 +693,8 @@ done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 TAG=$(date +%s)-$$
 log "commit $COMMIT · QUICK=$QUICK · scenarios: $SCENARIOS · run folder $RUN"
-[ "${SKIP_BUILD:-0}" = 1 ] || log "release build of counter-service, loadgen and faultclient"
-[ "${SKIP_BUILD:-0}" = 1 ] || for product in counter-service loadgen faultclient; do
+[ "${SKIP_BUILD:-0}" = 1 ] || log "release build of counter-service, accounting, loadgen and faultclient"
+[ "${SKIP_BUILD:-0}" = 1 ] || for product in counter-service accounting loadgen faultclient; do
     "$SWIFT" build -c release --product "$product" >"$RUN/build-$product.log" 2>&1 \
         || { tail -30 "$RUN/build-$product.log" >&2; log "build failed"; exit 1; }
 done

@@ -12,7 +12,7 @@ struct FaultClientCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faultclient",
         abstract: "Hostile HTTP clients for make faults: idle keep-alive, slow-header and garbage connections.",
-        subcommands: [Hostile.self],
+        subcommands: [Hostile.self, Deposits.self],
         defaultSubcommand: Hostile.self)
 }
 
