@@ -226,7 +226,7 @@ load() { # output-name loadgen-arguments…: runs loadgen --json into $RUN/<name
 
 j() { jq -r "$2" "$RUN/$1.json" 2>/dev/null; } # name jq-filter
 errs() { # name: the run's error distribution without the repeated method and URL
-    jq -c '.error_distribution | with_entries(.key |= sub("^[A-Z]+ \"[^\"]*\": "; ""))' "$RUN/$1.json" 2>/dev/null
+    jq -c '.error_distribution | with_entries(.key |= sub("^[A-Za-z]+ \"[^\"]*\": "; ""))' "$RUN/$1.json" 2>/dev/null
 }
 
 # Counts of one loadgen run: requests, 2xx, 503, 504, other (other statuses and transport errors).
@@ -612,7 +612,7 @@ scenario_7() {
     local ports=$((high - low + 1)) tw
     tw=$(ss -Htan state time-wait 2>/dev/null | wc -l)
     if [ $((ports - tw)) -lt "$CHURN" ]; then
-        log "7: ephemeral ports $low-$high with $tw in TIME_WAIT leave fewer than $CHURN: churn limited"
+        log "7: ephemeral ports $low-$high with $tw in TIME_WAIT leave fewer than $CHURN free: connects may fail"
     fi
     start_embedded || { record "$name" - - FAIL "service did not start"; return; }
     key=f7-$TAG

@@ -25,15 +25,16 @@ SCRATCH=.build-fuzz
 FLAGS=(-c debug --scratch-path "$SCRATCH" -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
 
 log() { printf '\033[1mfuzz:\033[0m %s\n' "$*" >&2; }
+mkdir -p "$SCRATCH"
 
 for target in $TARGETS; do
     log "building $target"
-    CLSTR_FUZZ=1 "$SWIFT" build "${FLAGS[@]}" --product "$target" >"$SCRATCH-$target.build.log" 2>&1 || {
-        grep -v "Cannot export local symbol" "$SCRATCH-$target.build.log" | tail -30 >&2
+    CLSTR_FUZZ=1 "$SWIFT" build "${FLAGS[@]}" --product "$target" >"$SCRATCH/$target.build.log" 2>&1 || {
+        grep -v "Cannot export local symbol" "$SCRATCH/$target.build.log" | tail -30 >&2
         log "build of $target failed"
         exit 1
     }
-    rm -f "$SCRATCH-$target.build.log"
+    rm -f "$SCRATCH/$target.build.log"
 done
 
 FOUND=0
@@ -49,9 +50,9 @@ for target in $TARGETS; do
     SWIFT_BACKTRACE=enable=no "$SCRATCH/debug/$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -max_len=16384 -timeout=10 \
         -rss_limit_mb=2048 -artifact_prefix="$artifacts/" "$corpus" "Fuzz/corpus/$target" >"$output" 2>&1
     status=$?
-    runs=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$output")
-    rate=$(awk -F: '/stat::average_exec_per_sec/ { gsub(/ /, "", $2); print $2 }' "$output")
-    added=$(awk -F: '/stat::new_units_added/ { gsub(/ /, "", $2); print $2 }' "$output")
+    runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$output")
+    rate=$(awk '/stat::average_exec_per_sec/ { print $2 }' "$output")
+    added=$(awk '/stat::new_units_added/ { print $2 }' "$output")
     if [ "$status" = 0 ]; then
         SUMMARY+=("$(printf '%-20s %12s %10s %10s  %s' "$target" "${runs:-?}" "${rate:-?}" "${added:-?}" "no crash")")
     else

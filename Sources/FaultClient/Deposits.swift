@@ -58,7 +58,8 @@ extension FaultClientCommand {
                             method: "POST", path: "/accounts/\(account)/deposit", key: key, body: #"{"amount": 1}"#,
                             connection: &connection)
                         tally.note(key: key, answer: answer)
-                        if answer.status == nil { usleep(20_000) }  // the service is away: do not spin
+                        // The service is away or overloaded (no answer, 503, 504): back off like a client would.
+                        if (answer.status ?? 500) >= 500 { usleep(20_000) }
                     }
                     if connection >= 0 { close(connection) }
                     tally.workerFinished()
@@ -68,37 +69,86 @@ extension FaultClientCommand {
             while tally.finishedWorkers < connections { usleep(10_000) }  // the tool's main thread, not a pool
 
             let beforeRetry = client.balance(account: account)
-            var pending = tally.toRetry()
-            let toRetry = pending.count
+            let retries = RetryQueue(tally.toRetry())
+            let toRetry = retries.remaining
             let retryEnd = MonotonicTime.now + retrySeconds
-            var connection: Int32 = -1
-            var retriedOK = 0
-            while !pending.isEmpty && MonotonicTime.now < retryEnd {
-                let key = pending.removeLast()
-                let answer = client.exchange(
-                    method: "POST", path: "/accounts/\(account)/deposit", key: key, body: #"{"amount": 1}"#,
-                    connection: &connection)
-                if let status = answer.status, (200..<300).contains(status) {
-                    retriedOK += 1
-                } else {
-                    pending.insert(key, at: 0)
-                    usleep(50_000)
+            for _ in 0..<connections {
+                let thread = Thread { [account] in
+                    var connection: Int32 = -1
+                    while MonotonicTime.now < retryEnd, let key = retries.next() {
+                        let answer = client.exchange(
+                            method: "POST", path: "/accounts/\(account)/deposit", key: key, body: #"{"amount": 1}"#,
+                            connection: &connection)
+                        if let status = answer.status, (200..<300).contains(status) {
+                            retries.succeeded()
+                        } else {
+                            retries.again(key)
+                            usleep(50_000)
+                        }
+                    }
+                    if connection >= 0 { close(connection) }
+                    retries.workerFinished()
                 }
+                thread.start()
             }
-            if connection >= 0 { close(connection) }
+            while retries.finishedWorkers < connections { usleep(10_000) }  // the tool's main thread, not a pool
+            let retriedOK = retries.succeededCount
+            let pending = retries.remaining
             let final = client.balance(account: account)
             let counts = tally.counts()
             let object: [String: Any] = [
                 "requests": counts.requests, "s2xx": counts.s2xx, "s503": counts.s503, "s504": counts.s504,
                 "other": counts.requests - counts.s2xx - counts.s503 - counts.s504, "statuses": counts.statuses,
                 "errors": counts.errors, "acknowledged": counts.acknowledged, "to_retry": toRetry,
-                "retried_ok": retriedOK, "retry_left": pending.count, "balance_before_retry": beforeRetry ?? -1,
+                "retried_ok": retriedOK, "retry_left": pending, "balance_before_retry": beforeRetry ?? -1,
                 "balance_final": final ?? -1,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             emit(String(decoding: data, as: UTF8.self))
         }
     }
+}
+
+/// The keys still to retry, shared by the retrying threads.
+final class RetryQueue: Sendable {
+    private struct State {
+        var keys: [String]
+        var succeeded = 0
+        var inFlight = 0
+    }
+
+    private let state: Mutex<State>
+    private let finished = Atomic<Int>(0)
+
+    init(_ keys: [String]) { state = Mutex(State(keys: keys)) }
+
+    /// The next key, or nil when none is left.
+    func next() -> String? {
+        state.withLock { state in
+            guard let key = state.keys.popLast() else { return nil }
+            state.inFlight += 1
+            return key
+        }
+    }
+
+    func succeeded() {
+        state.withLock {
+            $0.inFlight -= 1
+            $0.succeeded += 1
+        }
+    }
+
+    func again(_ key: String) {
+        state.withLock {
+            $0.inFlight -= 1
+            $0.keys.insert(key, at: 0)
+        }
+    }
+
+    var remaining: Int { state.withLock { $0.keys.count + $0.inFlight } }
+    var succeededCount: Int { state.withLock { $0.succeeded } }
+    func workerFinished() { finished.add(1, ordering: .sequentiallyConsistent) }
+    var finishedWorkers: Int { finished.load(ordering: .sequentiallyConsistent) }
 }
 
 /// What became of every key.
