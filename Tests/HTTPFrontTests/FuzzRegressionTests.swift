@@ -23,12 +23,15 @@ struct FuzzRegressionTests {
         }
     }
 
-    /// fuzz-json-amount, `77.777e787`: valid JSON by RFC 8259's grammar (no bound on an exponent), which Foundation
-    /// refuses because it cannot represent the number. The parser reads it as valid JSON that is not an acceptable
+    /// fuzz-json-amount, `77.777e787` and an integer of 400 digits: valid JSON by RFC 8259's grammar (no bound on a
+    /// number), which Foundation refuses because it cannot represent the number. The parser reads it as valid JSON that is not an acceptable
     /// increment (422), never as an amount and never as malformed (400).
     @Test(
         "a number beyond Double's range is valid JSON but never an amount",
-        arguments: ["77.777e787", #"{"amount": 1e999}"#, #"{"amount": 77.777e787, "x": 1}"#, "[1E+400]"])
+        arguments: [
+            "77.777e787", #"{"amount": 1e999}"#, #"{"amount": 77.777e787, "x": 1}"#, "[1E+400]",
+            String(repeating: "3", count: 400), #"{"amount": \#(String(repeating: "3", count: 400))}"#,
+        ])
     func hugeExponents(_ text: String) {
         guard case .invalidAmount = JSONAmountParser.parse(Array(text.utf8)) else {
             Issue.record("\(text): \(JSONAmountParser.parse(Array(text.utf8)))")
