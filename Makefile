@@ -4,13 +4,13 @@ SHELL := /bin/bash
 
 # Debian packages the build, the tests and the benchmarks need.
 APT_PACKAGES := pkg-config libjemalloc-dev libb2-dev libnats-dev libsqlite3-dev nats-server wrk hey nginx-light procps curl openssl \
-  valgrind binutils
+  valgrind binutils jq iproute2
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 RELEASE_FLAGS := -c release
 
-.PHONY: help deps build release test tsan bench bench-micro bench-instructions compare report report-check run format \
-  lint clean
+.PHONY: help deps build release test tsan bench bench-micro bench-instructions compare report report-check faults \
+  fuzz run format lint clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-19s %s\n", $$1, $$2}'
@@ -64,6 +64,12 @@ report-check: report ## Render the report with headless Chromium to .build/repor
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,3400 \
 	  --screenshot=.build/report-check/report.png "file://$(CURDIR)/results/report.html"
 	@test -s .build/report-check/report.png && echo "report-check: .build/report-check/report.png (open it and look)"
+
+faults: deps ## Fault scenarios (NATS/node/gateway restarts, hostile clients, churn, soak); verdicts → results/faults.csv (QUICK=1, SCENARIOS="1 6")
+	scripts/faults.sh
+
+fuzz: deps ## libFuzzer targets (HTTP parser, JSON amount, NATS envelope, event decoders), FUZZ_SECONDS (default 60) each from Fuzz/corpus
+	scripts/fuzz.sh
 
 run: release ## Run counter-service with its defaults (7 nodes, 64 shards, HTTP :8181 — what `loadgen -n 100000 -c 200` without a URL drives — metrics :2121)
 	.build/release/counter-service

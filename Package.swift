@@ -6,8 +6,12 @@ import PackageDescription
 // jemalloc linked); `make tsan` sets it, in a build folder of its own.
 let systemMalloc = ProcessInfo.processInfo.environment["CLSTR_SYSTEM_MALLOC"] != nil
 
+// `CLSTR_FUZZ=1` adds the libFuzzer targets (`make fuzz`, scratch path .build-fuzz). They have no `main` of their
+// own — libFuzzer's runtime, linked by `-sanitize=fuzzer`, provides it — so they cannot link in a normal build.
+let fuzzing = ProcessInfo.processInfo.environment["CLSTR_FUZZ"] != nil
+
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 // Linux only: the HTTP engine and loadgen run on epoll/eventfd/timerfd, the services link Debian's jemalloc, libb2 and
@@ -27,6 +31,7 @@ let package = Package(
         .executable(name: "counter-service", targets: ["CounterService"]),
         .executable(name: "accounting", targets: ["AccountingService"]),
         .executable(name: "loadgen", targets: ["LoadGen"]),
+        .executable(name: "faultclient", targets: ["FaultClient"]),
         .library(name: "EventStoreSQLite", targets: ["EventStoreSQLite"]),
         .executable(name: "es-crash-probe", targets: ["EventStoreCrashProbe"]),
     ],
@@ -186,6 +191,12 @@ let package = Package(
             dependencies: ["LoadGenCLI", "ProcessKit"],
             swiftSettings: strict
         ),
+        // The hostile clients of `make faults` (idle keep-alive, slow-header and garbage connections).
+        .executableTarget(
+            name: "FaultClient",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
         // The SQLite event store (embedded durable default): WAL, synchronous=FULL, one group-commit writer.
         .target(
             name: "EventStoreSQLite",
@@ -217,8 +228,11 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "RuntimeTests", dependencies: ["ClstrRuntime", "CBlake2", "RuntimeMemory", "TestKit"], swiftSettings: strict),
-        .testTarget(name: "RuntimeNATSTests", dependencies: ["RuntimeNATS", "ClstrRuntime", "TestKit"], swiftSettings: strict),
+        .testTarget(
+            name: "RuntimeTests", dependencies: ["ClstrRuntime", "CBlake2", "RuntimeMemory", "TestKit"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RuntimeNATSTests", dependencies: ["RuntimeNATS", "ClstrRuntime", "TestKit"], swiftSettings: strict),
         .testTarget(
             name: "HTTPFrontTests",
             dependencies: [
@@ -274,3 +288,22 @@ let package = Package(
         ),
     ]
 )
+
+// The fuzz targets: one executable per harness, `@_cdecl("LLVMFuzzerTestOneInput")`, seed corpora in Fuzz/corpus/.
+if fuzzing {
+    let harnesses: [(product: String, target: String, dependencies: [Target.Dependency])] = [
+        ("fuzz-http-parser", "FuzzHTTPParser", ["HTTPFront"]),
+        ("fuzz-json-amount", "FuzzJSONAmount", ["HTTPFront"]),
+        ("fuzz-nats-envelope", "FuzzNATSEnvelope", ["RuntimeNATS", "ClstrRuntime"]),
+        ("fuzz-event-decoders", "FuzzEventDecoders", ["AccountingDomain", "EventSourcing"]),
+    ]
+    package.targets.append(.target(name: "CLibFuzzer", path: "Fuzz/Sources/CLibFuzzer"))
+    for harness in harnesses {
+        package.products.append(.executable(name: harness.product, targets: [harness.target]))
+        package.targets.append(
+            .executableTarget(
+                name: harness.target, dependencies: harness.dependencies + ["CLibFuzzer"],
+                path: "Fuzz/Sources/\(harness.target)",
+                swiftSettings: strict))
+    }
+}
