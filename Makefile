@@ -74,11 +74,13 @@ fuzz: deps ## libFuzzer targets (HTTP parser, JSON amount, NATS envelope, event 
 run: release ## Run counter-service with its defaults (7 nodes, 64 shards, HTTP :8181 — what `loadgen -n 100000 -c 200` without a URL drives — metrics :2121)
 	.build/release/counter-service
 
-format: ## Format the sources with swift format
-	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/Benchmarks Package.swift
+FORMAT_PATHS := Sources Tests Benchmarks/Benchmarks Benchmarks/Package.swift Fuzz Package.swift
 
-lint: ## Lint the sources with swift format
-	$(SWIFT) format lint --recursive Sources Tests Benchmarks/Benchmarks Package.swift
+format: ## Format the sources with swift format
+	$(SWIFT) format --in-place --recursive $(FORMAT_PATHS)
+
+lint: ## Lint the sources with swift format; fails on any warning (--strict)
+	$(SWIFT) format lint --strict --recursive $(FORMAT_PATHS)
 
 clean: ## Remove build folders
 	rm -rf .build .build-* Benchmarks/.build

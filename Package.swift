@@ -135,7 +135,8 @@ let package = Package(
         .executableTarget(
             name: "AccountingService",
             dependencies: [
-                "AccountingDomain", "EventSourcing", "EventStoreSQLite", "ServiceKit", "ClstrRuntime", "HTTPFront", "RuntimeNATS",
+                "AccountingDomain", "EventSourcing", "EventStoreSQLite", "ServiceKit", "ClstrRuntime", "HTTPFront",
+                "RuntimeNATS",
                 "RuntimeMemory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -258,7 +259,8 @@ let package = Package(
         ),
         .testTarget(
             name: "AccountingDomainTests", dependencies: ["AccountingDomain", "EventSourcing"], swiftSettings: strict),
-        .testTarget(name: "AccountingServiceTests", dependencies: ["TestKit", "AccountingService"], swiftSettings: strict),
+        .testTarget(
+            name: "AccountingServiceTests", dependencies: ["TestKit", "AccountingService"], swiftSettings: strict),
         // The JetStream event store against a real `nats-server -js`: the conformance suite and the restart test.
         .testTarget(
             name: "EventStoreJetStreamTests",

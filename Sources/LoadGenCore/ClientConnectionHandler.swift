@@ -244,7 +244,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, NIOScheduledCallback
         ended = true
         phase = .closed
         worker.stats.recordError(
-            worker.config.errorPrefix + ErrorText.describe(error, dialTarget: worker.config.dialTarget, connecting: true))
+            worker.config.errorPrefix
+                + ErrorText.describe(error, dialTarget: worker.config.dialTarget, connecting: true))
         worker.startSlot(slot, carry: nil)
     }
 

@@ -41,7 +41,9 @@ public enum HTTPFetch {
                 }
             }
         bootstrap.connect(host: url.host, port: url.port).whenFailure { error in
-            promise.fail(FetchError(description: "GET \(url): " + ErrorText.describe(error, dialTarget: target, connecting: true)))
+            promise.fail(
+                FetchError(
+                    description: "GET \(url): " + ErrorText.describe(error, dialTarget: target, connecting: true)))
         }
         let timeout = loop.scheduleTask(in: .milliseconds(Int64(timeoutSeconds * 1000))) {
             promise.fail(FetchError(description: "GET \(url): timeout after \(timeoutSeconds) s"))

@@ -21,7 +21,9 @@ public enum LoadRunner {
     {
         var verifyBefore: Int?
         var memoryBefore: MemoryComparison.Sample?
-        if let url = options.verifyCounterURL { verifyBefore = try await CounterVerification.read(url, field: options.verifyField) }
+        if let url = options.verifyCounterURL {
+            verifyBefore = try await CounterVerification.read(url, field: options.verifyField)
+        }
         if let url = options.metricsURL { memoryBefore = try await MemoryComparison.scrape(url) }
         LoadEngine.installInterruptHandler()
         let terminal = isatty(1) == 1

@@ -76,7 +76,8 @@ final class LoopWorker {
             return
         }
         seed &+= 0x9E37_79B9_7F4A_7C15
-        let handler = ClientConnectionHandler(worker: self, slot: slot, sequence: sequence, connectStartNs: now, seed: seed)
+        let handler = ClientConnectionHandler(
+            worker: self, slot: slot, sequence: sequence, connectStartNs: now, seed: seed)
         handlers[slot] = handler
         let bound = NIOLoopBound(handler, eventLoop: eventLoop)
         var bootstrap = ClientBootstrap(group: eventLoop)

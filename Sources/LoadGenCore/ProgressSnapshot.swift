@@ -20,10 +20,12 @@ public struct ProgressSnapshot: Sendable {
         if let total {
             done = "\(requests)/\(total)"
         } else if let durationSeconds {
-            done = "\(requests) (\(Formatting.fixed(elapsedSeconds, 1, width: 1))s/\(Formatting.fixed(durationSeconds, 1, width: 1))s)"
+            done =
+                "\(requests) (\(Formatting.fixed(elapsedSeconds, 1, width: 1))s/\(Formatting.fixed(durationSeconds, 1, width: 1))s)"
         } else {
             done = "\(requests)"
         }
-        return "  \(done) requests, \(Int(rate)) req/s, \(errors) errors, p99 \(Formatting.fixed(Double(p99Micros) / 1e6, 4)) secs"
+        return
+            "  \(done) requests, \(Int(rate)) req/s, \(errors) errors, p99 \(Formatting.fixed(Double(p99Micros) / 1e6, 4)) secs"
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import NIOCore
 
@@ -412,7 +412,8 @@ public struct ResponseParser: Sendable {
     @inline(__always)
     private static func equalsLowercased(_ pointer: UnsafeRawPointer, _ name: StaticString) -> Bool {
         let expected = name.utf8Start
-        for k in 0..<name.utf8CodeUnitCount where pointer.load(fromByteOffset: k, as: UInt8.self) | 0x20 != expected[k] {
+        for k in 0..<name.utf8CodeUnitCount where pointer.load(fromByteOffset: k, as: UInt8.self) | 0x20 != expected[k]
+        {
             return false
         }
         return true

@@ -1,9 +1,9 @@
 #if canImport(CJemalloc)
-import CJemalloc
+    import CJemalloc
 #endif
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A point-in-time view of the process heap, read from jemalloc and the kernel.
@@ -23,9 +23,9 @@ public struct HeapStatistics: Sendable, Equatable {
     /// Whether jemalloc is the process allocator (false only in builds made with `CLSTR_SYSTEM_MALLOC=1`).
     public static var isJemalloc: Bool {
         #if canImport(CJemalloc)
-        return true
+            return true
         #else
-        return false
+            return false
         #endif
     }
 
@@ -34,16 +34,16 @@ public struct HeapStatistics: Sendable, Equatable {
     /// Without jemalloc (a sanitizer build) the allocator figures are 0; the RSS is still read.
     public static func current() -> HeapStatistics {
         #if canImport(CJemalloc)
-        var epoch: UInt64 = 1
-        _ = mallctl("epoch", nil, nil, &epoch, MemoryLayout<UInt64>.size)
-        return HeapStatistics(
-            allocated: readSize("stats.allocated"),
-            active: readSize("stats.active"),
-            resident: readSize("stats.resident"),
-            processRSS: readProcessRSS()
-        )
+            var epoch: UInt64 = 1
+            _ = mallctl("epoch", nil, nil, &epoch, MemoryLayout<UInt64>.size)
+            return HeapStatistics(
+                allocated: readSize("stats.allocated"),
+                active: readSize("stats.active"),
+                resident: readSize("stats.resident"),
+                processRSS: readProcessRSS()
+            )
         #else
-        return HeapStatistics(allocated: 0, active: 0, resident: 0, processRSS: readProcessRSS())
+            return HeapStatistics(allocated: 0, active: 0, resident: 0, processRSS: readProcessRSS())
         #endif
     }
 
@@ -54,65 +54,69 @@ public struct HeapStatistics: Sendable, Equatable {
     /// allocated and kept, even while other threads (other tests) allocate.
     public static func threadNetAllocated() -> Int {
         #if canImport(CJemalloc)
-        return Int(truncatingIfNeeded: readUInt64("thread.allocated") &- readUInt64("thread.deallocated"))
+            return Int(truncatingIfNeeded: readUInt64("thread.allocated") &- readUInt64("thread.deallocated"))
         #else
-        return 0
+            return 0
         #endif
     }
 
     /// The jemalloc version string, for reports.
     public static var allocatorVersion: String {
         #if canImport(CJemalloc)
-        var pointer: UnsafePointer<CChar>? = nil
-        var length = MemoryLayout<UnsafePointer<CChar>?>.size
-        guard mallctl("version", &pointer, &length, nil, 0) == 0, let pointer else { return "unknown" }
-        return String(cString: pointer)
+            var pointer: UnsafePointer<CChar>? = nil
+            var length = MemoryLayout<UnsafePointer<CChar>?>.size
+            guard mallctl("version", &pointer, &length, nil, 0) == 0, let pointer else { return "unknown" }
+            return String(cString: pointer)
         #else
-        return "glibc"
+            return "glibc"
         #endif
     }
 
     #if canImport(CJemalloc)
-    private static func readUInt64(_ name: String) -> UInt64 {
-        var value: UInt64 = 0
-        var length = MemoryLayout<UInt64>.size
-        return mallctl(name, &value, &length, nil, 0) == 0 ? value : 0
-    }
+        private static func readUInt64(_ name: String) -> UInt64 {
+            var value: UInt64 = 0
+            var length = MemoryLayout<UInt64>.size
+            return mallctl(name, &value, &length, nil, 0) == 0 ? value : 0
+        }
 
-    private static func readSize(_ name: String) -> Int {
-        var value = 0
-        var length = MemoryLayout<Int>.size
-        return mallctl(name, &value, &length, nil, 0) == 0 ? value : 0
-    }
+        private static func readSize(_ name: String) -> Int {
+            var value = 0
+            var length = MemoryLayout<Int>.size
+            return mallctl(name, &value, &length, nil, 0) == 0 ? value : 0
+        }
     #endif
 
     private static func readProcessRSS() -> Int {
         #if os(Linux)
-        guard let file = fopen("/proc/self/statm", "r") else { return 0 }
-        defer { fclose(file) }
-        var size = 0
-        var resident = 0
-        guard withUnsafeMutablePointer(to: &size, { s in
-            withUnsafeMutablePointer(to: &resident, { r in readTwo(file, s, r) })
-        }) else { return 0 }
-        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+            guard let file = fopen("/proc/self/statm", "r") else { return 0 }
+            defer { fclose(file) }
+            var size = 0
+            var resident = 0
+            guard
+                withUnsafeMutablePointer(
+                    to: &size,
+                    { s in
+                        withUnsafeMutablePointer(to: &resident, { r in readTwo(file, s, r) })
+                    })
+            else { return 0 }
+            return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
         #else
-        return 0
+            return 0
         #endif
     }
 
     #if os(Linux)
-    private static func readTwo(
-        _ file: UnsafeMutablePointer<FILE>, _ a: UnsafeMutablePointer<Int>, _ b: UnsafeMutablePointer<Int>
-    ) -> Bool {
-        var buffer = [CChar](repeating: 0, count: 128)
-        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return false }
-        let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        let fields = text.split(separator: " ")
-        guard fields.count >= 2, let size = Int(fields[0]), let rss = Int(fields[1]) else { return false }
-        a.pointee = size
-        b.pointee = rss
-        return true
-    }
+        private static func readTwo(
+            _ file: UnsafeMutablePointer<FILE>, _ a: UnsafeMutablePointer<Int>, _ b: UnsafeMutablePointer<Int>
+        ) -> Bool {
+            var buffer = [CChar](repeating: 0, count: 128)
+            guard fgets(&buffer, Int32(buffer.count), file) != nil else { return false }
+            let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            let fields = text.split(separator: " ")
+            guard fields.count >= 2, let size = Int(fields[0]), let rss = Int(fields[1]) else { return false }
+            a.pointee = size
+            b.pointee = rss
+            return true
+        }
     #endif
 }

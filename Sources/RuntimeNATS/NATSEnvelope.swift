@@ -92,7 +92,8 @@ enum NATSEnvelope {
                 headers[name] = try reader.readString()
             }
             if hasReservedHeader(headers) {
-                throw RequestError(.badRequest, "header names starting with \(ClusterRequest.reservedHeaderPrefix) are reserved")
+                throw RequestError(
+                    .badRequest, "header names starting with \(ClusterRequest.reservedHeaderPrefix) are reserved")
             }
         }
         let payload = reader.readRest()

@@ -31,7 +31,9 @@ import Testing
             // 3 significant digits: the bucket's top is at most 0.1 % (plus one unit) above the exact value.
             #expect(got >= want && got <= want * 1.001 + 1, "p\(p): \(got) vs \(want)")
         }
-        #expect(merged.latency.maxRecorded >= values.last! && Double(merged.latency.maxRecorded) <= Double(values.last!) * 1.001)
+        #expect(
+            merged.latency.maxRecorded >= values.last!
+                && Double(merged.latency.maxRecorded) <= Double(values.last!) * 1.001)
     }
 
     @Test func nanosecondsAreRecordedAsMicrosecondsAndClamped() {

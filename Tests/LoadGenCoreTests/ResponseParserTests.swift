@@ -5,7 +5,9 @@ import Testing
 
 @Suite struct ResponseParserTests {
     /// Feeds `text` in pieces of `step` bytes; returns the outcome after the last piece.
-    private func parse(_ text: String, step: Int, isHead: Bool = false, capture: Bool = true) -> (ResponseParser.Outcome, ResponseParser) {
+    private func parse(
+        _ text: String, step: Int, isHead: Bool = false, capture: Bool = true
+    ) -> (ResponseParser.Outcome, ResponseParser) {
         var parser = ResponseParser(captureBody: capture)
         parser.reset(isHead: isHead)
         let bytes = Array(text.utf8)
@@ -32,7 +34,8 @@ import Testing
 
     @Test(arguments: [1, 3, 1000])
     func chunked(step: Int) {
-        let text = "HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n"
+        let text =
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n"
         let (outcome, parser) = parse(text, step: step)
         #expect(outcome == .complete)
         #expect(parser.chunked)
@@ -65,7 +68,8 @@ import Testing
     }
 
     @Test func interimContinueIsSkipped() {
-        let (outcome, parser) = parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", step: 1000)
+        let (outcome, parser) = parse(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", step: 1000)
         #expect(outcome == .complete && parser.status == 200)
     }
 

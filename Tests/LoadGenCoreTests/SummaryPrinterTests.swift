@@ -13,7 +13,10 @@ import Testing
         return out
     }
 
-    static func report(latenciesMs: [Double], errors: [String: Int] = [:], statuses: [Int] = [], bodyBytes: Int = 13, rate: Double? = nil) throws
+    static func report(
+        latenciesMs: [Double], errors: [String: Int] = [:], statuses: [Int] = [], bodyBytes: Int = 13,
+        rate: Double? = nil
+    ) throws
         -> LoadReport
     {
         var stats = RunStatistics(corrected: rate != nil)
@@ -147,14 +150,18 @@ import Testing
         #expect(text.contains("  99% in 0.0990 secs\n"))
         #expect(text.contains("  [200]\t100 responses\n"))
         // The extra block after hey's.
-        #expect(text.contains("\n\n\nLatency percentiles:\n  p50:\t0.0500 secs\n  p90:\t0.0900 secs\n  p99:\t0.0990 secs\n"))
+        #expect(
+            text.contains("\n\n\nLatency percentiles:\n  p50:\t0.0500 secs\n  p90:\t0.0900 secs\n  p99:\t0.0990 secs\n")
+        )
         #expect(text.hasSuffix("  p99.9:\t0.1000 secs\n  p99.99:\t0.1000 secs\n  max:\t0.1000 secs\n"))
     }
 
     @Test func rateAddsCorrectedAndUncorrectedBlocks() throws {
         let report = try Self.report(latenciesMs: (1...100).map(Double.init), rate: 500)
         let text = SummaryPrinter.extraBlock(report)
-        #expect(text.hasPrefix("Latency percentiles, corrected (from the planned send time at 500 req/s):\n  p50:\t0.1000 secs\n"))
+        #expect(
+            text.hasPrefix(
+                "Latency percentiles, corrected (from the planned send time at 500 req/s):\n  p50:\t0.1000 secs\n"))
         #expect(text.contains("Latency percentiles, uncorrected (from the actual send time):\n  p50:\t0.0500 secs\n"))
         #expect(text.contains("  Behind schedule:\t0 sends (overdue by more than 1 ms when a connection was free)\n"))
     }

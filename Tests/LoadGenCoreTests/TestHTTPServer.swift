@@ -153,7 +153,8 @@ private final class ServerHandler: ChannelInboundHandler {
         let body = buffer.readBytes(length: length) ?? []
         buffer.discardReadBytes()
         return TestHTTPServer.Request(
-            method: requestLine.first.map(String.init) ?? "", target: requestLine.count > 1 ? String(requestLine[1]) : "",
+            method: requestLine.first.map(String.init) ?? "",
+            target: requestLine.count > 1 ? String(requestLine[1]) : "",
             headers: headers, body: body)
     }
 }

@@ -68,7 +68,9 @@ struct NATSTransportRestartTests {
         #expect(applies.values.allSatisfy { $0 == 1 }, "applied twice: \(applies.filter { $0.value > 1 })")
     }
 
-    @Test("a request in flight when the connection drops ends with outcomeUnknown (it may have been applied), never disconnected")
+    @Test(
+        "a request in flight when the connection drops ends with outcomeUnknown (it may have been applied), never disconnected"
+    )
     func inFlightAtDisconnect() async throws {
         let server = try NATSServer()
         let transport = try makeTransport(server)

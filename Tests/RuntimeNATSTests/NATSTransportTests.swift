@@ -180,7 +180,9 @@ struct NATSTransportTests {
         #expect(handler.handled.load(ordering: .relaxed) == 2)
     }
 
-    @Test("close fails in-flight requests with outcomeUnknown and later ones with transportClosed; serve after close throws")
+    @Test(
+        "close fails in-flight requests with outcomeUnknown and later ones with transportClosed; serve after close throws"
+    )
     func closeFailsRequests() async throws {
         let server = try NATSServer()
         let transport = try makeTransport(server)

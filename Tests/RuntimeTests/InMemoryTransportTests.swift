@@ -48,7 +48,6 @@ final class OutcomeLog: ReplyHandler, Sendable {
     }
 }
 
-
 /// A handler that answers at once, with the payload itself (so a test can see it was not copied).
 final class EchoHandler: ShardRequestHandler {
     let calls = Atomic<Int>(0)

@@ -5,12 +5,13 @@ import Testing
 @testable import ClstrRuntime
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("MPSCRing")
 struct MPSCRingTests {
-    @Test("capacity rounds up to a power of two", arguments: [(1, 1), (2, 2), (3, 4), (5, 8), (1000, 1024), (1024, 1024)])
+    @Test(
+        "capacity rounds up to a power of two", arguments: [(1, 1), (2, 2), (3, 4), (5, 8), (1000, 1024), (1024, 1024)])
     func capacity(requested: Int, expected: Int) {
         #expect(MPSCRing<Int>(minimumCapacity: requested).capacity == expected)
     }
@@ -75,8 +76,9 @@ struct MPSCRingTests {
         #expect(released.value.load(ordering: .relaxed) == 2)
     }
 
-    @Test("many producers at a start barrier: nothing lost, nothing duplicated, per-producer order kept",
-          arguments: [1, 2, 4, 8])
+    @Test(
+        "many producers at a start barrier: nothing lost, nothing duplicated, per-producer order kept",
+        arguments: [1, 2, 4, 8])
     func manyProducers(producers: Int) async throws {
         let perProducer = 50_000
         let ring = MPSCRing<Int>(minimumCapacity: 256)

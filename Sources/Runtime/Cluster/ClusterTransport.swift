@@ -71,7 +71,9 @@ public protocol ClusterTransport: Sendable {
     ///   - handler: receives each request.
     /// - Returns: the subscription; cancel it to stop serving.
     /// - Throws: ``RequestError`` when the transport is closed or the subscription fails.
-    func serve(shards: [Int], nodeID: String, handler: any ShardRequestHandler) throws(RequestError) -> any TransportSubscription
+    func serve(
+        shards: [Int], nodeID: String, handler: any ShardRequestHandler
+    ) throws(RequestError) -> any TransportSubscription
 
     /// Closes the transport: later requests fail with `transportClosed`; in-flight ones are answered.
     func close()
