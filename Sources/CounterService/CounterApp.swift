@@ -221,7 +221,7 @@ struct CounterApp {
         // HTTP front.
         if runsFront {
             let clusterClient = ClusterClient(transport: clusterTransport, shardMap: shardMap)
-            var configuration = HTTPServerConfiguration(host: process.host, port: process.httpPort)
+            var configuration = process.frontConfiguration(port: process.httpPort)
             configuration.shutdownGracePeriod = .seconds(5)
             let server = loops.server(
                 configuration: configuration,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HTTPFront
 import Logging
 
 /// The transport between the HTTP front and the nodes.
@@ -142,6 +143,32 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?
 
+    @Option(
+        name: .customLong("max-connections"),
+        help:
+            "The most HTTP connections open at once; more are answered 503 and closed (default: 10000, or the descriptor limit less 256)."
+    )
+    var maxConnections: Int?
+
+    @Option(
+        name: .customLong("header-timeout"),
+        help: "Seconds from a request's first byte to the end of its head before 408 and close (0: none).")
+    var headerTimeout: Double = 60
+
+    @Option(
+        name: .customLong("body-timeout"),
+        help: "Seconds from the end of a request's head to the end of its body before 408 and close (0: none).")
+    var bodyTimeout: Double = 60
+
+    /// The HTTP front's configuration on `port` with these options' connection cap and read deadlines.
+    func frontConfiguration(port: Int) -> HTTPServerConfiguration {
+        var configuration = HTTPServerConfiguration(host: host, port: port)
+        if let maxConnections { configuration.maxConnections = maxConnections }
+        configuration.limits.headTimeout = headerTimeout > 0 ? .milliseconds(Int64(headerTimeout * 1_000)) : nil
+        configuration.limits.bodyTimeout = bodyTimeout > 0 ? .milliseconds(Int64(bodyTimeout * 1_000)) : nil
+        return configuration
+    }
+
     var level: Logger.Level { Logger.Level(rawValue: logLevel.lowercased()) ?? .info }
 
     func validate() throws {
@@ -160,6 +187,13 @@ struct ProcessOptions: ParsableArguments {
             throw ValidationError("--threads must be between 1 and 256 (got \(threads))")
         }
         guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
+        if let maxConnections, maxConnections < 1 {
+            throw ValidationError("--max-connections must be at least 1 (got \(maxConnections))")
+        }
+        for (name, seconds) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)]
+        where !(0...86_400).contains(seconds) {
+            throw ValidationError("\(name) must be between 0 and 86400 seconds (got \(seconds))")
+        }
     }
 }
 

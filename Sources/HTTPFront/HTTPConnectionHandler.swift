@@ -45,14 +45,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         // Relaxed: gauges for scrapes, ordered with nothing else.
         session.metrics.openConnections.wrappingAdd(1, ordering: .relaxed)
         session.metrics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)
-        if let idle = session.limits.idleTimeout {
-            let period = TimeAmount.nanoseconds(Int64(MonotonicClock.nanoseconds(idle)))
+        let limits = session.limits
+        if limits.idleTimeout != nil || limits.headTimeout != nil || limits.bodyTimeout != nil {
+            // One repeated task per connection (SwiftNIO has no loop-wide sweep to join): the idle check and the
+            // read deadlines, every sweep period (1 s by default), never a timer per request.
+            let period = TimeAmount.nanoseconds(Int64(MonotonicClock.nanoseconds(limits.sweepPeriod)))
             // A strong reference, not `[weak self]`: a weak reference gives the session a side table, which makes
             // every retain and release of it (it is the reply target of every request) take the slow path —
             // measured at ~5 % of the server's CPU. The cycle is broken when the task is cancelled (channelInactive).
             let session = NIOLoopBound(self.session, eventLoop: context.eventLoop)
             idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
-                session.value.checkIdle()
+                session.value.periodicCheck(now: MonotonicClock.coarseNow())
             }
         }
         context.fireChannelActive()
