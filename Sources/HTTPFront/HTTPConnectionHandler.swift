@@ -26,7 +26,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     ) {
         session = HTTPSession(
             transport: NIOTransport(eventLoop: eventLoop, inbox: inbox), service: service, metrics: metrics,
-            limits: limits, metricsShard: metricsShard)
+            limits: limits, metricsShard: metricsShard, now: eventLoop.now.uptimeNanoseconds)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -55,7 +55,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             // measured at ~5 % of the server's CPU. The cycle is broken when the task is cancelled (channelInactive).
             let session = NIOLoopBound(self.session, eventLoop: context.eventLoop)
             idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
-                session.value.periodicCheck(now: MonotonicClock.coarseNow())
+                // The loop's clock (virtual on an `EmbeddedEventLoop`), as at the session's start.
+                session.value.periodicCheck(now: session.value.transport.eventLoop.now.uptimeNanoseconds)
             }
         }
         context.fireChannelActive()

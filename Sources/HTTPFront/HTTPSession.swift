@@ -73,7 +73,11 @@ final class HTTPSession<Transport: HTTPTransport>: HTTPExchangeTarget, @unchecke
     private let recentStrings: UnsafeMutablePointer<String>
     private static var recentStringCount: Int { 4 }
 
-    init(transport: Transport, service: any HTTPService, metrics: HTTPMetrics, limits: HTTPLimits, metricsShard: Int) {
+    /// - Parameter now: the engine's monotonic time (nanoseconds) that ``periodicCheck(now:)`` will be given.
+    init(
+        transport: Transport, service: any HTTPService, metrics: HTTPMetrics, limits: HTTPLimits, metricsShard: Int,
+        now: UInt64 = MonotonicClock.coarseNow()
+    ) {
         self.transport = transport
         self.service = service
         self.metrics = metrics
@@ -87,7 +91,7 @@ final class HTTPSession<Transport: HTTPTransport>: HTTPExchangeTarget, @unchecke
                 body: limits.bodyTimeout.map { max(1, MonotonicClock.nanoseconds($0)) } ?? 0))
         if let idle = limits.idleTimeout {
             idlePeriod = max(1, MonotonicClock.nanoseconds(idle))
-            nextIdleCheck = MonotonicClock.coarseNow() &+ idlePeriod
+            nextIdleCheck = now &+ idlePeriod
         } else {
             idlePeriod = 0
         }
