@@ -17,6 +17,11 @@ import ClstrRuntime
 /// - Flushing: once per read batch (``readBatchEnded()``), or at once for answers that complete later.
 /// - Refused requests (malformed, limits): answered with the parser's status and a JSON error body, then the
 ///   connection is closed; `Connection: close` is honoured likewise.
+/// - Chunked bodies: decoded in place by ``HTTPChunkedDecoder`` in the buffer being parsed (the engine's receive
+///   buffer, or `carry` for a request spread over reads), so the body follows the head as a `Content-Length` body
+///   does; the partial request's head is kept meanwhile (`chunkedHead`), not parsed again.
+/// - Deadlines: ``periodicCheck(now:)``, run by the engine's sweep, closes idle connections and answers 408 to a
+///   request whose head or body missed its read deadline (``HTTPLimits/headTimeout``, ``HTTPLimits/bodyTimeout``).
 final class HTTPSession<Transport: HTTPTransport>: HTTPExchangeTarget, @unchecked Sendable {
     // @unchecked Sendable: the session is a `ReplyHandler`, so replies can reach it from any thread; `deliver`
     // hops onto the connection's loop (`Transport.onLoop`/`post`). Every other member is read and written only on
