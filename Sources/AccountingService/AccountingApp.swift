@@ -202,8 +202,9 @@ struct AccountingApp {
         var front: (any HTTPServing)?
         if mode == .all || mode == .gateway {
             front = try await ServiceRunner.startFront(
-                AccountingHTTPService(client: client, stats: stats), host: process.host, port: process.httpPort,
-                loops: loops, logger: logger, steps: &steps
+                AccountingHTTPService(client: client, stats: stats),
+                configuration: process.frontConfiguration(port: process.httpPort), loops: loops, logger: logger,
+                steps: &steps
             ).server
         }
         let frontServer = front

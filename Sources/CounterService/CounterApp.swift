@@ -128,8 +128,9 @@ struct CounterApp {
         if runsFront {
             let clusterClient = ClusterClient(transport: clusterTransport, shardMap: shardMap)
             front = try await ServiceRunner.startFront(
-                CounterHTTPService(client: clusterClient, clusterMetrics: clusterMetrics), host: process.host,
-                port: process.httpPort, loops: loops, logger: logger, steps: &steps
+                CounterHTTPService(client: clusterClient, clusterMetrics: clusterMetrics),
+                configuration: process.frontConfiguration(port: process.httpPort), loops: loops, logger: logger,
+                steps: &steps
             ).server
         }
         metricsService.install(

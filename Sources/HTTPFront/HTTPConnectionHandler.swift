@@ -26,7 +26,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     ) {
         session = HTTPSession(
             transport: NIOTransport(eventLoop: eventLoop, inbox: inbox), service: service, metrics: metrics,
-            limits: limits, metricsShard: metricsShard)
+            limits: limits, metricsShard: metricsShard, now: eventLoop.now.uptimeNanoseconds)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -45,14 +45,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         // Relaxed: gauges for scrapes, ordered with nothing else.
         session.metrics.openConnections.wrappingAdd(1, ordering: .relaxed)
         session.metrics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)
-        if let idle = session.limits.idleTimeout {
-            let period = TimeAmount.nanoseconds(Int64(MonotonicClock.nanoseconds(idle)))
+        let limits = session.limits
+        if limits.idleTimeout != nil || limits.headTimeout != nil || limits.bodyTimeout != nil {
+            // One repeated task per connection (SwiftNIO has no loop-wide sweep to join): the idle check and the
+            // read deadlines, every sweep period (1 s by default), never a timer per request.
+            let period = TimeAmount.nanoseconds(Int64(MonotonicClock.nanoseconds(limits.sweepPeriod)))
             // A strong reference, not `[weak self]`: a weak reference gives the session a side table, which makes
             // every retain and release of it (it is the reply target of every request) take the slow path —
             // measured at ~5 % of the server's CPU. The cycle is broken when the task is cancelled (channelInactive).
             let session = NIOLoopBound(self.session, eventLoop: context.eventLoop)
             idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
-                session.value.checkIdle()
+                // The loop's clock (virtual on an `EmbeddedEventLoop`), as at the session's start.
+                session.value.periodicCheck(now: session.value.transport.eventLoop.now.uptimeNanoseconds)
             }
         }
         context.fireChannelActive()

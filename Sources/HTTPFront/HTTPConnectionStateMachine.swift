@@ -77,6 +77,20 @@ struct HTTPConnectionStateMachine {
         case resumeReading
     }
 
+    /// Which read deadline a request missed.
+    enum DeadlineKind: Equatable {
+        /// Its head did not arrive within ``HTTPLimits/headTimeout`` of its first byte.
+        case head
+        /// Its body did not arrive within ``HTTPLimits/bodyTimeout`` of the end of its head.
+        case body
+    }
+
+    /// The read deadlines of a request (nanoseconds; 0 = none).
+    struct ReadDeadlines: Equatable {
+        var head: UInt64 = 60_000_000_000
+        var body: UInt64 = 60_000_000_000
+    }
+
     /// The limits of a lingering close.
     struct LingerLimits: Equatable {
         /// How long the peer's rest is read and dropped at most (nanoseconds).
@@ -102,9 +116,17 @@ struct HTTPConnectionStateMachine {
     private var lingerDeadline: UInt64 = 0
     private var lingerBytes = 0
     let lingerLimits: LingerLimits
+    /// The head of the request being received is complete; its body is awaited.
+    private(set) var awaitingBody = false
+    /// The partial request the deadline check watches: its sequence (``UInt64/max``: none), which part, since when.
+    private var watchedSequence = UInt64.max
+    private var watchedKind = DeadlineKind.head
+    private var watchedSince: UInt64 = 0
+    let readDeadlines: ReadDeadlines
 
-    init(lingerLimits: LingerLimits = LingerLimits()) {
+    init(lingerLimits: LingerLimits = LingerLimits(), readDeadlines: ReadDeadlines = ReadDeadlines()) {
         self.lingerLimits = lingerLimits
+        self.readDeadlines = readDeadlines
     }
 
     /// Whether answers are still recorded (the connection is neither lingering nor closed).
@@ -186,7 +208,13 @@ struct HTTPConnectionStateMachine {
 
     /// A request was parsed and handed to the service.
     mutating func requestParsed(keepAlive: Bool) {
+        awaitingBody = false
         if !keepAlive && phase == .serving { phase = .finishing }
+    }
+
+    /// The head of the request being received is complete and its body is not (yet).
+    mutating func headCompleted() {
+        awaitingBody = true
     }
 
     /// A request was refused (malformed, over a limit): its answer is the last; the peer may still be sending.
@@ -326,6 +354,34 @@ struct HTTPConnectionStateMachine {
         case .closingAfterWrite: return close(.now)
         case .lingering, .closed: return nil
         }
+    }
+
+    /// The read deadline check, run by the engine's periodic sweep (no timer per request). A partial request is
+    /// watched from the first sweep that sees it: its head must be complete within ``ReadDeadlines/head``, then its
+    /// body within ``ReadDeadlines/body`` (so a deadline fires between its value and its value plus one sweep
+    /// period). Input held back by the server (full pipeline, blocked write) is not the client's delay and is not
+    /// watched.
+    /// - Parameters:
+    ///   - now: the sweep's time.
+    ///   - partialInput: whether part of a request is held.
+    ///   - sequence: the sequence number the partial request will get (the number of requests parsed so far).
+    /// - Returns: the deadline missed, or nil.
+    mutating func deadlineCheck(now: UInt64, partialInput: Bool, sequence: UInt64) -> DeadlineKind? {
+        guard phase == .serving, partialInput, !parserBlocked, !readHeld, !writeBlocked else {
+            watchedSequence = .max
+            return nil
+        }
+        let kind = awaitingBody ? DeadlineKind.body : .head
+        guard watchedSequence == sequence, watchedKind == kind else {
+            watchedSequence = sequence
+            watchedKind = kind
+            watchedSince = now
+            return nil
+        }
+        let limit = kind == .head ? readDeadlines.head : readDeadlines.body
+        guard limit > 0, now &- watchedSince >= limit else { return nil }
+        watchedSequence = .max
+        return kind
     }
 
     /// The linger deadline check.

@@ -23,6 +23,12 @@ public final class HTTPMetrics: Sendable {
     public let acceptedConnections = Atomic<Int>(0)
     /// `accept` calls that failed for want of descriptors or memory (each pauses accepting for a second).
     public let acceptFailures = Atomic<Int>(0)
+    /// Requests whose head did not arrive within ``HTTPLimits/headTimeout``.
+    public let headTimeouts = Atomic<Int>(0)
+    /// Requests whose body did not arrive within ``HTTPLimits/bodyTimeout``.
+    public let bodyTimeouts = Atomic<Int>(0)
+    /// Connections refused (503, closed) because ``HTTPServerConfiguration/maxConnections`` were open.
+    public let refusedConnections = Atomic<Int>(0)
     private let counters: [AtomicCounterArray]
     private let statusSlots = HTTPStatus.otherIndex + 1
 
@@ -54,6 +60,15 @@ public final class HTTPMetrics: Sendable {
         // Single-writer updates: a shard is recorded into only by the connections of one loop, on that loop.
         counters[shard].addSingleWriter(route * statusSlots + status.counterIndex)
         durations[shard * routeNames.count + route].recordSingleWriter(nanoseconds: nanoseconds)
+    }
+
+    /// Counts a missed read deadline.
+    func recordTimeout(_ kind: HTTPConnectionStateMachine.DeadlineKind) {
+        // Relaxed: counters for scrapes, ordered with nothing else.
+        switch kind {
+        case .head: headTimeouts.wrappingAdd(1, ordering: .relaxed)
+        case .body: bodyTimeouts.wrappingAdd(1, ordering: .relaxed)
+        }
     }
 
     /// The number of requests answered on `route` with a status in counter slot `statusIndex` (all shards).
@@ -97,5 +112,16 @@ public final class HTTPMetrics: Sendable {
             "clstr_http_accept_failures_total", type: "counter",
             help: "Accepts that failed for want of descriptors or memory (accepting then pauses for a second).")
         text.sample("clstr_http_accept_failures_total", value: acceptFailures.load(ordering: .relaxed))
+        text.header(
+            "clstr_http_connections_refused_total", type: "counter",
+            help: "Connections answered 503 and closed because the open-connection cap was reached.")
+        text.sample("clstr_http_connections_refused_total", value: refusedConnections.load(ordering: .relaxed))
+        text.header(
+            "clstr_http_timeouts_total", type: "counter",
+            help: "Requests answered 408 (connection closed) because their head or body missed its read deadline.")
+        text.sample(
+            "clstr_http_timeouts_total", labels: [("kind", "head")], value: headTimeouts.load(ordering: .relaxed))
+        text.sample(
+            "clstr_http_timeouts_total", labels: [("kind", "body")], value: bodyTimeouts.load(ordering: .relaxed))
     }
 }

@@ -12,7 +12,7 @@ public struct HTTPRequestHead: Sendable, Equatable {
     public var minorVersion: Int
     /// Whether the connection stays open after this request (version default, then `Connection`).
     public var keepAlive: Bool
-    /// The body length from `Content-Length` (0 when absent).
+    /// The body length from `Content-Length` (0 when absent or chunked).
     public var contentLength: Int
     /// Whether the client sent `Expect: 100-continue`.
     public var expectsContinue: Bool
@@ -21,11 +21,14 @@ public struct HTTPRequestHead: Sendable, Equatable {
     /// Offset and length of the `Idempotency-Key` header's value (trimmed); length -1 when absent.
     public var idempotencyKeyOffset: Int = 0
     public var idempotencyKeyLength: Int = -1
+    /// Whether the body is chunked (`Transfer-Encoding: chunked`; decode it with ``HTTPChunkedDecoder``).
+    public var chunked: Bool
 
     public init(
         method: HTTPMethod, targetOffset: Int, targetLength: Int, minorVersion: Int, keepAlive: Bool,
-        contentLength: Int, expectsContinue: Bool, headLength: Int
+        contentLength: Int, expectsContinue: Bool, headLength: Int, chunked: Bool = false
     ) {
+        self.chunked = chunked
         self.method = method
         self.targetOffset = targetOffset
         self.targetLength = targetLength
@@ -39,7 +42,7 @@ public struct HTTPRequestHead: Sendable, Equatable {
 
 /// Why a request was refused before it reached the service; the connection is closed after the answer.
 public struct HTTPParseError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The status to answer with (400, 411, 413, 414, 431, 505).
+    /// The status to answer with (400, 408, 413, 414, 431, 501, 505).
     public var status: HTTPStatus
     /// A constant description (it goes into the JSON error body).
     public var message: String

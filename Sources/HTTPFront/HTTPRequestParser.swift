@@ -3,8 +3,11 @@
 /// The parser is fed the unparsed bytes of a connection (from the first byte of the next request) as often as
 /// new bytes arrive; it remembers how far it looked for the end of the head, so feeding one byte at a time stays
 /// linear. It is strict: anything RFC 9112 does not allow is refused with 400 (then the connection closes), and
-/// the limits of ``HTTPLimits`` are enforced (414, 431, 413). `Transfer-Encoding` is refused: chunked bodies with
-/// 411 (send `Content-Length`), other codings with 501.
+/// the limits of ``HTTPLimits`` are enforced (414, 431, 413). `Transfer-Encoding: chunked` bodies are framed by
+/// ``HTTPChunkedDecoder`` (``HTTPRequestHead/chunked``). RFC 9112 §6.3: `Transfer-Encoding` with `Content-Length`,
+/// in HTTP/1.0, or without `chunked` as its final coding is refused with 400 (the body's end cannot be found
+/// reliably: request smuggling); `chunked` after another coding (`gzip, chunked`) with 501 (§6.1: a coding the
+/// server does not understand).
 public struct HTTPRequestParser: Sendable {
     /// The limits enforced.
     public var limits: HTTPLimits
@@ -112,7 +115,9 @@ public struct HTTPRequestParser: Sendable {
         var close = false
         var keepAliveToken = false
         var transferEncoding = false
-        var chunked = false
+        var chunkedLast = false
+        var chunkedCount = 0
+        var otherCodings = 0
         var expectsContinue = false
         var idempotencyKey = (offset: 0, length: -1)
         var lineStart = next
@@ -158,10 +163,11 @@ public struct HTTPRequestParser: Sendable {
                     if token.count == 10 && equalsLowercase(token, "keep-alive") { keepAliveToken = true }
                 }
             case 17 where equalsLowercase(name, "transfer-encoding"):
+                // Several fields form one list (RFC 9110 §5.3): the codings in order, chunked last.
                 transferEncoding = true
-                chunked = false
                 forEachToken(value) { token in
-                    chunked = token.count == 7 && equalsLowercase(token, "chunked")
+                    chunkedLast = token.count == 7 && equalsLowercase(token, "chunked")
+                    if chunkedLast { chunkedCount += 1 } else { otherCodings += 1 }
                 }
             case 15 where equalsLowercase(name, "idempotency-key"):
                 idempotencyKey = (valueStart, valueEnd - valueStart)
@@ -173,14 +179,18 @@ public struct HTTPRequestParser: Sendable {
             lineStart = following
         }
         if transferEncoding {
-            if contentLength >= 0 || minor == 0 {
-                return .failure(HTTPParseError(.badRequest, "Transfer-Encoding not allowed here"))
+            if contentLength >= 0 {
+                return .failure(HTTPParseError(.badRequest, "Transfer-Encoding together with Content-Length"))
             }
-            if chunked {
-                return .failure(
-                    HTTPParseError(.lengthRequired, "chunked bodies are not supported: send Content-Length"))
+            if minor == 0 {
+                return .failure(HTTPParseError(.badRequest, "Transfer-Encoding in an HTTP/1.0 request"))
             }
-            return .failure(HTTPParseError(.notImplemented, "unsupported Transfer-Encoding"))
+            if !chunkedLast || chunkedCount != 1 {
+                return .failure(HTTPParseError(.badRequest, "chunked must be the final transfer coding, once"))
+            }
+            if otherCodings > 0 {
+                return .failure(HTTPParseError(.notImplemented, "unsupported transfer coding"))
+            }
         }
         let length = max(0, contentLength)
         if length > limits.maxBodyBytes {
@@ -189,7 +199,7 @@ public struct HTTPRequestParser: Sendable {
         var parsed = HTTPRequestHead(
             method: method, targetOffset: targetOffset, targetLength: targetLength, minorVersion: Int(minor),
             keepAlive: minor == 1 ? !close : (keepAliveToken && !close), contentLength: length,
-            expectsContinue: expectsContinue, headLength: head.count)
+            expectsContinue: expectsContinue, headLength: head.count, chunked: transferEncoding)
         parsed.idempotencyKeyOffset = idempotencyKey.offset
         parsed.idempotencyKeyLength = idempotencyKey.length
         return .head(parsed)

@@ -73,6 +73,7 @@ public final class HTTPServer: Sendable {
         let metrics = self.metrics
         let loops = self.loops
         let inboxes = self.inboxes
+        let maxConnections = configuration.maxConnections
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -81,7 +82,13 @@ public final class HTTPServer: Sendable {
             // The peer's end of stream is an event, not a close: the connection answers what it received first.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { [weak self] channel in
-                self?.track(channel)
+                if self?.track(channel, maxConnections: maxConnections) == false {
+                    // Relaxed: a counter for scrapes.
+                    metrics.refusedConnections.wrappingAdd(1, ordering: .relaxed)
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(HTTPRefusalHandler())
+                    }
+                }
                 let index = loops.firstIndex(of: ObjectIdentifier(channel.eventLoop))
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -99,20 +106,28 @@ public final class HTTPServer: Sendable {
         return port
     }
 
-    private func track(_ channel: any Channel) {
+    /// Records a new connection (closed at once while stopping).
+    /// - Returns: false when ``HTTPServerConfiguration/maxConnections`` are open (the caller refuses it).
+    private func track(_ channel: any Channel, maxConnections: Int) -> Bool {
         let id = ObjectIdentifier(channel)
-        let accepted = state.withLock { state -> Bool in
-            if state.stopping { return false }
+        enum Admission { case serve, refuse, stopping }
+        let admission = state.withLock { state -> Admission in
+            if state.stopping { return .stopping }
+            if state.connections.count >= maxConnections { return .refuse }
             state.connections[id] = channel
-            return true
+            return .serve
         }
-        if !accepted {
+        switch admission {
+        case .refuse:
+            return false
+        case .stopping:
             channel.close(promise: nil)
-            return
+        case .serve:
+            channel.closeFuture.whenComplete { [weak self] _ in
+                _ = self?.state.withLock { $0.connections.removeValue(forKey: id) }
+            }
         }
-        channel.closeFuture.whenComplete { [weak self] _ in
-            _ = self?.state.withLock { $0.connections.removeValue(forKey: id) }
-        }
+        return true
     }
 
     /// Stops accepting, lets every connection finish its in-flight requests (up to the grace period), then closes
@@ -138,5 +153,21 @@ public final class HTTPServer: Sendable {
             logger.info("closing connections after the grace period", metadata: ["connections": "\(left.count)"])
         }
         for channel in left { try? await channel.close() }
+    }
+}
+
+/// Answers a connection over ``HTTPServerConfiguration/maxConnections`` with 503 and closes it (SwiftNIO engine).
+final class HTTPRefusalHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        let bytes = context.channel.allocator.buffer(bytes: HTTPConnectionRefusal.bytes)
+        context.writeAndFlush(NIOAny(bytes)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // The request is not served; its bytes are dropped.
     }
 }

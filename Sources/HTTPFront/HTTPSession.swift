@@ -17,6 +17,11 @@ import ClstrRuntime
 /// - Flushing: once per read batch (``readBatchEnded()``), or at once for answers that complete later.
 /// - Refused requests (malformed, limits): answered with the parser's status and a JSON error body, then the
 ///   connection is closed; `Connection: close` is honoured likewise.
+/// - Chunked bodies: decoded in place by ``HTTPChunkedDecoder`` in the buffer being parsed (the engine's receive
+///   buffer, or `carry` for a request spread over reads), so the body follows the head as a `Content-Length` body
+///   does; the partial request's head is kept meanwhile (`chunkedHead`), not parsed again.
+/// - Deadlines: ``periodicCheck(now:)``, run by the engine's sweep, closes idle connections and answers 408 to a
+///   request whose head or body missed its read deadline (``HTTPLimits/headTimeout``, ``HTTPLimits/bodyTimeout``).
 final class HTTPSession<Transport: HTTPTransport>: HTTPExchangeTarget, @unchecked Sendable {
     // @unchecked Sendable: the session is a `ReplyHandler`, so replies can reach it from any thread; `deliver`
     // hops onto the connection's loop (`Transport.onLoop`/`post`). Every other member is read and written only on
@@ -62,11 +67,22 @@ final class HTTPSession<Transport: HTTPTransport>: HTTPExchangeTarget, @unchecke
     @exclusivity(unchecked) private var headSequence: UInt64 = 0
     @exclusivity(unchecked) private var nextSequence: UInt64 = 0
     @exclusivity(unchecked) private var continueSentFor: UInt64 = .max
+    /// When the next idle check is due (coarse monotonic ns; `.max`: never).
+    @exclusivity(unchecked) private var nextIdleCheck: UInt64 = .max
+    private let idlePeriod: UInt64
+    /// The head of a request whose chunked body is being decoded (nil otherwise).
+    @exclusivity(unchecked) private var chunkedHead: HTTPRequestHead?
+    /// The decoder of that body (reset for each chunked request; its state is a few integers).
+    @exclusivity(unchecked) private var chunkDecoder = HTTPChunkedDecoder(headLength: 0, limits: HTTPLimits())
     /// The strings made by ``string(_:)`` lately (``recentStringCount``, direct-mapped).
     private let recentStrings: UnsafeMutablePointer<String>
     private static var recentStringCount: Int { 4 }
 
-    init(transport: Transport, service: any HTTPService, metrics: HTTPMetrics, limits: HTTPLimits, metricsShard: Int) {
+    /// - Parameter now: the engine's monotonic time (nanoseconds) that ``periodicCheck(now:)`` will be given.
+    init(
+        transport: Transport, service: any HTTPService, metrics: HTTPMetrics, limits: HTTPLimits, metricsShard: Int,
+        now: UInt64 = MonotonicClock.coarseNow()
+    ) {
         self.transport = transport
         self.service = service
         self.metrics = metrics
@@ -74,7 +90,16 @@ final class HTTPSession<Transport: HTTPTransport>: HTTPExchangeTarget, @unchecke
         self.limits = limits
         self.state = HTTPConnectionStateMachine(
             lingerLimits: .init(
-                nanoseconds: MonotonicClock.nanoseconds(limits.lingerTimeout), bytes: limits.lingerByteLimit))
+                nanoseconds: MonotonicClock.nanoseconds(limits.lingerTimeout), bytes: limits.lingerByteLimit),
+            readDeadlines: .init(
+                head: limits.headTimeout.map { max(1, MonotonicClock.nanoseconds($0)) } ?? 0,
+                body: limits.bodyTimeout.map { max(1, MonotonicClock.nanoseconds($0)) } ?? 0))
+        if let idle = limits.idleTimeout {
+            idlePeriod = max(1, MonotonicClock.nanoseconds(idle))
+            nextIdleCheck = now &+ idlePeriod
+        } else {
+            idlePeriod = 0
+        }
         self.parser = HTTPRequestParser(limits: limits)
         var capacity = 1
         while capacity < max(1, limits.maxPipelined) { capacity <<= 1 }
@@ -117,6 +142,27 @@ final class HTTPSession<Transport: HTTPTransport>: HTTPExchangeTarget, @unchecke
         guard let mode = state.idleCheck(inFlight: inFlight) else { return false }
         Transport.close(self, mode)
         return true
+    }
+
+    /// The engine's periodic sweep (every ``HTTPLimits/sweepPeriod``): the idle check once per idle period, then
+    /// the read deadlines of a partial request. A missed deadline is answered 408 and closes the connection; with
+    /// answers still owed to earlier requests (a 408 cannot go before them) those are finished and the connection
+    /// closes after them.
+    func periodicCheck(now: UInt64) {
+        if now >= nextIdleCheck {
+            nextIdleCheck = now &+ idlePeriod
+            if checkIdle() { return }
+        }
+        guard
+            let kind = state.deadlineCheck(now: now, partialInput: carry.readableBytes > 0, sequence: nextSequence)
+        else { return }
+        metrics.recordTimeout(kind)
+        guard inFlight == 0 else { return drainAndClose() }
+        chunkedHead = nil
+        refuse(
+            HTTPParseError(
+                .requestTimeout,
+                kind == .head ? "request head not received in time" : "request body not received in time"))
     }
 
     /// Finishes the requests in flight and closes (graceful shutdown).
@@ -216,37 +262,75 @@ final class HTTPSession<Transport: HTTPTransport>: HTTPExchangeTarget, @unchecke
                 pipelineFull = true
                 return
             }
-            let result = buffer.withUnsafeReadableBytes { parser.parseHead($0) }
-            switch result {
-            case .needMore:
-                return
-            case .failure(let error):
-                refuse(error)
-                return
-            case .head(let head):
-                let total = head.headLength + head.contentLength
+            let head: HTTPRequestHead
+            if let pending = chunkedHead {
+                head = pending
+            } else {
+                let result = buffer.withUnsafeReadableBytes { parser.parseHead($0) }
+                switch result {
+                case .needMore:
+                    return
+                case .failure(let error):
+                    refuse(error)
+                    return
+                case .head(let parsed):
+                    head = parsed
+                }
+            }
+            let body: ByteBuffer
+            let total: Int
+            if head.chunked {
+                if chunkedHead == nil {
+                    chunkedHead = head
+                    chunkDecoder = HTTPChunkedDecoder(headLength: head.headLength, limits: limits)
+                    state.headCompleted()
+                }
+                // In place: the decoded body follows the head in this buffer (no buffer of its own).
+                let result = buffer.withUnsafeMutableReadableBytes { chunkDecoder.decode($0) }
+                switch result {
+                case .needMore(let keep):
+                    buffer.moveWriterIndex(to: buffer.readerIndex + keep)
+                    sendContinueIfExpected(head)
+                    return
+                case .failure(let error):
+                    chunkedHead = nil
+                    refuse(error)
+                    return
+                case .complete(let end):
+                    chunkedHead = nil
+                    total = end
+                    body = buffer.getSlice(
+                        at: buffer.readerIndex + head.headLength, length: chunkDecoder.bodyLength)!
+                }
+            } else {
+                total = head.headLength + head.contentLength
                 if buffer.readableBytes < total {
-                    if head.expectsContinue && inFlight == 0 && continueSentFor != nextSequence {
-                        continueSentFor = nextSequence
-                        output.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-                    }
+                    state.headCompleted()
+                    sendContinueIfExpected(head)
                     return
                 }
-                let start = buffer.readerIndex
-                let target = buffer.getSlice(at: start + head.targetOffset, length: head.targetLength)!
-                let body = buffer.getSlice(at: start + head.headLength, length: head.contentLength)!
-                var request = HTTPRequest(
-                    method: head.method, target: target, body: body, keepAlive: head.keepAlive,
-                    minorVersion: head.minorVersion)
-                if head.idempotencyKeyLength >= 0 {
-                    request.idempotencyKey = buffer.getSlice(
-                        at: start + head.idempotencyKeyOffset, length: head.idempotencyKeyLength)
-                }
-                buffer.moveReaderIndex(forwardBy: total)
-                parser.reset()
-                state.requestParsed(keepAlive: head.keepAlive)
-                dispatch(request)
+                body = buffer.getSlice(at: buffer.readerIndex + head.headLength, length: head.contentLength)!
             }
+            let target = buffer.getSlice(at: buffer.readerIndex + head.targetOffset, length: head.targetLength)!
+            var request = HTTPRequest(
+                method: head.method, target: target, body: body, keepAlive: head.keepAlive,
+                minorVersion: head.minorVersion)
+            if head.idempotencyKeyLength >= 0 {
+                request.idempotencyKey = buffer.getSlice(
+                    at: buffer.readerIndex + head.idempotencyKeyOffset, length: head.idempotencyKeyLength)
+            }
+            buffer.moveReaderIndex(forwardBy: total)
+            parser.reset()
+            state.requestParsed(keepAlive: head.keepAlive)
+            dispatch(request)
+        }
+    }
+
+    /// Answers `100 Continue` once for a request whose body is awaited, when nothing is in flight before it.
+    private func sendContinueIfExpected(_ head: HTTPRequestHead) {
+        if head.expectsContinue && inFlight == 0 && continueSentFor != nextSequence {
+            continueSentFor = nextSequence
+            output.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
         }
     }
 

@@ -14,6 +14,7 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
     public static let badRequest = HTTPStatus(code: 400)
     public static let notFound = HTTPStatus(code: 404)
     public static let methodNotAllowed = HTTPStatus(code: 405)
+    public static let requestTimeout = HTTPStatus(code: 408)
     public static let conflict = HTTPStatus(code: 409)
     public static let lengthRequired = HTTPStatus(code: 411)
     public static let payloadTooLarge = HTTPStatus(code: 413)
@@ -35,6 +36,7 @@ public struct HTTPStatus: Sendable, Hashable, CustomStringConvertible {
         case 400: "Bad Request"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
         case 409: "Conflict"
         case 411: "Length Required"
         case 413: "Content Too Large"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HTTPFront
 import Logging
 
 /// The transport between the HTTP front and the nodes.
@@ -162,6 +163,32 @@ public struct ProcessOptions<Defaults: ServiceDefaults>: ParsableArguments {
 
     public init() {}
 
+    @Option(
+        name: .customLong("max-connections"),
+        help:
+            "The most HTTP connections open at once; more are answered 503 and closed (default: 10000, or the descriptor limit less 256)."
+    )
+    public var maxConnections: Int?
+
+    @Option(
+        name: .customLong("header-timeout"),
+        help: "Seconds from a request's first byte to the end of its head before 408 and close (0: none).")
+    public var headerTimeout: Double = 60
+
+    @Option(
+        name: .customLong("body-timeout"),
+        help: "Seconds from the end of a request's head to the end of its body before 408 and close (0: none).")
+    public var bodyTimeout: Double = 60
+
+    /// The HTTP front's configuration on `port` with these options' connection cap and read deadlines.
+    public func frontConfiguration(port: Int) -> HTTPServerConfiguration {
+        var configuration = HTTPServerConfiguration(host: host, port: port)
+        if let maxConnections { configuration.maxConnections = maxConnections }
+        configuration.limits.headTimeout = headerTimeout > 0 ? .milliseconds(Int64(headerTimeout * 1_000)) : nil
+        configuration.limits.bodyTimeout = bodyTimeout > 0 ? .milliseconds(Int64(bodyTimeout * 1_000)) : nil
+        return configuration
+    }
+
     public var level: Logger.Level { Logger.Level(rawValue: logLevel.lowercased()) ?? .info }
 
     public func validate() throws {
@@ -180,6 +207,13 @@ public struct ProcessOptions<Defaults: ServiceDefaults>: ParsableArguments {
             throw ValidationError("--threads must be between 1 and 256 (got \(threads))")
         }
         guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
+        if let maxConnections, maxConnections < 1 {
+            throw ValidationError("--max-connections must be at least 1 (got \(maxConnections))")
+        }
+        for (name, seconds) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)]
+        where !(0...86_400).contains(seconds) {
+            throw ValidationError("\(name) must be between 0 and 86400 seconds (got \(seconds))")
+        }
     }
 }
 

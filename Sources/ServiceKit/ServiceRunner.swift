@@ -65,10 +65,10 @@ public enum ServiceRunner {
     /// Starts the HTTP front and adds its shutdown step (stop accepting, finish in-flight requests).
     /// - Returns: the server (its metrics belong on the metrics endpoint) and the bound port.
     public static func startFront(
-        _ service: any HTTPService, host: String, port: Int, loops: ServiceLoops, logger: Logger,
+        _ service: any HTTPService, configuration: HTTPServerConfiguration, loops: ServiceLoops, logger: Logger,
         steps: inout [ShutdownStep]
     ) async throws -> (server: any HTTPServing, port: Int) {
-        var configuration = HTTPServerConfiguration(host: host, port: port)
+        var configuration = configuration
         configuration.shutdownGracePeriod = .seconds(5)
         let server = loops.server(configuration: configuration, service: service, logger: logger)
         let bound = try await server.start()

@@ -7,7 +7,10 @@ struct CounterServiceDescriptorLimitTests {
     @Test("out of descriptors, accepting pauses (no busy loop on the listener) and resumes once some are free")
     func acceptPausesOnEMFILE() async throws {
         try await withBlockingAllowed {
-            let service = try CounterServiceProcess(["--threads", "1"], descriptorLimit: 64)
+            // A connection cap above the descriptor limit, so that accepting runs out of descriptors (the default
+            // cap stays under it: see the next test).
+            let service = try CounterServiceProcess(
+                ["--threads", "1", "--max-connections", "1000"], descriptorLimit: 64)
             // More connections than the server has descriptors for: the kernel completes them all (backlog 1,024),
             // the server accepts until EMFILE and the rest wait in the queue.
             var clients: [RawHTTPConnection] = []
@@ -34,6 +37,26 @@ struct CounterServiceDescriptorLimitTests {
             let failures = try #require(try service.metric("clstr_http_accept_failures_total"))
             #expect(failures >= 1, "the limit was reached")
             #expect(failures <= 20, "\(failures) failed accepts: accepting did not pause")
+        }
+    }
+
+    @Test("the default connection cap is derived from the descriptor limit: 503 beyond it, not a failed accept")
+    func defaultCapUnderDescriptorLimit() async throws {
+        try await withBlockingAllowed {
+            // 64 descriptors: the cap is 64 - 16 = 48 connections.
+            let service = try CounterServiceProcess(["--threads", "1"], descriptorLimit: 64)
+            var clients: [RawHTTPConnection] = []
+            for _ in 0..<47 { clients.append(try RawHTTPConnection(port: service.httpPort, timeout: 5)) }
+            // The 48th place (the metrics scrapes below use the other server).
+            let served = try RawHTTPConnection(port: service.httpPort, timeout: 5)
+            #expect(try served.request("GET", "/").status == 200)
+            let refused = try RawHTTPConnection(port: service.httpPort, timeout: 5)
+            let answer = try refused.readResponse()
+            #expect(answer.status == 503)
+            #expect(answer.headers["connection"] == "close")
+            #expect(try service.metric("clstr_http_connections_refused_total") == 1)
+            #expect(try service.metric("clstr_http_accept_failures_total") == 0)
+            for client in clients { client.close() }
         }
     }
 }

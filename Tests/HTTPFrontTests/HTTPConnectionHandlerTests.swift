@@ -132,4 +132,26 @@ struct HTTPConnectionHandlerTests {
         channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(!channel.isActive, "nothing read during the second period")
     }
+
+    @Test("read deadlines on the loop's clock: a trickled head gets 408 at its deadline, not before")
+    func headDeadline() throws {
+        var limits = HTTPLimits()
+        limits.idleTimeout = nil
+        limits.headTimeout = .seconds(2)
+        limits.bodyTimeout = .seconds(2)
+        let channel = try Self.makeChannel(TestService(), limits: limits)
+        // Sweeps every 500 ms; the partial head is watched from the first sweep that sees it (t = 500 ms).
+        for piece in ["GET /n", "o", "w HTTP/1.1\r\n", "Host: x\r\n"] {
+            try Self.send(channel, piece)
+            channel.embeddedEventLoop.advanceTime(by: .milliseconds(500))
+        }
+        // t = 2 s: 1.5 s since the first sweep that saw it.
+        #expect(try Self.output(channel).isEmpty, "not before the deadline")
+        // t = 2.5 s: 2 s since then, though bytes kept arriving (a trickle does not restart the deadline).
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(500))
+        let text = try Self.output(channel)
+        #expect(text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(text)")
+        #expect(text.hasSuffix(#"{"error":"request head not received in time"}"#))
+        #expect(!channel.isActive)
+    }
 }

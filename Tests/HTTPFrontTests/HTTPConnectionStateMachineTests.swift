@@ -367,4 +367,65 @@ struct HTTPConnectionStateMachineTests {
             #expect(result == .none)
         }
     }
+
+    @Test("read deadlines: a partial head is watched from the first sweep that sees it and misses at its limit")
+    func headDeadline() {
+        var machine = Machine(readDeadlines: .init(head: 200, body: 500))
+        _ = machine.bytesReceived(3)
+        machine.readBatchEnded()
+        #expect(machine.deadlineCheck(now: 1_000, partialInput: true, sequence: 0) == nil, "first seen")
+        // More bytes of the same head (a trickle) do not restart it.
+        _ = machine.bytesReceived(1)
+        machine.readBatchEnded()
+        #expect(machine.deadlineCheck(now: 1_199, partialInput: true, sequence: 0) == nil)
+        #expect(machine.deadlineCheck(now: 1_200, partialInput: true, sequence: 0) == .head)
+        #expect(machine.phase == .serving, "the session answers 408, which closes")
+    }
+
+    @Test("read deadlines: a completed request restarts the watch; no partial input clears it")
+    func deadlineRestarts() {
+        var machine = Machine(readDeadlines: .init(head: 200, body: 500))
+        #expect(machine.deadlineCheck(now: 0, partialInput: true, sequence: 0) == nil)
+        machine.requestParsed(keepAlive: true)
+        // The next request (sequence 1) is partial: watched from now, not from 0.
+        #expect(machine.deadlineCheck(now: 150, partialInput: true, sequence: 1) == nil)
+        #expect(machine.deadlineCheck(now: 300, partialInput: true, sequence: 1) == nil)
+        #expect(machine.deadlineCheck(now: 349, partialInput: false, sequence: 2) == nil, "nothing held")
+        #expect(machine.deadlineCheck(now: 400, partialInput: true, sequence: 2) == nil)
+        #expect(machine.deadlineCheck(now: 600, partialInput: true, sequence: 2) == .head)
+    }
+
+    @Test("read deadlines: the body is timed from the end of its head, with its own limit")
+    func bodyDeadline() {
+        var machine = Machine(readDeadlines: .init(head: 200, body: 500))
+        #expect(machine.deadlineCheck(now: 0, partialInput: true, sequence: 0) == nil)
+        machine.headCompleted()
+        #expect(machine.awaitingBody)
+        #expect(machine.deadlineCheck(now: 150, partialInput: true, sequence: 0) == nil, "the body's watch starts")
+        #expect(machine.deadlineCheck(now: 600, partialInput: true, sequence: 0) == nil, "head limit does not apply")
+        #expect(machine.deadlineCheck(now: 650, partialInput: true, sequence: 0) == .body)
+        machine.requestParsed(keepAlive: true)
+        #expect(!machine.awaitingBody)
+    }
+
+    @Test("read deadlines: input held back by the server is not watched; none when disabled or finishing")
+    func deadlineExceptions() {
+        var machine = Machine(readDeadlines: .init(head: 200, body: 500))
+        #expect(machine.deadlineCheck(now: 0, partialInput: true, sequence: 0) == nil)
+        let mayRead = machine.mayRead(pipelineHasRoom: false)
+        #expect(!mayRead, "pipeline full: reading held")
+        #expect(machine.deadlineCheck(now: 1_000, partialInput: true, sequence: 0) == nil, "held: not the client")
+        #expect(machine.pipelineDrained(pipelineHasRoom: true) == .resumeReading)
+        #expect(machine.deadlineCheck(now: 1_100, partialInput: true, sequence: 0) == nil, "watched anew")
+        #expect(machine.deadlineCheck(now: 1_300, partialInput: true, sequence: 0) == .head)
+
+        var disabled = Machine(readDeadlines: .init(head: 0, body: 0))
+        #expect(disabled.deadlineCheck(now: 0, partialInput: true, sequence: 0) == nil)
+        #expect(disabled.deadlineCheck(now: .max / 2, partialInput: true, sequence: 0) == nil)
+
+        var finishing = Machine(readDeadlines: .init(head: 200, body: 500))
+        finishing.requestParsed(keepAlive: false)
+        #expect(finishing.deadlineCheck(now: 0, partialInput: true, sequence: 1) == nil)
+        #expect(finishing.deadlineCheck(now: 1_000, partialInput: true, sequence: 1) == nil)
+    }
 }

@@ -19,11 +19,12 @@ enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
 struct HTTPServerTests {
     static func withServer(
         _ engine: Engine, limits: HTTPLimits = HTTPLimits(), port: Int = 0, threads: Int = 2,
-        expectStartFailure: Bool = false,
+        maxConnections: Int? = nil, expectStartFailure: Bool = false,
         _ body: (Int, TestService, any HTTPServing) async throws -> Void
     ) async throws {
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: port)
         configuration.limits = limits
+        if let maxConnections { configuration.maxConnections = maxConnections }
         let service = TestService()
         let server: any HTTPServing
         let stop: () async -> Void
@@ -394,6 +395,142 @@ struct HTTPServerTests {
             #expect(
                 ChildProcess.waitUntil(timeout: 8) { server.metrics.openConnections.load(ordering: .relaxed) == 0 },
                 "closed by the linger deadline")
+        }
+    }
+
+    @Test(
+        "a chunked body sent one byte per packet is decoded; pipelined requests after it are served",
+        arguments: Engine.allCases)
+    func chunkedByteByByte(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.chunkedByteByByteBody(engine) }
+    }
+
+    static func chunkedByteByByteBody(_ engine: Engine) async throws {
+        try await Self.withServer(engine) { port, _, _ in
+            let client = try RawHTTPConnection(port: port)
+            let chunked =
+                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\nGET /now HTTP/1.1\r\n\r\n"
+            for byte in chunked.utf8 { try client.send([byte]) }
+            #expect(try client.readResponse().body == "hello, world")
+            #expect(try client.readResponse().body == "now")
+            // Whole, pipelined with a Content-Length request.
+            try client.send(
+                "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                    + "POST /echo HTTP/1.1\r\nContent-Length: 2\r\n\r\nde")
+            #expect(try client.readResponse().body == "abc")
+            #expect(try client.readResponse().body == "de")
+            // A chunk over the body limit: 413 with a JSON body, then the connection closes.
+            try client.send("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4001\r\n")
+            let refused = try client.readResponse()
+            #expect(refused.status == 413)
+            #expect(refused.body == #"{"error":"body larger than 16384 bytes"}"#)
+            #expect(client.readsEndOfStream())
+        }
+    }
+
+    @Test(
+        "head deadline: a head trickled byte by byte is answered 408 and closed, and counted",
+        arguments: Engine.allCases)
+    func headDeadline(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.headDeadlineBody(engine) }
+    }
+
+    static func headDeadlineBody(_ engine: Engine) async throws {
+        var limits = HTTPLimits()
+        limits.headTimeout = .milliseconds(300)
+        limits.idleTimeout = nil  // only the deadline can end it
+        try await Self.withServer(engine, limits: limits) { port, _, server in
+            let client = try RawHTTPConnection(port: port, timeout: 5)
+            let started = ContinuousClock.now
+            // A trickle: a byte every 50 ms for 150 ms (then silence, so that no byte is unread when it closes).
+            for byte in "GET /".utf8.prefix(4) {
+                try client.send([byte])
+                usleep(50_000)
+            }
+            let response = try client.readResponse()
+            let elapsed = ContinuousClock.now - started
+            #expect(response.status == 408)
+            #expect(response.body == #"{"error":"request head not received in time"}"#)
+            #expect(response.headers["connection"] == "close")
+            #expect(client.readsEndOfStream())
+            #expect(elapsed >= .milliseconds(290), "not before the deadline (\(elapsed))")
+            #expect(elapsed < .seconds(3), "soon after the deadline (\(elapsed))")
+            #expect(server.metrics.headTimeouts.load(ordering: .relaxed) == 1)
+            #expect(server.metrics.bodyTimeouts.load(ordering: .relaxed) == 0)
+            var text = PrometheusExposition()
+            server.metrics.render(into: &text)
+            #expect(text.text.contains(#"clstr_http_timeouts_total{kind="head"} 1"#))
+            // Complete requests on another connection are untouched by the deadline.
+            let other = try RawHTTPConnection(port: port)
+            #expect(try other.request("GET", "/now").body == "now")
+        }
+    }
+
+    @Test(
+        "body deadline: a body that stops arriving (Content-Length or chunked) is answered 408 and closed",
+        arguments: Engine.allCases)
+    func bodyDeadline(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.bodyDeadlineBody(engine) }
+    }
+
+    static func bodyDeadlineBody(_ engine: Engine) async throws {
+        var limits = HTTPLimits()
+        limits.bodyTimeout = .milliseconds(200)
+        limits.idleTimeout = nil
+        try await Self.withServer(engine, limits: limits) { port, _, server in
+            for partial in [
+                "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+                "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+            ] {
+                let client = try RawHTTPConnection(port: port, timeout: 5)
+                // A complete request first: the deadline watches the partial one only.
+                try client.send("GET /now HTTP/1.1\r\n\r\n" + partial)
+                #expect(try client.readResponse().body == "now")
+                let response = try client.readResponse()
+                #expect(response.status == 408)
+                #expect(response.body == #"{"error":"request body not received in time"}"#)
+                #expect(client.readsEndOfStream())
+            }
+            #expect(server.metrics.bodyTimeouts.load(ordering: .relaxed) == 2)
+            #expect(server.metrics.headTimeouts.load(ordering: .relaxed) == 0)
+        }
+    }
+
+    @Test(
+        "connection cap: beyond it a connection gets 503 with a JSON body and is closed; a freed place serves again",
+        arguments: Engine.allCases)
+    func connectionCap(engine: Engine) async throws {
+        try await withBlockingAllowed { try await Self.connectionCapBody(engine) }
+    }
+
+    static func connectionCapBody(_ engine: Engine) async throws {
+        try await Self.withServer(engine, maxConnections: 2) { port, _, server in
+            let first = try RawHTTPConnection(port: port)
+            let second = try RawHTTPConnection(port: port)
+            #expect(try first.request("GET", "/now").body == "now")
+            #expect(try second.request("GET", "/now").body == "now")
+            let refused = try RawHTTPConnection(port: port)
+            let answer = try refused.readResponse()
+            #expect(answer.status == 503)
+            #expect(answer.body == #"{"error":"too many connections"}"#)
+            #expect(answer.headers["connection"] == "close")
+            #expect(refused.readsEndOfStream())
+            #expect(server.metrics.refusedConnections.load(ordering: .relaxed) == 1)
+            #expect(try second.request("GET", "/now").body == "now", "the open ones keep serving")
+            var text = PrometheusExposition()
+            server.metrics.render(into: &text)
+            #expect(text.text.contains("clstr_http_connections_refused_total 1"))
+            // A place freed: a new connection is served (once the server has seen the close).
+            _ = try first.request("GET", "/now", close: true)
+            #expect(first.readsEndOfStream())
+            #expect(
+                ChildProcess.waitUntil(timeout: 5) {
+                    guard let next = try? RawHTTPConnection(port: port, timeout: 2),
+                        let response = try? next.request("GET", "/now")
+                    else { return false }
+                    return response.body == "now"
+                })
         }
     }
 }

@@ -77,7 +77,12 @@ let benchmarks: @Sendable () -> Void = {
         ("POST /counter/bench-counter-00042/increment HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
             + "Content-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"amount\": 1}").utf8)
     let get = Array("GET /counter/bench-counter-00042 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n".utf8)
-    for (name, request) in [("increment", increment), ("get", get)] {
+    // The same increment with a chunked body (decoded in place in the connection's receive buffer).
+    let chunkedIncrement = Array(
+        ("POST /counter/bench-counter-00042/increment HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+            + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "6\r\n{\"amou\r\n7\r\nnt\": 1}\r\n0\r\n\r\n").utf8)
+    for (name, request) in [("increment", increment), ("get", get), ("increment, chunked body", chunkedIncrement)] {
         Benchmark(
             "HTTP parse → route → render: \(name)",
             configuration: .init(scalingFactor: .kilo)

@@ -31,20 +31,12 @@
         var readable = false
         /// The peer shut its sending side (`EPOLLRDHUP`): read until end of stream.
         var peerShutWrite = false
-        var nextIdleCheck: UInt64 = .max
-        let idlePeriod: UInt64
 
         init(fd: Int32, slot: Int, loop: EpollServerLoop, server: EpollHTTPServer) {
             self.fd = fd
             self.slot = slot
             self.loop = loop
             self.server = server
-            if let idle = server.configuration.limits.idleTimeout {
-                idlePeriod = max(1, MonotonicClock.nanoseconds(idle))
-                nextIdleCheck = MonotonicClock.coarseNow() &+ idlePeriod
-            } else {
-                idlePeriod = 0
-            }
         }
 
         static func onLoop(_ session: EpollConnection) -> Bool { session.transport.loop.inLoop }
@@ -196,12 +188,11 @@
             Glibc.close(transport.fd)
         }
 
-        /// Closes the connection if its linger deadline passed or it stayed idle for a whole idle period.
+        /// Closes the connection if its linger deadline passed, it stayed idle for a whole idle period, or a partial
+        /// request missed its read deadline (the loop's sweep, every ``HTTPLimits/sweepPeriod`` at most).
         func sweep(now: UInt64) {
             if state.lingerCheck(now: now) { return closeSocket() }
-            guard now >= transport.nextIdleCheck else { return }
-            transport.nextIdleCheck = now &+ transport.idlePeriod
-            checkIdle()
+            periodicCheck(now: now)
         }
     }
 #endif

@@ -118,9 +118,9 @@
 
         // MARK: Loop callbacks
 
+        /// A connection is served (the loop counted it in `openConnections` when it accepted it, under the cap).
         func connectionOpened() {
-            // Relaxed: gauges and a polled count.
-            metrics.openConnections.wrappingAdd(1, ordering: .relaxed)
+            // Relaxed: a counter for scrapes.
             metrics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)
         }
 

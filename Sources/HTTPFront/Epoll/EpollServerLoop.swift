@@ -45,6 +45,9 @@
         @exclusivity(unchecked) private var readyReads: [EpollConnection] = []
         /// The receive buffer every connection of the loop reads into (what a batch leaves over is copied out).
         @exclusivity(unchecked) var readBuffer: ByteBuffer
+        /// How often connections are swept (idle, read and linger deadlines): the shortest
+        /// ``HTTPLimits/sweepPeriod`` of the loop's servers, 1 s at most.
+        @exclusivity(unchecked) private var sweepPeriod: UInt64 = 1_000_000_000
 
         struct Listener {
             let fd: Int32
@@ -123,9 +126,9 @@
             let capacity = 512
             let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
             defer { events.deallocate() }
-            var nextSweep = MonotonicClock.now() &+ 1_000_000_000
+            var nextSweep = MonotonicClock.now() &+ sweepPeriod
             while !stopping.load(ordering: .relaxed) {
-                let timeout: Int32 = pendingReads.isEmpty ? 1_000 : 0
+                let timeout: Int32 = pendingReads.isEmpty ? Int32(max(1, sweepPeriod / 1_000_000)) : 0
                 let count = epoll_wait(epfd, events, Int32(capacity), timeout)
                 if count < 0 && errno != EINTR { break }
                 for i in 0..<max(0, Int(count)) {
@@ -152,7 +155,7 @@
                 }
                 let now = MonotonicClock.coarseNow()
                 if now >= nextSweep {
-                    nextSweep = now &+ 1_000_000_000
+                    nextSweep = now &+ sweepPeriod
                     sweepIdle(now: now)
                     resumePausedListeners(now: now)
                 }
@@ -180,6 +183,8 @@
         /// Starts accepting on `fd` (the server's bound, listening, non-blocking socket, shared by every loop) for
         /// `server`. `EPOLLEXCLUSIVE`: a new connection wakes one waiting loop, not all of them.
         func addListener(_ fd: Int32, server: EpollHTTPServer) {
+            sweepPeriod = min(
+                sweepPeriod, max(1_000_000, MonotonicClock.nanoseconds(server.configuration.limits.sweepPeriod)))
             listeners.append(Listener(fd: fd, server: server))
             var event = epoll_event(
                 events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue,
@@ -221,12 +226,30 @@
                     }
                     return
                 }
+                // The cap: an atomic add, so that loops accepting at once cannot overshoot it. Relaxed: the count
+                // orders nothing but itself (every add and subtract is a read-modify-write of the one counter).
+                let server = listener.server
+                let open = server.metrics.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+                if open > server.configuration.maxConnections {
+                    server.metrics.openConnections.wrappingSubtract(1, ordering: .relaxed)
+                    // Relaxed: a counter for scrapes.
+                    server.metrics.refusedConnections.wrappingAdd(1, ordering: .relaxed)
+                    Self.refuse(fd)
+                    continue
+                }
                 var one: Int32 = 1
                 _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                register(fd: fd, server: listener.server)
+                register(fd: fd, server: server)
             }
         }
 
+        /// Answers a connection over the cap with 503 (one non-blocking send, whatever it takes) and closes it.
+        private static func refuse(_ fd: Int32) {
+            HTTPConnectionRefusal.bytes.withUnsafeBytes { _ = cepoll_send(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+
+        /// Serves a new connection (its place under the cap is already counted in `openConnections`).
         private func register(fd: Int32, server: EpollHTTPServer) {
             let (connection, slot, tag) = connections.insert(kind: Self.connectionKind) { slot in
                 EpollConnection(fd: fd, slot: slot, loop: self, server: server)
@@ -237,6 +260,8 @@
             guard epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) == 0 else {
                 connections.remove(connection, slot: slot)
                 close(fd)
+                // Relaxed: see accept.
+                server.metrics.openConnections.wrappingSubtract(1, ordering: .relaxed)
                 return
             }
             server.connectionOpened()
