@@ -160,7 +160,7 @@ enum AccountingErrorCode {
     /// The store refused or could not take the write: nothing was appended (503).
     static let storeUnavailable = RequestError.Code(rawValue: "store_unavailable")
     /// The write may or may not have been stored (504): retry with the same Idempotency-Key.
-    static let outcomeUnknown = RequestError.Code(rawValue: "outcome_unknown")
+    static let outcomeUnknown = RequestError.Code.outcomeUnknown
     /// The stored events could not be read (500).
     static let storeCorrupt = RequestError.Code(rawValue: "store_error")
 }

@@ -299,10 +299,13 @@ final class AccountingHTTPService: HTTPService {
         let status: HTTPStatus
         let code: String
         switch error.code {
-        case AccountingErrorCode.outcomeUnknown, .deadlineExceeded, .disconnected, .transportClosed:
+        case .outcomeUnknown, .deadlineExceeded:
             status = .gatewayTimeout
             code = AccountingErrorCode.outcomeUnknown.rawValue
-        case AccountingErrorCode.storeUnavailable, .noResponder, .mailboxFull, .stopped:
+        // `disconnected` and `transportClosed` promise the request was not sent (a request lost in flight is
+        // `outcomeUnknown`).
+        case AccountingErrorCode.storeUnavailable, .noResponder, .mailboxFull, .stopped, .disconnected,
+            .transportClosed:
             status = .serviceUnavailable
             code = "unavailable"
         case .badRequest:

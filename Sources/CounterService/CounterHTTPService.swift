@@ -175,11 +175,14 @@ final class CounterHTTPService: HTTPService {
             case CounterError.invalidAmountCode:
                 response.error(.unprocessableContent, error.message)
             case RequestError.Code.deadlineExceeded.rawValue, RequestError.Code.outcomeUnknown.rawValue:
-                response.error(.gatewayTimeout, "cluster error: \(error)")
+                // It may have been applied: never a 503, which promises it was not.
+                response.error(
+                    .gatewayTimeout, "outcome unknown (it may have been applied): \(error)", code: "outcome_unknown")
             case RequestError.Code.noResponder.rawValue, RequestError.Code.disconnected.rawValue,
                 RequestError.Code.transportClosed.rawValue, RequestError.Code.stopped.rawValue,
                 RequestError.Code.mailboxFull.rawValue:
-                response.error(.serviceUnavailable, "cluster error: \(error)")
+                // Certainly not applied (the encoder adds `Retry-After`).
+                response.error(.serviceUnavailable, "not applied: \(error)", code: "unavailable")
             default:
                 response.error(.internalServerError, "cluster error: \(error)")
             }

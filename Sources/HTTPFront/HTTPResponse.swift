@@ -91,16 +91,21 @@ public struct HTTPResponseBuilder {
     @usableFromInline
     init(body: ByteBuffer) { self.body = body }
 
-    /// Makes this an error response: `{"error":"<message>"}`.
+    /// Makes this an error response: `{"error":"<message>"}`, or `{"error":"<message>","code":"<code>"}`.
     /// - Parameters:
     ///   - status: the status.
     ///   - message: the message (escaped).
-    public mutating func error(_ status: HTTPStatus, _ message: String) {
+    ///   - code: a stable, machine-readable code (e.g. `unavailable`, `outcome_unknown`), or nil.
+    public mutating func error(_ status: HTTPStatus, _ message: String, code: String? = nil) {
         self.status = status
         self.contentType = .json
         body.clear()
         body.writeStaticString(#"{"error":"#)
         body.writeJSONString(message)
+        if let code {
+            body.writeStaticString(#","code":"#)
+            body.writeJSONString(code)
+        }
         body.writeInteger(UInt8(ascii: "}"))
     }
 }

@@ -2,9 +2,13 @@ import NIOCore
 
 /// Writes response heads from pre-encoded fragments.
 enum HTTPResponseEncoder {
-    /// Pre-encoded status lines for the codes of ``HTTPStatus/counted`` (index by counter slot).
+    /// Pre-encoded status lines for the codes of ``HTTPStatus/counted`` (index by counter slot). A 503 carries
+    /// `Retry-After: 1`: every 503 the services send means "certainly not applied, try again" (a request whose
+    /// outcome is unknown is a 504), so the header belongs to the status itself.
     static let statusLines: [[UInt8]] = HTTPStatus.counted.map { code in
-        Array("HTTP/1.1 \(code) \(HTTPStatus(code: code).reasonPhrase)\r\n".utf8)
+        Array(
+            "HTTP/1.1 \(code) \(HTTPStatus(code: code).reasonPhrase)\r\n\(code == 503 ? "Retry-After: 1\r\n" : "")".utf8
+        )
     }
 
     /// Status line, `Content-Type` line and `Content-Length: ` for every counted status and media type, as one
@@ -46,6 +50,7 @@ enum HTTPResponseEncoder {
             output.writeBytes(statusLines[index])
         } else {
             output.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
+            if status.code == 503 { output.writeStaticString("Retry-After: 1\r\n") }
         }
         output.writeStaticString(contentType.headerLine)
         if let allow {
