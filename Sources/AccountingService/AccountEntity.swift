@@ -387,7 +387,7 @@ final class AccountEntity: Sendable {
         switch error.code {
         case .outcomeUnknown, .timeout:
             return RequestError(
-                reading ? AccountingErrorCode.storeUnavailable : AccountingErrorCode.outcomeUnknown, error.description)
+                reading ? AccountingErrorCode.storeUnavailable : RequestError.Code.outcomeUnknown, error.description)
         case .codec:
             return RequestError(AccountingErrorCode.storeCorrupt, error.description)
         default:

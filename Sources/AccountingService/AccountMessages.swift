@@ -159,8 +159,6 @@ struct AccountReply: WireCodable, Equatable {
 enum AccountingErrorCode {
     /// The store refused or could not take the write: nothing was appended (503).
     static let storeUnavailable = RequestError.Code(rawValue: "store_unavailable")
-    /// The write may or may not have been stored (504): retry with the same Idempotency-Key.
-    static let outcomeUnknown = RequestError.Code.outcomeUnknown
     /// The stored events could not be read (500).
     static let storeCorrupt = RequestError.Code(rawValue: "store_error")
 }

@@ -301,7 +301,7 @@ final class AccountingHTTPService: HTTPService {
         switch error.code {
         case .outcomeUnknown, .deadlineExceeded:
             status = .gatewayTimeout
-            code = AccountingErrorCode.outcomeUnknown.rawValue
+            code = RequestError.Code.outcomeUnknown.rawValue
         // `disconnected` and `transportClosed` promise the request was not sent (a request lost in flight is
         // `outcomeUnknown`).
         case AccountingErrorCode.storeUnavailable, .noResponder, .mailboxFull, .stopped, .disconnected,

@@ -1,3 +1,4 @@
+import ClstrRuntime
 import EventSourcing
 import Foundation
 import Synchronization

@@ -17,10 +17,8 @@ package final class BackgroundTicker: Sendable {
     package init(interval: Duration, body: @escaping @Sendable () -> Void) {
         self.intervalNanoseconds = max(100_000, MonotonicClock.nanoseconds(interval))
         self.body = body
-        let box = Unmanaged.passRetained(self)
-        var handle = pthread_t()
-        precondition(pthread_create(&handle, nil, tickerMain, box.toOpaque()) == 0)
-        pthread_detach(handle)
+        // The thread keeps the ticker alive until `stop()` lets its loop return.
+        DedicatedThread.start { [self] in loop() }.detach()
     }
 
     fileprivate func loop() {
@@ -36,10 +34,4 @@ package final class BackgroundTicker: Sendable {
         running.store(false, ordering: .relaxed)
         parker.unpark()
     }
-}
-
-private func tickerMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let ticker = Unmanaged<BackgroundTicker>.fromOpaque(argument!).takeRetainedValue()
-    ticker.loop()
-    return nil
 }
