@@ -15,13 +15,17 @@ final class AccountNode: ShardRequestHandler {
     let snapshots: (any SnapshotStore)?
     /// A snapshot is saved when an entity's version passes a multiple of this (0: never).
     let snapshotEvery: UInt64
+    /// How many idempotency keys each account remembers in memory (``RecentAnswers``); older ones are looked up
+    /// in the store when a retry carries one.
+    let idempotencyWindow: Int
     let logger: Logger
     private let stripes: [EntityStripe]
 
     init(
         nodeID: String, store: any EventStore, snapshots: (any SnapshotStore)?, snapshotEvery: UInt64 = 100,
-        logger: Logger
+        idempotencyWindow: Int = 1024, logger: Logger
     ) {
+        self.idempotencyWindow = max(1, idempotencyWindow)
         self.nodeID = nodeID
         self.store = store
         self.snapshots = snapshots

@@ -39,6 +39,11 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("snapshot-every"), help: "Save an account's snapshot every N events (0: never).")
     var snapshotEvery: Int = 100
 
+    @Option(
+        name: .customLong("idempotency-window"),
+        help: "How many Idempotency-Keys each account remembers in memory (older ones are looked up in the store).")
+    var idempotencyWindow: Int = 1024
+
     /// Where JetStream is: the `--nats-url` URLs, or nil when a nats-server child must be started
     /// (`--nats-server auto`, with JetStream enabled).
     static func natsURLs<D: ServiceDefaults>(_ transport: TransportOptions<D>) -> [String]? {
@@ -47,6 +52,7 @@ struct StoreOptions: ParsableArguments {
 
     func validate() throws {
         guard snapshotEvery >= 0 else { throw ValidationError("--snapshot-every must be ≥ 0") }
+        guard idempotencyWindow >= 1 else { throw ValidationError("--idempotency-window must be ≥ 1") }
         guard !dataDir.isEmpty else { throw ValidationError("--data-dir must not be empty") }
     }
 }
@@ -169,7 +175,8 @@ struct AccountingApp {
             for nodeID in localNodes {
                 let accounts = AccountNode(
                     nodeID: nodeID, store: store.events, snapshots: store.snapshots,
-                    snapshotEvery: UInt64(storage.snapshotEvery), logger: logger)
+                    snapshotEvery: UInt64(storage.snapshotEvery), idempotencyWindow: storage.idempotencyWindow,
+                    logger: logger)
                 let node = ClusterNode(
                     nodeID: nodeID, shardMap: shardMap, transport: clusterTransport, handler: accounts)
                 logger.info(
