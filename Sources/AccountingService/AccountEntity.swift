@@ -300,7 +300,10 @@ final class AccountEntity: Sendable {
                 for (index, event) in decided.enumerated() {
                     scratch.evolve(event)
                     events.append(event)
-                    let id = key.isEmpty ? EventID.random() : Self.eventID(stream: stream, key: key, index: index)
+                    // An unkeyed event's ID only has to be unique: the process counter mixed with random seeds
+                    // (EventID.next(), an atomic add) instead of two getrandom calls per event (random(): 4.7 % of
+                    // the memory store's deposit CPU in perf).
+                    let id = key.isEmpty ? EventID.next() : Self.eventID(stream: stream, key: key, index: index)
                     // Account events always encode (binary payloads of plain fields).
                     if let encoded = try? AccountEvent.codec.encode(event, id: id, metadata: metadata) {
                         data.append(encoded)

@@ -139,7 +139,7 @@ final class TransferProcessManager: Sendable {
         self.client = client
         self.logger = logger
         self.grace = grace
-        follower = LogFollower(store: store) { events in pending.apply(events) }
+        follower = LogFollower(store: store, interval: .milliseconds(50)) { events in pending.apply(events) }
         let sweep = PendingSweep(pending: pending, client: client, logger: logger, grace: grace)
         ticker = BackgroundTicker(interval: .milliseconds(500)) { sweep.run() }
     }
