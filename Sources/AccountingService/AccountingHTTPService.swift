@@ -151,7 +151,10 @@ final class AccountingHTTPService: HTTPService {
     private func respondStats(_ route: HTTPRoute, _ exchange: borrowing HTTPExchange) {
         guard let stats else {
             return exchange.respond(
-                Self.error(.serviceUnavailable, "no event store in this process", code: "store_unavailable"),
+                Self.error(
+                    .serviceUnavailable,
+                    "no event store in this process (a gateway serves /stats with --store jetstream)",
+                    code: "store_unavailable"),
                 route: route.index)
         }
         let totals = stats.current

@@ -30,7 +30,9 @@ struct AccountingNATSTests {
             }
             var nodes = try ["node-0", "node-1", "node-2"].map { try node($0) }
             let port = FreePort.next()
-            let gateway = try start(["gateway", "--http-port", String(port)] + common, ready: "Accounting Ready")
+            // The gateway reads the cluster's JetStream store for GET /stats (the projection lives here).
+            let gateway = try start(
+                ["gateway", "--http-port", String(port), "--store", "jetstream"] + common, ready: "Accounting Ready")
             defer {
                 gateway.stop()
                 for child in nodes { child.stop() }
@@ -56,6 +58,16 @@ struct AccountingNATSTests {
             #expect(alice?["balance"] as? Int == 120)
             #expect(alice?["version"] as? Int == 3)
             #expect(json(try request("GET", "/accounts/bob").body)?["balance"] as? Int == 30)
+
+            // GET /stats on the gateway: a projection of the global log every node appends to.
+            var stats: [String: Any]?
+            let projected = ChildProcess.waitUntil(timeout: 20) {
+                stats = json((try? request("GET", "/stats").body) ?? "")
+                return stats?["lag"] as? Int == 0 && stats?["total_balance"] as? Int == 150
+            }
+            #expect(projected, "\(String(describing: stats))")
+            #expect(stats?["accounts"] as? Int == 2)
+            #expect(stats?["events"] as? Int == 5)  // 2 opens, a deposit, a debit and a credit
             server.stop()
         }
     }
