@@ -83,11 +83,11 @@ final class AccountEntity: Sendable {
                 return .idle
             }
             if !state.loaded { return .load }
-            guard state.queue[state.head].message is AccountCommandRequest else { return .run(state.next()!) }
+            guard state.queue[state.head].command != nil else { return .run(state.next()!) }
             // Consecutive commands go together: decided one after the other, appended at once, answered after.
             var batch: [AccountWork] = []
             while state.head < state.queue.count && batch.count < Self.maxBatch,
-                state.queue[state.head].message is AccountCommandRequest
+                state.queue[state.head].command != nil
             {
                 batch.append(state.queue[state.head])
                 state.head += 1
@@ -127,7 +127,7 @@ final class AccountEntity: Sendable {
             state.findKeys = false
             var keys = Set<String>()
             for work in state.queue[state.head...] {
-                if let request = work.message as? AccountCommandRequest, !request.idempotencyKey.isEmpty {
+                if let request = work.command, !request.idempotencyKey.isEmpty {
                     keys.insert(request.idempotencyKey)
                 }
             }
@@ -269,7 +269,7 @@ final class AccountEntity: Sendable {
             var data: [EventData] = []
             var keys: [String: AccountReply] = [:]
             for work in batch {
-                let request = work.message as! AccountCommandRequest
+                let request = work.command!
                 let key = request.idempotencyKey
                 if !key.isEmpty, let first = state.answers[key] {
                     plans.append(

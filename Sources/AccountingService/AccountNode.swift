@@ -94,9 +94,18 @@ final class EntityStripe: Sendable {
 /// One message for an account, with where its answer goes.
 struct AccountWork: Sendable {
     let message: any Sendable
+    /// `message` when it is a command: cast once here, not on every look at the queue.
+    let command: AccountCommandRequest?
     let replyTo: any ReplyHandler
     let context: UInt64
     var attempt = 0
+
+    init(message: any Sendable, replyTo: any ReplyHandler, context: UInt64) {
+        self.message = message
+        self.command = message as? AccountCommandRequest
+        self.replyTo = replyTo
+        self.context = context
+    }
 }
 
 /// Account IDs: 1…128 bytes of ASCII letters, digits, `-` and `_` (valid in stream names and NATS subjects).

@@ -163,6 +163,12 @@ final class PendingTransfers: Sendable {
         var debits: [(String, TransferProcessManager.Pending)] = []
         var closed: [String] = []
         for record in records {
+            // Only the transfer legs matter here: the type name is compared before anything is decoded (most of
+            // the log is deposits).
+            switch record.type {
+            case TransferDebited.eventType, TransferCredited.eventType, TransferRefunded.eventType: break
+            default: continue
+            }
             switch try? AccountEvent.codec.decode(record) {
             case .transferDebited(let event)?:
                 debits.append(

@@ -141,22 +141,27 @@ struct AccountingNATSTests {
             #expect(balance >= acknowledged.count, "an acknowledged deposit was lost")
             #expect(balance <= acknowledged.count + retries.count)
             for key in retries {
-                #expect(Self.depositUntilAnswered(service, key: key) == 200, "retry of \(key)")
+                let (status, body) = Self.depositUntilAnswered(service, key: key)
+                #expect(status == 200, "retry of \(key): \(status) \(body)")
             }
             #expect(try service.balance("safe") == acknowledged.count + retries.count)
         }
     }
 
-    /// Retries one keyed deposit until it is answered 200 (a retry may meet the reconnect's tail: 503), for 20 s.
-    static func depositUntilAnswered(_ service: AccountingProcess, key: String) -> Int {
-        let deadline = Date().addingTimeInterval(20)
-        var status = 0
+    /// Retries one keyed deposit until it is answered 200 (a retry may meet the reconnect's tail: 503), for 30 s;
+    /// returns the last status and body.
+    static func depositUntilAnswered(_ service: AccountingProcess, key: String) -> (Int, String) {
+        let deadline = Date().addingTimeInterval(30)
+        var last = (0, "no answer")
         repeat {
-            status =
-                (try? service.request("POST", "/accounts/safe/deposit", body: #"{"amount": 1}"#, key: key))?.status ?? 0
-            if status == 200 { return status }
+            if let response = try? service.request(
+                "POST", "/accounts/safe/deposit", body: #"{"amount": 1}"#, key: key)
+            {
+                last = (response.status, response.body)
+                if response.status == 200 { return last }
+            }
             usleep(50_000)  // back-off between retries (nothing to await: the answer is the event)
         } while Date() < deadline
-        return status
+        return last
     }
 }
