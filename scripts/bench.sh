@@ -6,7 +6,8 @@
 #                                    over --transport nats --nats-server auto; soak with SOAK=1), million-keys once
 #                                    (increments over 1,000,000 ids, verified by their sum), the hot-key
 #                                    anchors (wrk and hey against counter-service; loadgen, wrk and hey against a
-#                                    fixed-response nginx), the micro benchmarks (package-benchmark, exported to
+#                                    fixed-response nginx), accounting's acct-deposit/-spread/-transfer on SQLite,
+#                                    memory (and deposit/transfer on JetStream over NATS), the micro benchmarks (package-benchmark, exported to
 #                                    results/micro/<commit>/); append the rows to results/bench.csv, print the summary
 #   scripts/bench.sh compare [BASE] [HEAD]
 #                                    `loadgen compare results/bench.csv`: the medians of two commits (default: the
@@ -21,7 +22,7 @@
 #
 # Environment: QUICK=1 (small runs, no micro benchmarks: under 3 minutes once built), SOAK=1 (add the 1,000,000
 # request soak), REPEATS (default 3), MICRO=0/1 (default 1, 0 with QUICK), RESULTS (default results/bench.csv),
-# KEEP_RUN=1 (keep the run folder with every tool's output), SWIFT (default swift), EMBEDDED_ARGS (counter-service
+# ONLY=accounting (only the accounting scenarios: no counter, no anchors, no micro benchmarks), KEEP_RUN=1 (keep the run folder with every tool's output), SWIFT (default swift), EMBEDDED_ARGS (counter-service
 # options for the embedded scenarios; default "--threads 1": one serving thread, like the one-worker nginx it is
 # compared with, the other core left to the load generator), NATS_ARGS (default none: one loop per core).
 #
@@ -37,6 +38,7 @@ RESULTS=${RESULTS:-results/bench.csv}
 QUICK=${QUICK:-0}
 SOAK=${SOAK:-0}
 REPEATS=${REPEATS:-3}
+ONLY=${ONLY:-}
 if [ "$QUICK" = 1 ]; then MICRO=${MICRO:-0}; else MICRO=${MICRO:-1}; fi
 BIN=$ROOT/.build/release
 LOADGEN=$BIN/loadgen
@@ -380,6 +382,60 @@ run_hey() {
     manifest hey "$scenario" hey "$target" "$rc" "$alive" "$file" "$n" "" POST "$path" "$verify"
 }
 
+# acct-transfer: random transfers among TRANSFER_IDS accounts, then the sum invariant. The accounts are two halves
+# (tl-… and tr-…, TRANSFER_IDS/2 each) and every transfer goes from a random account of one half to a random one of
+# the other (`-d '{"from":"tl-…{rand:500}","to":"tr-…{rand:500}",…}'`), the direction swapped on every repeat; so
+# by construction no transfer names one account twice (the API answers that 422) and none can be refused for
+# funds (409): each account opens with TRANSFER_BALANCE ≥ n × amount, more than a run can take out of it. A refused
+# transfer would be a non-2xx and fail the row. Verified after each run: the balances' sum is still TRANSFER_IDS ×
+# TRANSFER_BALANCE (money neither created nor destroyed), and the receiving half gained exactly one unit per 2xx
+# (every answered transfer moved its amount once, none twice).
+TRANSFER_IDS=1000
+TRANSFER_BALANCE=1000000
+run_transfers() { # scenario n
+    local scenario=$1 n=$2 half=$((TRANSFER_IDS / 2)) i
+    "$LOADGEN" -n "$half" -c "$CONNECTIONS" -m POST -d "{\"initial\": $TRANSFER_BALANCE}" --no-progress \
+        --fail-on-errors "$SVC_URL/accounts/tl-$TAG-{n}" >"$RUN/$scenario-open-l.log" 2>&1 || log "opening tl- failed"
+    "$LOADGEN" -n "$half" -c "$CONNECTIONS" -m POST -d "{\"initial\": $TRANSFER_BALANCE}" --no-progress \
+        --fail-on-errors "$SVC_URL/accounts/tr-$TAG-{n}" >"$RUN/$scenario-open-r.log" 2>&1 || log "opening tr- failed"
+    for i in $(seq 1 "$REPEATS"); do
+        local src=tl dst=tr
+        [ $((i % 2)) = 0 ] && { src=tr; dst=tl; }
+        local before_dst
+        before_dst=$(sum_balances "$dst-$TAG-" "$half")
+        RUNNO=$((RUNNO + 1))
+        local file="r$RUNNO-$scenario-loadgen-accounting.csv" verify=""
+        log "run $RUNNO: $scenario · loadgen → accounting · POST /transfers $src → $dst · n=$n c=$CONNECTIONS"
+        cpu_before accounting
+        timeout --foreground --kill-after=10 "$RUN_TIMEOUT" "$LOADGEN" -n "$n" -c "$CONNECTIONS" -m POST \
+            --metrics-url "$METRICS_URL" -T application/json \
+            -d "{\"from\":\"$src-$TAG-{rand:$half}\",\"to\":\"$dst-$TAG-{rand:$half}\",\"amount\":1}" \
+            --no-progress --fail-on-errors --results "$RUN/$file" --scenario "$scenario" "$SVC_URL/transfers" \
+            >"$RUN/r$RUNNO.log" 2>&1
+        local rc=$? alive
+        cpu_after accounting
+        check_service
+        alive=$ALIVE
+        [ $rc -ne 0 ] && { log "  exit $rc:"; tail -5 "$RUN/r$RUNNO.log" >&2; }
+        if [ "$alive" = 1 ] && [ -s "$RUN/$file" ]; then
+            local requests errors non2xx expected total gained
+            requests=$(result_column "$RUN/$file" requests)
+            errors=$(result_column "$RUN/$file" errors)
+            non2xx=$(result_column "$RUN/$file" non_2xx)
+            expected=$((${requests:-0} - ${errors:-0} - ${non2xx:-0}))
+            total=$(($(sum_balances "tl-$TAG-" "$half") + $(sum_balances "tr-$TAG-" "$half")))
+            gained=$(($(sum_balances "$dst-$TAG-" "$half") - before_dst))
+            if [ "$total" = $((TRANSFER_IDS * TRANSFER_BALANCE)) ] && [ "$gained" = "$expected" ]; then
+                verify="PASS"
+            else
+                verify="FAIL sum $total expected $((TRANSFER_IDS * TRANSFER_BALANCE)), moved $gained for $expected 2xx"
+            fi
+            log "  sum of $TRANSFER_IDS balances $total; $gained moved for $expected 2xx → $verify"
+        fi
+        manifest loadgen "$scenario" loadgen accounting "$rc" "$alive" "$file" "$n" "" POST /transfers "$verify"
+    done
+}
+
 # The median req/s of a scenario's loadgen rows so far (read by column name from loadgen's results files).
 median_rps() { # scenario
     local files=("$RUN"/r*-"$1"-loadgen-counter-service.csv)
@@ -410,9 +466,11 @@ log "commit $COMMIT · $CORES cores · $CPU_MODEL · QUICK=$QUICK SOAK=$SOAK REP
 SCRIPT_STATUS=0
 HAVE_WRK=0; command -v wrk >/dev/null && HAVE_WRK=1
 HAVE_HEY=0; command -v hey >/dev/null && HAVE_HEY=1
-HAVE_NGINX=0; start_nginx && HAVE_NGINX=1
+HAVE_NGINX=0; [ "$ONLY" != accounting ] && start_nginx && HAVE_NGINX=1
 
-if start_service "${EMBEDDED_OPTIONS[@]}"; then
+if [ "$ONLY" = accounting ]; then
+    log "ONLY=accounting: the counter's scenarios and anchors skipped"
+elif start_service "${EMBEDDED_OPTIONS[@]}"; then
     # hot-key and its anchors, interleaved per repeat so that drift of the machine hits all alike.
     for i in $(seq 1 "$REPEATS"); do
         run_loadgen hot-key counter-service POST "/counter/hot-$TAG-$i/increment" "$N"
@@ -459,7 +517,9 @@ else
     done
 fi
 
-if start_service --transport nats --nats-server auto "${NATS_OPTIONS[@]}"; then
+if [ "$ONLY" = accounting ]; then
+    :
+elif start_service --transport nats --nats-server auto "${NATS_OPTIONS[@]}"; then
     for i in $(seq 1 "$REPEATS"); do
         run_loadgen hot-key-nats counter-service POST "/counter/nats-hot-$TAG-$i/increment" "$NATS_N"
     done
@@ -477,29 +537,49 @@ fi
 
 # accounting: deposits into one hot account (acct-deposit) and into SPREAD_IDS accounts (acct-spread), every
 # deposit appended to the event store before its answer; on SQLite (synchronous=FULL, the default) and in memory,
-# with the embedded counter's options so that the req/s compare with hot-key's in the same run.
+# with the embedded counter's options so that the req/s compare with hot-key's in the same run. Then transfers
+# (acct-transfer, see run_transfers) on both, and the JetStream variants over a nats-server of the service's own
+# (`--store jetstream --transport nats --nats-server auto`, with the NATS counter's options so that they compare
+# with hot-key-nats).
 SERVICE=$BIN/accounting
-for store in sqlite memory; do
-    suffix=""; [ "$store" = memory ] && suffix="-memory"
-    SERVICE_SUBCOMMAND=(serve --store "$store" --data-dir "$RUN/accounting-$store")
-    if start_service "${EMBEDDED_OPTIONS[@]}"; then
-        "$LOADGEN" -n "$SPREAD_IDS" -c "$CONNECTIONS" -m POST --no-progress \
-            "$SVC_URL/accounts/spread-$TAG-{n}" >"$RUN/accounting-$store-open.log" 2>&1 || log "opening accounts failed"
+for store in sqlite memory jetstream; do
+    suffix="-$store"; [ "$store" = sqlite ] && suffix=""
+    if [ "$store" = jetstream ]; then
+        SERVICE_SUBCOMMAND=(serve --store jetstream --transport nats --nats-server auto)
+        options=("${NATS_OPTIONS[@]}")
+        n=$NATS_N
+    else
+        SERVICE_SUBCOMMAND=(serve --store "$store" --data-dir "$RUN/accounting-$store")
+        options=("${EMBEDDED_OPTIONS[@]}")
+        n=$N
+    fi
+    if start_service "${options[@]}"; then
         for i in $(seq 1 "$REPEATS"); do
             curl -s -o /dev/null -X POST "$SVC_URL/accounts/hot-$TAG-$i"
-            run_loadgen "acct-deposit$suffix" accounting POST "/accounts/hot-$TAG-$i/deposit" "$N" -d '{"amount": 1}'
+            run_loadgen "acct-deposit$suffix" accounting POST "/accounts/hot-$TAG-$i/deposit" "$n" -d '{"amount": 1}'
         done
-        for i in $(seq 1 "$REPEATS"); do
-            SUM_BEFORE=$(sum_balances "spread-$TAG-" "$SPREAD_IDS")
-            run_loadgen "acct-spread$suffix" accounting POST "/accounts/spread-$TAG-{rand:$SPREAD_IDS}/deposit" "$N" \
-                -d '{"amount": 1}'
-        done
-        SUM_BEFORE=0
+        if [ "$store" != jetstream ]; then
+            "$LOADGEN" -n "$SPREAD_IDS" -c "$CONNECTIONS" -m POST --no-progress \
+                "$SVC_URL/accounts/spread-$TAG-{n}" >"$RUN/accounting-$store-open.log" 2>&1 \
+                || log "opening accounts failed"
+            for i in $(seq 1 "$REPEATS"); do
+                SUM_BEFORE=$(sum_balances "spread-$TAG-" "$SPREAD_IDS")
+                run_loadgen "acct-spread$suffix" accounting POST "/accounts/spread-$TAG-{rand:$SPREAD_IDS}/deposit" \
+                    "$n" -d '{"amount": 1}'
+            done
+            SUM_BEFORE=0
+        fi
+        # Over JetStream a transfer costs three requests over NATS and two acknowledged appends (~3k/s here):
+        # half the requests keep the suite under its time budget.
+        if [ "$store" = jetstream ]; then run_transfers "acct-transfer$suffix" $((n / 2)); else
+            run_transfers "acct-transfer$suffix" "$n"
+        fi
         stop_service
     else
         SCRIPT_STATUS=1
-        for s in "acct-deposit$suffix" "acct-spread$suffix"; do
-            manifest loadgen "$s" loadgen accounting 1 0 missing.csv "$N" "" POST "" ""
+        for s in "acct-deposit$suffix" "acct-spread$suffix" "acct-transfer$suffix"; do
+            [ "$store" = jetstream ] && [ "$s" = "acct-spread$suffix" ] && continue
+            manifest loadgen "$s" loadgen accounting 1 0 missing.csv "$n" "" POST "" ""
         done
     fi
 done
@@ -508,7 +588,7 @@ SERVICE_SUBCOMMAND=()
 
 # Micro benchmarks: a package-benchmark baseline named after the commit, exported to results/micro/<commit>/ (the
 # baseline's results.json, which `make compare` restores to compare through package-benchmark, and an influx CSV).
-if [ "$MICRO" = 1 ]; then
+if [ "$MICRO" = 1 ] && [ "$ONLY" != accounting ]; then
     MICRO_COMMIT=${COMMIT%-dirty}
     log "micro benchmarks (package-benchmark) → results/micro/$MICRO_COMMIT/"
     if (cd Benchmarks && "$SWIFT" package --allow-writing-to-package-directory benchmark baseline update \

@@ -15,13 +15,17 @@ final class AccountNode: ShardRequestHandler {
     let snapshots: (any SnapshotStore)?
     /// A snapshot is saved when an entity's version passes a multiple of this (0: never).
     let snapshotEvery: UInt64
+    /// How many idempotency keys each account remembers in memory (``RecentAnswers``); older ones are looked up
+    /// in the store when a retry carries one.
+    let idempotencyWindow: Int
     let logger: Logger
     private let stripes: [EntityStripe]
 
     init(
         nodeID: String, store: any EventStore, snapshots: (any SnapshotStore)?, snapshotEvery: UInt64 = 100,
-        logger: Logger
+        idempotencyWindow: Int = 1024, logger: Logger
     ) {
+        self.idempotencyWindow = max(1, idempotencyWindow)
         self.nodeID = nodeID
         self.store = store
         self.snapshots = snapshots
@@ -90,9 +94,18 @@ final class EntityStripe: Sendable {
 /// One message for an account, with where its answer goes.
 struct AccountWork: Sendable {
     let message: any Sendable
+    /// `message` when it is a command: cast once here, not on every look at the queue.
+    let command: AccountCommandRequest?
     let replyTo: any ReplyHandler
     let context: UInt64
     var attempt = 0
+
+    init(message: any Sendable, replyTo: any ReplyHandler, context: UInt64) {
+        self.message = message
+        self.command = message as? AccountCommandRequest
+        self.replyTo = replyTo
+        self.context = context
+    }
 }
 
 /// Account IDs: 1…128 bytes of ASCII letters, digits, `-` and `_` (valid in stream names and NATS subjects).

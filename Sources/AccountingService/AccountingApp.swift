@@ -39,6 +39,11 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("snapshot-every"), help: "Save an account's snapshot every N events (0: never).")
     var snapshotEvery: Int = 100
 
+    @Option(
+        name: .customLong("idempotency-window"),
+        help: "How many Idempotency-Keys each account remembers in memory (older ones are looked up in the store).")
+    var idempotencyWindow: Int = 1024
+
     /// Where JetStream is: the `--nats-url` URLs, or nil when a nats-server child must be started
     /// (`--nats-server auto`, with JetStream enabled).
     static func natsURLs<D: ServiceDefaults>(_ transport: TransportOptions<D>) -> [String]? {
@@ -47,6 +52,7 @@ struct StoreOptions: ParsableArguments {
 
     func validate() throws {
         guard snapshotEvery >= 0 else { throw ValidationError("--snapshot-every must be ≥ 0") }
+        guard idempotencyWindow >= 1 else { throw ValidationError("--idempotency-window must be ≥ 1") }
         guard !dataDir.isEmpty else { throw ValidationError("--data-dir must not be empty") }
     }
 }
@@ -74,25 +80,33 @@ extension StoreOptions {
             }
             return OpenedStore(events: store, snapshots: store, description: store.path) { store.close() }
         case .jetstream:
-            var options = NATSConnection.Options(urls: natsURLs)
-            options.name = "accounting-store"
-            options.reconnectWait = .milliseconds(100)
-            do {
-                let connection = try NATSConnection(options: options)
-                let configuration = JetStreamEventStore.Configuration(prefix: "accounting")
-                let events = try JetStreamEventStore(connection: connection, configuration: configuration)
-                let snapshots = try JetStreamSnapshotStore(context: events.context, prefix: "accounting")
-                return OpenedStore(
-                    events: events, snapshots: snapshots,
-                    description: "jetstream:\(configuration.streamName)@\(natsURLs.joined(separator: ","))"
-                ) {
-                    events.close()
-                    connection.close()
-                }
-            } catch {
-                throw ServiceStartError(
-                    "cannot open the JetStream store at \(natsURLs.joined(separator: ",")): \(error)")
+            return try Self.openJetStream(natsURLs: natsURLs)
+        }
+    }
+}
+
+extension StoreOptions {
+    /// Opens the cluster's JetStream store (the events of every node, one global log): for a node or `serve`, and
+    /// for a gateway that serves `GET /stats` from it.
+    static func openJetStream(natsURLs: [String]) throws -> OpenedStore {
+        var options = NATSConnection.Options(urls: natsURLs)
+        options.name = "accounting-store"
+        options.reconnectWait = .milliseconds(100)
+        do {
+            let connection = try NATSConnection(options: options)
+            let configuration = JetStreamEventStore.Configuration(prefix: "accounting")
+            let events = try JetStreamEventStore(connection: connection, configuration: configuration)
+            let snapshots = try JetStreamSnapshotStore(context: events.context, prefix: "accounting")
+            return OpenedStore(
+                events: events, snapshots: snapshots,
+                description: "jetstream:\(configuration.streamName)@\(natsURLs.joined(separator: ","))"
+            ) {
+                events.close()
+                connection.close()
             }
+        } catch {
+            throw ServiceStartError(
+                "cannot open the JetStream store at \(natsURLs.joined(separator: ",")): \(error)")
         }
     }
 }
@@ -110,6 +124,8 @@ struct AccountingApp {
     let transport: TransportOptions<AccountingDefaults>
     let process: ProcessOptions<AccountingDefaults>
     let storage: StoreOptions
+    /// A gateway only: open the cluster's JetStream store and serve `GET /stats` from a projection of its log.
+    var gatewayStats = false
 
     func run() async throws {
         let logger = ServiceRunner.bootstrapLogging(label: "accounting", level: process.level)
@@ -143,18 +159,24 @@ struct AccountingApp {
             logger: logger, steps: &steps)
         let client = ClusterClient(transport: clusterTransport, shardMap: shardMap)
 
-        // The store: one for the process (serve), one per node process (node), none for a gateway.
+        // The store: one for the process (serve), one per node process (node); a gateway opens the cluster's
+        // JetStream store only to serve /stats (`gateway --store jetstream`).
         var store: OpenedStore?
-        if mode != .gateway {
-            let directory: String =
-                switch mode {
-                case .node(let id): storage.dataDir + "/" + id
-                default: storage.dataDir
-                }
-            let opened = try storage.open(
-                directory: directory, natsURLs: natsURLs ?? ["nats://127.0.0.1:4222"], logger: logger)
+        if mode != .gateway || gatewayStats {
+            let urls = natsURLs ?? ["nats://127.0.0.1:4222"]
+            let opened: OpenedStore
+            switch mode {
+            case .gateway: opened = try StoreOptions.openJetStream(natsURLs: urls)
+            case .node(let id):
+                opened = try storage.open(directory: storage.dataDir + "/" + id, natsURLs: urls, logger: logger)
+            case .all: opened = try storage.open(directory: storage.dataDir, natsURLs: urls, logger: logger)
+            }
             logger.info(
-                "event store opened", metadata: ["store": "\(storage.store.rawValue)", "path": "\(opened.description)"])
+                "event store opened",
+                metadata: [
+                    "store": "\(mode == .gateway ? StoreKind.jetstream.rawValue : storage.store.rawValue)",
+                    "path": "\(opened.description)",
+                ])
             steps.append(
                 ShutdownStep(name: "store") {
                     opened.close()
@@ -164,12 +186,13 @@ struct AccountingApp {
         }
 
         var accountNodes: [AccountNode] = []
-        if let store {
+        if let store, mode != .gateway {
             var nodes: [ClusterNode] = []
             for nodeID in localNodes {
                 let accounts = AccountNode(
                     nodeID: nodeID, store: store.events, snapshots: store.snapshots,
-                    snapshotEvery: UInt64(storage.snapshotEvery), logger: logger)
+                    snapshotEvery: UInt64(storage.snapshotEvery), idempotencyWindow: storage.idempotencyWindow,
+                    logger: logger)
                 let node = ClusterNode(
                     nodeID: nodeID, shardMap: shardMap, transport: clusterTransport, handler: accounts)
                 logger.info(
@@ -192,7 +215,7 @@ struct AccountingApp {
         }
 
         var stats: StatsProjection?
-        if let store, mode == .all {
+        if let store, mode == .all || mode == .gateway {
             let projection = StatsProjection(store: store.events)
             projection.follower.start()
             steps.append(ShutdownStep(name: "stats") { projection.follower.stop() })

@@ -107,6 +107,18 @@ extension AccountingCommand {
         @OptionGroup var transport: TransportOptions<AccountingDefaults>
         @OptionGroup var process: ProcessOptions<AccountingDefaults>
 
+        @Option(
+            help: """
+                jetstream: open the cluster's JetStream store (at --nats-url) and serve GET /stats from a projection \
+                of its global log; none (default): /stats answers 503 (per-node SQLite files are not readable here).
+                """)
+        var store: GatewayStore = .none
+
+        enum GatewayStore: String, ExpressibleByArgument, CaseIterable, Sendable {
+            case none
+            case jetstream
+        }
+
         func validate() throws {
             guard transport.resolved(natsByDefault: true) == .nats else {
                 throw ValidationError("gateway runs over NATS: --transport memory makes no sense here")
@@ -115,7 +127,8 @@ extension AccountingCommand {
 
         func run() async throws {
             try await AccountingApp(
-                mode: .gateway, cluster: cluster, transport: transport, process: process, storage: StoreOptions()
+                mode: .gateway, cluster: cluster, transport: transport, process: process, storage: StoreOptions(),
+                gatewayStats: store == .jetstream
             ).run()
         }
     }

@@ -151,7 +151,10 @@ final class AccountingHTTPService: HTTPService {
     private func respondStats(_ route: HTTPRoute, _ exchange: borrowing HTTPExchange) {
         guard let stats else {
             return exchange.respond(
-                Self.error(.serviceUnavailable, "no event store in this process", code: "store_unavailable"),
+                Self.error(
+                    .serviceUnavailable,
+                    "no event store in this process (a gateway serves /stats with --store jetstream)",
+                    code: "store_unavailable"),
                 route: route.index)
         }
         let totals = stats.current
@@ -355,6 +358,13 @@ final class AccountingHTTPService: HTTPService {
                 Refusal(
                     response: error(.unprocessableContent, "body {\"\(field)\": N} required", code: "invalid_amount")))
         }
+        let lowest: Int64 = optional ? 0 : 1
+        // `{"amount": N}` as every client sends it: read without building the members' dictionary.
+        if let value = request.body.withUnsafeReadableBytes({ RequestBody.singleInteger($0, field: field) }),
+            value >= lowest
+        {
+            return .success(value)
+        }
         switch request.body.withUnsafeReadableBytes({ RequestBody.parse($0) }) {
         case .invalid(let reason):
             return .failure(Refusal(response: error(.badRequest, "invalid JSON: \(reason)", code: "invalid_json")))
@@ -362,7 +372,6 @@ final class AccountingHTTPService: HTTPService {
             return .failure(
                 Refusal(response: error(.unprocessableContent, "body must be a JSON object", code: "invalid_body")))
         case .object(let members):
-            let lowest: Int64 = optional ? 0 : 1
             switch members[field] {
             case .integer(let value)? where value >= lowest:
                 return .success(value)

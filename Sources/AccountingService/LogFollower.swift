@@ -1,9 +1,15 @@
 import AccountingDomain
+import ClstrRuntime
 import EventSourcing
 import Synchronization
 
-/// Follows a store's global log from the start: reads in batches until the head, then again whenever the store
-/// reports an append. `apply` runs for each batch, one batch at a time, in log order.
+/// Follows a store's global log from the start: reads in batches until the head, then again after the store
+/// reported appends. `apply` runs for each batch, one batch at a time, in log order.
+///
+/// Reads are coalesced: the store's append callback only records the new head (it runs on the appender's thread,
+/// for the memory store inside the request's own turn), and a ticker thread of the follower's own reads whatever
+/// is new every `interval`. A read per append cost a `readAll` and its decoding per deposit on the serving thread
+/// (6.5 % of the memory store's deposit CPU with two followers); one read per interval carries many events.
 ///
 /// The base of the stats projection and the transfer process manager. Both rebuild their state from the whole log
 /// when the process starts (the log is their checkpoint), which suits this example's sizes.
@@ -13,27 +19,37 @@ final class LogFollower: Sendable {
         var head: UInt64 = 0
         var running = false
         var again = false
+        var ticker: BackgroundTicker?
     }
 
     let store: any EventStore
     let batch: Int
+    /// How often new appends are read.
+    let interval: Duration
     private let apply: @Sendable ([RecordedEvent]) -> Void
     private let state = Mutex(State())
     private let observation = Mutex<AppendObservation?>(nil)
 
-    init(store: any EventStore, batch: Int = 4096, apply: @escaping @Sendable ([RecordedEvent]) -> Void) {
+    init(
+        store: any EventStore, batch: Int = 4096, interval: Duration = .milliseconds(5),
+        apply: @escaping @Sendable ([RecordedEvent]) -> Void
+    ) {
         self.store = store
         self.batch = batch
+        self.interval = interval
         self.apply = apply
     }
 
     /// Starts following.
     func start() {
         let registration = store.observeAppends { [weak self] head in
-            guard let self else { return }
-            self.state.withLock { $0.head = max($0.head, head) }
-            self.poke()
+            self?.state.withLock { $0.head = max($0.head, head) }
         }
+        let ticker = BackgroundTicker(interval: interval) { [weak self] in
+            guard let self else { return }
+            if self.state.withLock({ !$0.running && $0.head > $0.position }) { self.poke() }
+        }
+        state.withLock { $0.ticker = ticker }
         observation.withLock { $0 = registration }
         store.readHeadPosition { [weak self] result in
             if case .success(let head) = result { self?.state.withLock { $0.head = max($0.head, head) } }
@@ -43,6 +59,10 @@ final class LogFollower: Sendable {
 
     /// Stops following.
     func stop() {
+        state.withLock { state in
+            state.ticker?.stop()
+            state.ticker = nil
+        }
         observation.withLock {
             $0?.cancel()
             $0 = nil

@@ -46,6 +46,48 @@ struct RequestBody {
 
     static func parse(_ bytes: [UInt8]) -> Result { bytes.withUnsafeBytes { parse($0) } }
 
+    /// The fast path of the commands' bodies: `{"<field>": N}` with only that member, N a non-negative integer
+    /// literal of at most 18 digits (whitespace allowed where JSON allows it). Returns N, or nil for any other
+    /// document, which then goes through ``parse(_:)`` (so the answer is the same either way: a document this
+    /// accepts is valid JSON whose only member is that integer). No allocation, no dictionary.
+    static func singleInteger(_ bytes: UnsafeRawBufferPointer, field: String) -> Int64? {
+        var i = 0
+        let n = bytes.count
+        @inline(__always) func skip() {
+            while i < n, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+        }
+        skip()
+        guard i < n, bytes[i] == UInt8(ascii: "{") else { return nil }
+        i += 1
+        skip()
+        guard i < n, bytes[i] == UInt8(ascii: "\"") else { return nil }
+        i += 1
+        for byte in field.utf8 {
+            guard i < n, bytes[i] == byte else { return nil }
+            i += 1
+        }
+        guard i < n, bytes[i] == UInt8(ascii: "\"") else { return nil }
+        i += 1
+        skip()
+        guard i < n, bytes[i] == UInt8(ascii: ":") else { return nil }
+        i += 1
+        skip()
+        let start = i
+        var value: Int64 = 0
+        while i < n, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
+            value = value &* 10 &+ Int64(bytes[i] &- UInt8(ascii: "0"))
+            i += 1
+        }
+        let digits = i - start
+        // No digits, a leading zero before more digits (invalid JSON), or more digits than surely fit: full parser.
+        guard digits >= 1, digits <= 18, !(digits > 1 && bytes[start] == UInt8(ascii: "0")) else { return nil }
+        skip()
+        guard i < n, bytes[i] == UInt8(ascii: "}") else { return nil }
+        i += 1
+        skip()
+        return i == n ? value : nil
+    }
+
     struct ParseError: Error {
         let reason: String
         init(_ reason: String) { self.reason = reason }

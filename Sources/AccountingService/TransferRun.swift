@@ -139,7 +139,7 @@ final class TransferProcessManager: Sendable {
         self.client = client
         self.logger = logger
         self.grace = grace
-        follower = LogFollower(store: store) { events in pending.apply(events) }
+        follower = LogFollower(store: store, interval: .milliseconds(50)) { events in pending.apply(events) }
         let sweep = PendingSweep(pending: pending, client: client, logger: logger, grace: grace)
         ticker = BackgroundTicker(interval: .milliseconds(500)) { sweep.run() }
     }
@@ -163,6 +163,12 @@ final class PendingTransfers: Sendable {
         var debits: [(String, TransferProcessManager.Pending)] = []
         var closed: [String] = []
         for record in records {
+            // Only the transfer legs matter here: the type name is compared before anything is decoded (most of
+            // the log is deposits).
+            switch record.type {
+            case TransferDebited.eventType, TransferCredited.eventType, TransferRefunded.eventType: break
+            default: continue
+            }
             switch try? AccountEvent.codec.decode(record) {
             case .transferDebited(let event)?:
                 debits.append(

@@ -84,7 +84,9 @@ public struct UsageError: Error, Equatable, CustomStringConvertible {
           --engine epoll|nio    Connection engine: raw epoll (default on Linux) or SwiftNIO.
           --help                This text.
 
-        URL placeholders (path and query): {n} = request sequence number (0, 1, …),
-        {rand:N} = uniform random integer in 0..<N, e.g. http://127.0.0.1:8181/counter/k{rand:10000}/increment
+        Placeholders in the URL (path and query) and in the -d/-D body: {n} = request sequence number (0, 1, …),
+        {rand:N} = uniform random integer in 0..<N (each occurrence draws its own), e.g.
+        http://127.0.0.1:8181/counter/k{rand:10000}/increment or
+        -d '{"from":"a{rand:1000}","to":"a{rand:1000}","amount":1}' (Content-Length follows each body).
         """
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestKit
 import Testing
 
@@ -30,7 +31,9 @@ struct AccountingNATSTests {
             }
             var nodes = try ["node-0", "node-1", "node-2"].map { try node($0) }
             let port = FreePort.next()
-            let gateway = try start(["gateway", "--http-port", String(port)] + common, ready: "Accounting Ready")
+            // The gateway reads the cluster's JetStream store for GET /stats (the projection lives here).
+            let gateway = try start(
+                ["gateway", "--http-port", String(port), "--store", "jetstream"] + common, ready: "Accounting Ready")
             defer {
                 gateway.stop()
                 for child in nodes { child.stop() }
@@ -56,7 +59,109 @@ struct AccountingNATSTests {
             #expect(alice?["balance"] as? Int == 120)
             #expect(alice?["version"] as? Int == 3)
             #expect(json(try request("GET", "/accounts/bob").body)?["balance"] as? Int == 30)
+
+            // GET /stats on the gateway: a projection of the global log every node appends to.
+            var stats: [String: Any]?
+            let projected = ChildProcess.waitUntil(timeout: 20) {
+                stats = json((try? request("GET", "/stats").body) ?? "")
+                return stats?["lag"] as? Int == 0 && stats?["total_balance"] as? Int == 150
+            }
+            #expect(projected, "\(String(describing: stats))")
+            #expect(stats?["accounts"] as? Int == 2)
+            #expect(stats?["events"] as? Int == 5)  // 2 opens, a deposit, a debit and a credit
             server.stop()
         }
+    }
+
+    @Test(
+        "nats-server killed and restarted under keyed deposits: no acknowledged deposit lost; keyed retries make it exact"
+    )
+    func natsServerRestartUnderLoad() async throws {
+        try await withBlockingAllowed {
+            let server = try NATSServer(jetStream: true)
+            defer { server.stop() }
+            let service = try AccountingProcess(["--store", "jetstream", "--nats-url", server.url])
+            let port = service.httpPort
+            #expect(try service.request("POST", "/accounts/safe").status == 201)
+
+            // Workers deposit 1 each with a unique key until told to stop; every key ends answered (2xx) or not.
+            let answered = Mutex<Set<String>>([])
+            let unanswered = Mutex<Set<String>>([])
+            let successes = Atomic<Int>(0)
+            let failures = Atomic<Int>(0)
+            let stop = Atomic<Bool>(false)
+            let group = DispatchGroup()
+            for worker in 0..<6 {
+                DispatchQueue.global().async(group: group) {
+                    var connection = try? RawHTTPConnection(port: port, timeout: 10)
+                    var index = 0
+                    while !stop.load(ordering: .relaxed) {
+                        let key = "n\(worker)-\(index)"
+                        index += 1
+                        let text = requestText("POST", "/accounts/safe/deposit", body: #"{"amount": 1}"#, key: key)
+                        if connection == nil { connection = try? RawHTTPConnection(port: port, timeout: 10) }
+                        guard let open = connection, (try? open.send(text)) != nil,
+                            let response = try? open.readResponse()
+                        else {
+                            connection?.close()
+                            connection = nil
+                            unanswered.withLock { _ = $0.insert(key) }
+                            failures.add(1, ordering: .relaxed)
+                            continue
+                        }
+                        if (200..<300).contains(response.status) {
+                            answered.withLock { _ = $0.insert(key) }
+                            successes.add(1, ordering: .relaxed)
+                        } else {
+                            // 503 (not applied) or 504 (outcome unknown): retried with its key below.
+                            unanswered.withLock { _ = $0.insert(key) }
+                            failures.add(1, ordering: .relaxed)
+                        }
+                    }
+                    connection?.close()
+                }
+            }
+            #expect(ChildProcess.waitUntil(timeout: 30) { successes.load(ordering: .relaxed) >= 300 })
+            server.stop(signal: SIGKILL)
+            // The outage lasts until the service has refused deposits (it noticed), then nats-server comes back on
+            // its store.
+            #expect(ChildProcess.waitUntil(timeout: 30) { failures.load(ordering: .relaxed) >= 20 })
+            try server.start()
+            let before = successes.load(ordering: .relaxed)
+            #expect(
+                ChildProcess.waitUntil(timeout: 60) { successes.load(ordering: .relaxed) >= before + 300 },
+                "deposits did not resume after nats-server came back")
+            stop.store(true, ordering: .relaxed)
+            group.wait()
+
+            let acknowledged = answered.withLock { $0 }
+            let retries = unanswered.withLock { $0 }
+            #expect(retries.count >= 20)
+            let balance = try #require(try service.balance("safe"))
+            #expect(balance >= acknowledged.count, "an acknowledged deposit was lost")
+            #expect(balance <= acknowledged.count + retries.count)
+            for key in retries {
+                let (status, body) = Self.depositUntilAnswered(service, key: key)
+                #expect(status == 200, "retry of \(key): \(status) \(body)")
+            }
+            #expect(try service.balance("safe") == acknowledged.count + retries.count)
+        }
+    }
+
+    /// Retries one keyed deposit until it is answered 200 (a retry may meet the reconnect's tail: 503), for 30 s;
+    /// returns the last status and body.
+    static func depositUntilAnswered(_ service: AccountingProcess, key: String) -> (Int, String) {
+        let deadline = Date().addingTimeInterval(30)
+        var last = (0, "no answer")
+        repeat {
+            if let response = try? service.request(
+                "POST", "/accounts/safe/deposit", body: #"{"amount": 1}"#, key: key)
+            {
+                last = (response.status, response.body)
+                if response.status == 200 { return last }
+            }
+            usleep(50_000)  // back-off between retries (nothing to await: the answer is the event)
+        } while Date() < deadline
+        return last
     }
 }

@@ -224,6 +224,57 @@ struct AccountingServiceTests {
     }
 
     @Test(
+        "a retry whose Idempotency-Key left the in-memory window is found in the store: first answer, nothing appended",
+        arguments: ["memory", "sqlite"])
+    func retryAfterEviction(store: String) async throws {
+        try await withBlockingAllowed {
+            let directory = temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            // A window of 2 keys and a snapshot every 3 events: key d-1 is evicted from memory and, after the
+            // restart, also from the snapshot the account loads from.
+            let arguments =
+                storeArguments(store) + [
+                    "--data-dir", directory, "--idempotency-window", "2", "--snapshot-every", "3",
+                ]
+            var service: AccountingProcess? = try AccountingProcess(arguments)
+            #expect(try service!.request("POST", "/accounts/erin", key: "open-erin").status == 201)
+            let first = try service!.request("POST", "/accounts/erin/deposit", body: #"{"amount": 7}"#, key: "d-1")
+            #expect(first.body == #"{"account_id":"erin","balance":7,"version":2}"#)
+            for k in 2...6 {
+                #expect(
+                    try service!.request("POST", "/accounts/erin/deposit", body: #"{"amount": 1}"#, key: "d-\(k)")
+                        .status == 200)
+            }
+            func eventCount() throws -> Int? {
+                (json(try service!.request("GET", "/accounts/erin/events").body)?["events"] as? [[String: Any]])?.count
+            }
+            for _ in 0..<2 {
+                let retry = try service!.request("POST", "/accounts/erin/deposit", body: #"{"amount": 7}"#, key: "d-1")
+                #expect(retry.status == 200)
+                #expect(retry.body == first.body)
+            }
+            // An evicted key and a remembered one, then a new one: only the new one appends.
+            #expect(
+                try service!.request("POST", "/accounts/erin/deposit", body: #"{"amount": 1}"#, key: "d-3").body
+                    == #"{"account_id":"erin","balance":9,"version":4}"#)
+            #expect(try eventCount() == 7)
+            #expect(try service!.balance("erin") == 12)
+            #expect(
+                try service!.request("POST", "/accounts/erin/deposit", body: #"{"amount": 1}"#, key: "d-7").body
+                    == #"{"account_id":"erin","balance":13,"version":8}"#)
+            if store == "sqlite" {
+                let port = service!.httpPort
+                service = nil
+                service = try AccountingProcess(arguments, httpPort: port)
+                let retry = try service!.request("POST", "/accounts/erin/deposit", body: #"{"amount": 7}"#, key: "d-1")
+                #expect(retry.body == first.body)
+                #expect(try eventCount() == 8)
+                #expect(try service!.balance("erin") == 13)
+            }
+        }
+    }
+
+    @Test(
         "concurrent transfers between random pairs keep the sum of the balances",
         arguments: ["sqlite", "memory", "jetstream"])
     func concurrentTransfers(store: String) async throws {

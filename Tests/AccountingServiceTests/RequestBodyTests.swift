@@ -44,6 +44,43 @@ import Testing
         }
     }
 
+    /// The commands' fast path (`{"amount": N}` without a dictionary) answers only where the full parser reads a
+    /// one-member object with that integer, and then the same integer (sound on the documents and 4,000 random
+    /// mutations of them); everything else falls through (nil) to the full parser.
+    @Test func singleIntegerFastPathAgreesWithTheParser() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array(#"{}[]":,-0123456789.eE truefalsnul\abu"#.utf8)
+        var samples =
+            Self.documents + [
+                #"{"amount":1}"#, " {\n\t\"amount\" :\r 42 } ", #"{"amount": 0}"#, #"{"amount": 123456789012345678}"#,
+                #"{"amount": 1234567890123456789}"#, #"{"amounts": 1}"#, #"{"amount": 00}"#, #"{"amount": 1}}"#,
+            ]
+        var accepted = 0
+        for round in 0..<4_000 {
+            var bytes = Array((round < samples.count ? samples[round] : samples.randomElement(using: &generator)!).utf8)
+            if round >= samples.count {
+                let position = Int.random(in: 0...bytes.count, using: &generator)
+                bytes.insert(alphabet.randomElement(using: &generator)!, at: position)
+                if Int.random(in: 0..<2, using: &generator) == 0 {
+                    samples.append(String(decoding: bytes, as: UTF8.self))
+                }
+            }
+            let fast = bytes.withUnsafeBytes { RequestBody.singleInteger($0, field: "amount") }
+            let full = RequestBody.parse(bytes)
+            if let fast {
+                accepted += 1
+                #expect(full == .object(["amount": .integer(fast)]), "\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+        #expect(accepted > 5)
+        for (text, value) in [
+            (#"{"amount":1}"#, 1), (" {\n\t\"amount\" :\r 42 } ", 42),
+            (#"{"amount": 123456789012345678}"#, 123_456_789_012_345_678),
+        ] {
+            #expect(Array(text.utf8).withUnsafeBytes { RequestBody.singleInteger($0, field: "amount") } == Int64(value))
+        }
+    }
+
     /// Where Foundation departs from RFC 8259, the parser keeps to the RFC: Foundation (Linux) accepts trailing
     /// commas, and refuses numbers whose exponent overflows a Double (valid JSON: an unacceptable amount, 422).
     func check(_ text: String) {

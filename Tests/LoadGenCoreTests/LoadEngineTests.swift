@@ -89,6 +89,39 @@ import Testing
     }
 
     @Test(arguments: LoadOptions.Engine.allCases)
+    func bodyPlaceholdersVaryTheBodyAndItsLength(engine: LoadOptions.Engine) async throws {
+        let seen = Mutex<[TestHTTPServer.Request]>([])
+        let server = try await TestHTTPServer { request in
+            seen.withLock { $0.append(request) }
+            return .respond(status: 200, body: "")
+        }
+        var o = try options(server.url("/transfers"), n: 400, c: 8, engine: engine)
+        o.method = "POST"
+        o.body = Array(#"{"from":"a{rand:1000}","to":"a{rand:3}","seq":{n}}"#.utf8)
+        _ = try await LoadEngine(options: o).run()
+        let requests = seen.withLock { $0 }
+        #expect(requests.count == 400)
+        var froms = Set<Int>()
+        var tos = Set<Int>()
+        var sequences = Set<Int>()
+        for request in requests {
+            let body = String(decoding: request.body, as: UTF8.self)
+            #expect(request.header("Content-Length") == String(request.body.count))
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any], "\(body)")
+            let from = try #require(Int((object["from"] as? String ?? "").dropFirst()))
+            let to = try #require(Int((object["to"] as? String ?? "").dropFirst()))
+            froms.insert(from)
+            tos.insert(to)
+            sequences.insert(try #require(object["seq"] as? Int))
+        }
+        #expect(froms.allSatisfy { (0..<1000).contains($0) } && froms.count > 200)
+        #expect(tos == [0, 1, 2])
+        #expect(sequences == Set(0..<400))
+        try await server.stop()
+    }
+
+    @Test(arguments: LoadOptions.Engine.allCases)
     func refusedConnectionsAreCountedNotFatal(engine: LoadOptions.Engine) async throws {
         let port = TestKitPort.unused()
         let report = try await LoadEngine(

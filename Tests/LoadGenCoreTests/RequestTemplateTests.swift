@@ -41,6 +41,56 @@ import Testing
         #expect(text(o).hasPrefix("GET /k/41/0/{other} HTTP/1.1\r\n"))
     }
 
+    @Test func bodyPlaceholdersRenderWithTheirContentLength() throws {
+        var o = LoadOptions(url: try TargetURL("http://h/transfers"))
+        o.method = "POST"
+        o.body = Array(#"{"from":"a{rand:1000}","to":"a{rand:1000}","n":{n},"x":{"y":1}}"#.utf8)
+        let template = RequestTemplate(options: o)
+        #expect(template.hasPlaceholders)
+        var random = SplitMix64(seed: 9)
+        var expected = SplitMix64(seed: 9)
+        var buffer = ByteBuffer()
+        for sequence in [0, 7, 12_345] {
+            template.render(sequence: sequence, random: &random, into: &buffer)
+            let text = String(buffer: buffer)
+            let from = expected.next(below: 1000)
+            let to = expected.next(below: 1000)
+            let body = #"{"from":"a\#(from)","to":"a\#(to)","n":\#(sequence),"x":{"y":1}}"#
+            #expect(text.hasPrefix("POST /transfers HTTP/1.1\r\n"))
+            #expect(text.contains("\r\nContent-Length: \(body.utf8.count)\r\n"))
+            #expect(text.hasSuffix("\r\n\r\n" + body))
+            #expect(buffer.readableBytes <= template.maximumSize)
+        }
+    }
+
+    @Test func placeholdersInBothTargetAndBodyDrawInOrder() throws {
+        var o = LoadOptions(url: try TargetURL("http://h/k{rand:10}"))
+        o.method = "POST"
+        o.body = Array("v={rand:100000}".utf8)
+        let template = RequestTemplate(options: o)
+        var random = SplitMix64(seed: 3)
+        var expected = SplitMix64(seed: 3)
+        var buffer = ByteBuffer()
+        for _ in 0..<50 {
+            template.render(sequence: 0, random: &random, into: &buffer)
+            let key = expected.next(below: 10)
+            let value = "v=\(expected.next(below: 100_000))"
+            let text = String(buffer: buffer)
+            #expect(text.hasPrefix("POST /k\(key) HTTP/1.1\r\n"))
+            #expect(text.contains("Content-Length: \(value.utf8.count)\r\n") && text.hasSuffix("\r\n\r\n" + value))
+        }
+    }
+
+    @Test func aBodyWithoutPlaceholdersStaysStatic() throws {
+        var o = LoadOptions(url: try TargetURL("http://h/a"))
+        o.method = "POST"
+        o.body = Array(#"{"amount": 1, "o": {"n": 2}, "t": "{rand:0}"}"#.utf8)
+        let template = RequestTemplate(options: o)
+        #expect(!template.hasPlaceholders)
+        let body = String(decoding: o.body, as: UTF8.self)
+        #expect(text(o).contains("\r\nContent-Length: \(o.body.count)\r\n") && text(o).hasSuffix("\r\n\r\n" + body))
+    }
+
     @Test func randomStaysBelowTheBound() {
         var random = SplitMix64(seed: 7)
         var seen = Set<UInt64>()
