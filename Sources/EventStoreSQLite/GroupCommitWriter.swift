@@ -92,6 +92,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// appends it ran: the writer's cost per append, which bounds the store's throughput when the disk does not.
     let writerCPUNanoseconds = Atomic<UInt64>(0)
     let writerAppends = Atomic<Int>(0)
+    /// Batches the writer took (one transaction each unless a request failed).
+    let writerBatches = Atomic<Int>(0)
     let observers: Locked<[Int: @Sendable (UInt64) -> Void]>
     private var nextPosition: UInt64
     /// Stream versions as the writer's connection sees them (committed, or written by the open transaction), so
@@ -141,6 +143,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             // Relaxed: statistics read by diagnostics, no ordering with anything else.
             writerCPUNanoseconds.wrappingAdd(Self.threadCPUTime() &- cpuStart, ordering: .relaxed)
             writerAppends.wrappingAdd(batch.count, ordering: .relaxed)
+            writerBatches.wrappingAdd(1, ordering: .relaxed)
             _ = completed.post(CompletedBatch(requests: batch, outcomes: outcomes.outcomes, newHead: outcomes.newHead))
             batch = []
         }

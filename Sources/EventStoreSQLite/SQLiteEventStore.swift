@@ -200,6 +200,13 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
         return count == 0 ? 0 : Double(writer.writerCPUNanoseconds.load(ordering: .relaxed)) / Double(count)
     }
 
+    /// The writer's average batch so far: write requests per transaction it started (0 before the first).
+    public var writesPerBatch: Double {
+        // Relaxed: statistics.
+        let batches = writer.writerBatches.load(ordering: .relaxed)
+        return batches == 0 ? 0 : Double(writer.writerAppends.load(ordering: .relaxed)) / Double(batches)
+    }
+
     // MARK: - Helpers
 
     var isClosed: Bool { closed.load(ordering: .relaxed) }
