@@ -144,6 +144,10 @@ final class GroupCommitWriter: @unchecked Sendable {
             writerCPUNanoseconds.wrappingAdd(Self.threadCPUTime() &- cpuStart, ordering: .relaxed)
             writerAppends.wrappingAdd(batch.count, ordering: .relaxed)
             writerBatches.wrappingAdd(1, ordering: .relaxed)
+            // Hold the next batch until the completion thread has answered this one: completions that issue the
+            // next append (an actor's next command) then share one transaction and one fsync instead of the
+            // first few of them starting a small transaction of their own.
+            requests.hold()
             _ = completed.post(CompletedBatch(requests: batch, outcomes: outcomes.outcomes, newHead: outcomes.newHead))
             batch = []
         }
@@ -389,6 +393,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         while completed.take(into: &batches, limit: .max) {
             for batch in batches { complete(batch) }
             batches.removeAll(keepingCapacity: true)
+            requests.release()
         }
     }
 
