@@ -1,5 +1,6 @@
 import Benchmark
 import Dispatch
+import Foundation
 import EventSourcing
 import RuntimeNATS
 import Synchronization
@@ -34,17 +35,18 @@ func registerJetStreamEventStoreBenchmarks() {
     let pipelined = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .mallocCountTotal], warmupIterations: 2, scalingFactor: .kilo,
         maxDuration: .seconds(4), maxIterations: 100)
-    for (perAppend, markers) in [(1, false), (10, false), (10, true)] {
+    for (perAppend, markers, sendAsap) in [(1, false, false), (1, false, true), (10, false, false), (10, true, false)] {
         let name =
             "JetStream event store append pipelined, 256 streams in flight (\(perAppend) event"
             + (perAppend == 1 ? "" : "s") + " per append" + (markers ? ", event-ID markers" : "")
-            + "; throughput = events)"
+            + (sendAsap ? ", send-asap" : "") + "; throughput = events)"
         Benchmark(
             name, configuration: pipelined,
             closure: { benchmark, fixture in
                 blackHole(
                     fixture.appendPipelined(events: benchmark.scaledIterations.count, lanes: 256, perAppend: perAppend))
-            }, setup: { try JetStreamStoreFixture(markers: markers) }, teardown: { JetStreamStoreFixture.stopAll() })
+            }, setup: { try JetStreamStoreFixture(markers: markers, sendAsap: sendAsap) },
+            teardown: { JetStreamStoreFixture.stopAll() })
     }
 }
 
@@ -58,7 +60,11 @@ final class JetStreamStoreFixture: Sendable {
     /// Each lane's stream version, continued across runs (a lane has one append in flight at a time).
     let lanes: LaneVersions
 
+    /// The configuration, for the CPU figures printed at teardown.
+    let label: String
+
     init(markers: Bool = false, sendAsap: Bool = false) throws {
+        label = (markers ? "markers" : "no markers") + (sendAsap ? ", send-asap" : ", buffered")
         server = try NATSServer(jetStream: true)
         var options = NATSConnection.Options(urls: [server.url])
         options.sendAsap = sendAsap
@@ -70,11 +76,43 @@ final class JetStreamStoreFixture: Sendable {
         Self.live.withLock { $0.append(self) }
     }
 
+    /// Events appended through the pipelined runs, and the CPU time the benchmark process (the client) and
+    /// nats-server spent in them: the cost per event on each side, robust to the machine's noise.
+    let pipelinedEvents = Atomic<Int>(0)
+    let clientCPUNanoseconds = Atomic<UInt64>(0)
+    let serverCPUNanoseconds = Atomic<UInt64>(0)
+
+    static func processCPUTime() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+
+    /// nats-server's user + system CPU time from `/proc/<pid>/stat` (clock ticks of 10 ms).
+    func serverCPUTime() -> UInt64 {
+        guard let stat = try? String(contentsOfFile: "/proc/\(server.pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+        guard fields.count > 13, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return 0 }
+        return (user + system) * 10_000_000
+    }
+
     static func stopAll() {
         for fixture in live.withLock({ list in
             defer { list.removeAll() }
             return list
         }) {
+            // Relaxed: statistics read after the runs.
+            let events = fixture.pipelinedEvents.load(ordering: .relaxed)
+            if events > 0 {
+                let client = fixture.clientCPUNanoseconds.load(ordering: .relaxed) / UInt64(events)
+                let server = fixture.serverCPUNanoseconds.load(ordering: .relaxed) / UInt64(events)
+                print(
+                    "JetStream benchmark (\(fixture.label)): CPU per event: client \(client) ns, nats-server "
+                        + "\(server) ns")
+            }
             fixture.store.close()
             fixture.connection.close()
             fixture.server.stop()
@@ -107,7 +145,14 @@ final class JetStreamStoreFixture: Sendable {
         let appendsPerLane = max(1, (events + count * perAppend - 1) / (count * perAppend))
         let pipeline = JetStreamAppendPipeline(
             store: store, versions: lanes, lanes: count, appendsPerLane: appendsPerLane, perAppend: perAppend)
-        return pipeline.run()
+        let clientStart = Self.processCPUTime()
+        let serverStart = serverCPUTime()
+        let failures = pipeline.run()
+        // Relaxed: statistics read after the runs.
+        clientCPUNanoseconds.wrappingAdd(Self.processCPUTime() &- clientStart, ordering: .relaxed)
+        serverCPUNanoseconds.wrappingAdd(serverCPUTime() &- serverStart, ordering: .relaxed)
+        pipelinedEvents.wrappingAdd(appendsPerLane * count * perAppend, ordering: .relaxed)
+        return failures
     }
 }
 
@@ -137,7 +182,11 @@ final class JetStreamAppendPipeline: Sendable {
         self.appendsPerLane = appendsPerLane
         self.perAppend = perAppend
         self.remainingLanes = Atomic(lanes)
+        // Made once, as an aggregate's actor holds its stream name.
+        self.streams = (0..<lanes).map { StreamName(aggregateType: "Lane", aggregateID: "p\(perAppend)-l\($0)") }
     }
+
+    let streams: [StreamName]
 
     func run() -> Int {
         for lane in 0..<lanes { next(lane: lane, left: appendsPerLane) }
@@ -152,7 +201,7 @@ final class JetStreamAppendPipeline: Sendable {
             if remainingLanes.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 { done.signal() }
             return
         }
-        let stream = StreamName(aggregateType: "Lane", aggregateID: "p\(perAppend)-l\(lane)")
+        let stream = streams[lane]
         let version = versions.versions.withLock { $0[lane] }
         let events = (0..<perAppend).map { _ in EventData(type: "T", payload: JetStreamStoreFixture.payload) }
         store.append(to: stream, expected: .exact(version), events: events) { [self] result in
