@@ -11,7 +11,8 @@
 /// waits for the previous batch's completions, which often queue the next appends).
 final class BlockingQueue<Element>: @unchecked Sendable {
     // @unchecked Sendable: `elements`, `closed`, `consumerWaiting`, `held` and `heldBatch` are only read and
-    // written with `mutex` held; elements cross threads through the lock (the release/acquire of the mutex orders their contents).
+    // written with `mutex` held; elements cross threads through the lock (the release/acquire of the mutex orders
+    // their contents).
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var elements: [Element] = []

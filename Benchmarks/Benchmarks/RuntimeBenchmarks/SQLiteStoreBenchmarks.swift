@@ -138,11 +138,14 @@ final class AppendPipeline: @unchecked Sendable {
                 "\(pipeline.streams.count) appender(s), \(pipeline.store.configuration.synchronous), "
                 + "\(pipeline.store.configuration.writerStatements)\(pipeline.randomIDs ? ", random IDs" : ""), "
                 + "page \(pipeline.store.configuration.pageSize)"
+            let writerCPU = Int(pipeline.store.writerCPUNanosecondsPerWrite)
+            // Relaxed: statistics read after the runs.
+            let appends = UInt64(max(1, pipeline.runAppends.load(ordering: .relaxed)))
+            let processCPU = pipeline.runCPUNanoseconds.load(ordering: .relaxed) / appends
             print(
-                "SQLite benchmark (\(label)): writer CPU per append \(Int(pipeline.store.writerCPUNanosecondsPerWrite)) ns, "
+                "SQLite benchmark (\(label)): writer CPU per append \(writerCPU) ns, "
                     + "\(Int(pipeline.store.writesPerBatch)) appends per transaction, process CPU per append "
-                    + "\(pipeline.runCPUNanoseconds.load(ordering: .relaxed) / UInt64(max(1, pipeline.runAppends.load(ordering: .relaxed)))) ns"
-            )
+                    + "\(processCPU) ns")
             pipeline.store.close()
             if pipeline.failures.load(ordering: .relaxed) > 0 {
                 print("SQLite benchmark: \(pipeline.failures.load(ordering: .relaxed)) appends failed")
