@@ -96,6 +96,11 @@ final class GroupCommitWriter: @unchecked Sendable {
     let writerBatches = Atomic<Int>(0)
     let observers: Locked<[Int: @Sendable (UInt64) -> Void]>
     private var nextPosition: UInt64
+    /// The position up to which `stream_index` is filled (see ``SQLiteSchema``); writer thread only.
+    private var indexedThrough: UInt64
+    /// The stream index is filled once this many events are past ``indexedThrough``: larger batches write each
+    /// index leaf less often, smaller ones leave stream reads and version lookups fewer rows to scan.
+    static let streamIndexBatch: UInt64 = 2048
     /// Stream versions as the writer's connection sees them (committed, or written by the open transaction), so
     /// that an append skips the version query of a stream it knows. Exact because the writer is the file's only
     /// writer; cleared whenever a transaction rolls back, and when it outgrows ``versionCacheLimit``.
@@ -105,11 +110,13 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var completionThread: DedicatedThread?
 
     init(
-        pool: DatabasePool, head: UInt64, configuration: SQLiteEventStoreConfiguration, metrics: EventStoreMetrics?
+        pool: DatabasePool, head: UInt64, indexed: UInt64, configuration: SQLiteEventStoreConfiguration,
+        metrics: EventStoreMetrics?
     ) {
         self.pool = pool
         self.head = Atomic(head)
         self.nextPosition = head + 1
+        self.indexedThrough = indexed
         self.configuration = configuration
         self.metrics = metrics
         self.observers = Locked([:])
@@ -162,6 +169,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         if versionCache.count > Self.versionCacheLimit { versionCache.removeAll() }
         while !pending.isEmpty {
             let startPosition = nextPosition
+            let startIndexed = indexedThrough
             do {
                 try pool.writeWithoutTransaction { db in
                     let changesBefore = db.totalChangesCount
@@ -179,6 +187,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                             // again.
                             try? db.rollback()
                             nextPosition = startPosition
+                            indexedThrough = startIndexed
                             versionCache.removeAll()
                             outcomes[index] = .failed(Self.backendError(error, "write failed"))
                             pending.remove(at: offset)
@@ -186,11 +195,13 @@ final class GroupCommitWriter: @unchecked Sendable {
                             return
                         }
                     }
+                    try fillStreamIndex(db)
                     do {
                         try db.commit()
                     } catch {
                         try? db.rollback()
                         nextPosition = startPosition
+                        indexedThrough = startIndexed
                         versionCache.removeAll()
                         let failure = EventStoreError(
                             .outcomeUnknown, "commit failed: \(error)", underlying: SendableErrorDescription(error))
@@ -219,6 +230,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 // no transaction open for the next batch.
                 try? pool.writeWithoutTransaction { db in if db.isInsideTransaction { try db.rollback() } }
                 nextPosition = startPosition
+                indexedThrough = startIndexed
                 versionCache.removeAll()
                 let failure = Self.backendError(error, "could not start a transaction")
                 for index in pending { outcomes[index] = .failed(failure) }
@@ -226,6 +238,22 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
         }
         return (outcomes.map { $0! }, newHead)
+    }
+
+    /// Inside the batch's transaction: once ``streamIndexBatch`` events are past ``indexedThrough``, indexes them
+    /// (sorted by stream, so that each index leaf is written once) and moves the index's position (a rollback
+    /// undoes both, and the caller restores ``indexedThrough``).
+    private func fillStreamIndex(_ db: Database) throws {
+        let last = nextPosition - 1
+        guard last >= indexedThrough + Self.streamIndexBatch else { return }
+        try db.execute(
+            sql: """
+                INSERT INTO stream_index SELECT stream_type, stream_id, version, position FROM events \
+                WHERE position > ? ORDER BY stream_type, stream_id, version
+                """,
+            arguments: [Int64(bitPattern: indexedThrough)])
+        try db.execute(sql: "UPDATE stream_index_state SET position = ?", arguments: [Int64(bitPattern: last)])
+        indexedThrough = last
     }
 
     /// The calling thread's CPU time in nanoseconds.

@@ -19,8 +19,12 @@ protocol WriterStatements {
 }
 
 enum WriterSQL {
-    static let streamVersion =
-        "SELECT version FROM events WHERE stream_type = ? AND stream_id = ? ORDER BY version DESC LIMIT 1"
+    /// The indexed part (`stream_index`) and the events after the index's position (see ``SQLiteSchema``).
+    static let streamVersion = """
+        SELECT max(v) FROM (SELECT max(version) AS v FROM stream_index WHERE stream_type = ?1 AND stream_id = ?2 \
+        UNION ALL SELECT max(version) FROM events WHERE position > (SELECT position FROM stream_index_state) \
+        AND stream_type = ?1 AND stream_id = ?2)
+        """
     static let insert = """
         INSERT INTO events (position, stream_type, stream_id, version, event_id, append_length, type, \
         schema_version, occurred_at, correlation_id, causation_id, idempotency_key, payload) \
