@@ -106,13 +106,19 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// writer; cleared whenever a transaction rolls back, and when it outgrows ``versionCacheLimit``.
     private var versionCache: [StreamName: UInt64] = [:]
     static let versionCacheLimit = 100_000
+    /// The last version of every stream with events after ``indexedThrough`` (committed or written by the open
+    /// transaction): complete, so that a version lookup that misses ``versionCache`` needs only the stream index
+    /// for the other streams, never a scan of the unindexed events. Restored from its copy at the transaction's
+    /// start when a transaction rolls back; emptied when the index is filled.
+    private var tailVersions: [StreamName: UInt64]
     private var writerThread: DedicatedThread?
     private var completionThread: DedicatedThread?
 
     init(
-        pool: DatabasePool, head: UInt64, indexed: UInt64, configuration: SQLiteEventStoreConfiguration,
-        metrics: EventStoreMetrics?
+        pool: DatabasePool, head: UInt64, indexed: UInt64, tailVersions: [StreamName: UInt64],
+        configuration: SQLiteEventStoreConfiguration, metrics: EventStoreMetrics?
     ) {
+        self.tailVersions = tailVersions
         self.pool = pool
         self.head = Atomic(head)
         self.nextPosition = head + 1
@@ -170,6 +176,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         while !pending.isEmpty {
             let startPosition = nextPosition
             let startIndexed = indexedThrough
+            let startTail = tailVersions
             do {
                 try pool.writeWithoutTransaction { db in
                     let changesBefore = db.totalChangesCount
@@ -188,6 +195,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                             try? db.rollback()
                             nextPosition = startPosition
                             indexedThrough = startIndexed
+                            tailVersions = startTail
                             versionCache.removeAll()
                             outcomes[index] = .failed(Self.backendError(error, "write failed"))
                             pending.remove(at: offset)
@@ -202,6 +210,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                         try? db.rollback()
                         nextPosition = startPosition
                         indexedThrough = startIndexed
+                        tailVersions = startTail
                         versionCache.removeAll()
                         let failure = EventStoreError(
                             .outcomeUnknown, "commit failed: \(error)", underlying: SendableErrorDescription(error))
@@ -231,6 +240,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 try? pool.writeWithoutTransaction { db in if db.isInsideTransaction { try db.rollback() } }
                 nextPosition = startPosition
                 indexedThrough = startIndexed
+                tailVersions = startTail
                 versionCache.removeAll()
                 let failure = Self.backendError(error, "could not start a transaction")
                 for index in pending { outcomes[index] = .failed(failure) }
@@ -254,6 +264,24 @@ final class GroupCommitWriter: @unchecked Sendable {
             arguments: [Int64(bitPattern: indexedThrough)])
         try db.execute(sql: "UPDATE stream_index_state SET position = ?", arguments: [Int64(bitPattern: last)])
         indexedThrough = last
+        tailVersions = [:]
+    }
+
+    /// The last version of each stream with events after `indexed` (for ``tailVersions`` at opening).
+    static func loadTailVersions(_ db: Database, after indexed: UInt64) throws -> [StreamName: UInt64] {
+        var versions: [StreamName: UInt64] = [:]
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT stream_type, stream_id, max(version) FROM events WHERE position > ? \
+                GROUP BY stream_type, stream_id
+                """,
+            arguments: [Int64(bitPattern: indexed)])
+        while let row = try rows.next() {
+            let version: Int64 = row[2]
+            versions[StreamName(aggregateType: row[0], aggregateID: row[1])] = UInt64(bitPattern: version)
+        }
+        return versions
     }
 
     /// The calling thread's CPU time in nanoseconds.
@@ -331,7 +359,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         if let known = versionCache[stream] {
             current = known
         } else {
-            current = try statements.streamVersion(stream)
+            // A stream with unindexed events is in `tailVersions` (complete); any other is in the index alone.
+            current = try tailVersions[stream] ?? statements.indexedStreamVersion(stream)
             versionCache[stream] = current
         }
         if !request.expected.isSatisfied(by: current) {
@@ -363,6 +392,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             nextPosition += 1
         }
         versionCache[stream] = current + UInt64(events.count)
+        tailVersions[stream] = current + UInt64(events.count)
         return .appended(
             AppendResult(
                 firstVersion: current + 1, lastVersion: current + UInt64(events.count), firstPosition: firstPosition,

@@ -76,7 +76,8 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
                 if !db.configuration.readonly { try db.execute(sql: "PRAGMA page_size = \(pageSize)") }
             }
             let pool = try DatabasePool(path: path, configuration: grdb)
-            let (head, indexed) = try pool.writeWithoutTransaction { db -> (UInt64, UInt64) in
+            let (head, indexed, tail) = try pool.writeWithoutTransaction {
+                db -> (UInt64, UInt64, [StreamName: UInt64]) in
                 // DatabasePool sets synchronous=NORMAL on its writer when it opens WAL; set ours afterwards.
                 try db.execute(sql: "PRAGMA synchronous = \(configuration.synchronous == .full ? "FULL" : "NORMAL")")
                 try db.execute(sql: "PRAGMA cache_size = -\(max(0, configuration.writerCacheKiB))")
@@ -84,11 +85,12 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
                 try SQLiteSchema.migrate(db, path: path)
                 let head = try UInt64(Int64.fetchOne(db, sql: "SELECT max(position) FROM events") ?? 0)
                 let indexed = try UInt64(Int64.fetchOne(db, sql: "SELECT position FROM stream_index_state") ?? 0)
-                return (head, indexed)
+                return (head, indexed, try GroupCommitWriter.loadTailVersions(db, after: indexed))
             }
             self.pool = pool
             writer = GroupCommitWriter(
-                pool: pool, head: head, indexed: indexed, configuration: configuration, metrics: metrics)
+                pool: pool, head: head, indexed: indexed, tailVersions: tail, configuration: configuration,
+                metrics: metrics)
         } catch {
             Self.unlockFile(path + ".lock", lockDescriptor)
             throw Self.openError(error, path: path)

@@ -55,6 +55,8 @@ struct SQLiteSchemaTests {
         var expected: [String: [EventData]] = ["a": [], "b": []]
         do {
             let store = try SQLiteEventStore(directory: directory.path)
+            // A stream whose only event gets indexed with the first batch.
+            _ = try await store.append(to: stream("c"), expected: .noStream, events: [event("c1")])
             // Two streams interleaved, past one index batch (the index then holds the first part).
             var round = 0
             while expected["a"]!.count + expected["b"]!.count < batch + 300 {
@@ -75,6 +77,14 @@ struct SQLiteSchemaTests {
         let result = try await reopened.append(
             to: stream("a"), expected: .exact(UInt64(expected["a"]!.count)), events: [event("last")])
         #expect(result.lastVersion == UInt64(expected["a"]!.count + 1))
+        let indexedOnly = try await reopened.append(to: stream("c"), expected: .exact(1), events: [event("c2")])
+        #expect(indexedOnly.lastVersion == 2)
+        do {
+            _ = try await reopened.append(to: stream("b"), expected: .exact(1), events: [event("stale")])
+            Issue.record("a stale expected version was accepted")
+        } catch {
+            #expect(error.code == .conflict && error.actualVersion == UInt64(expected["b"]!.count))
+        }
         reopened.close()
         // The index holds exactly the events up to its position, which is past one batch and short of the head.
         let (indexed, rows, head) = try await DatabaseQueue(path: directory.storeFile).read { db in
