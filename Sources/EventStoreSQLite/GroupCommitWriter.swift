@@ -108,9 +108,13 @@ final class GroupCommitWriter: @unchecked Sendable {
     static let versionCacheLimit = 100_000
     /// The last version of every stream with events after ``indexedThrough`` (committed or written by the open
     /// transaction): complete, so that a version lookup that misses ``versionCache`` needs only the stream index
-    /// for the other streams, never a scan of the unindexed events. Restored from its copy at the transaction's
-    /// start when a transaction rolls back; emptied when the index is filled.
+    /// for the other streams, never a scan of the unindexed events. Emptied when the index is filled; a rolled
+    /// back transaction's changes are undone from ``tailUndo`` and ``tailBeforeFill`` (no copy per transaction).
     private var tailVersions: [StreamName: UInt64]
+    /// The open transaction's changes to ``tailVersions``: each stream with its value before.
+    private var tailUndo: [(StreamName, UInt64?)] = []
+    /// ``tailVersions`` as it was before the open transaction filled the stream index.
+    private var tailBeforeFill: [StreamName: UInt64]?
     private var writerThread: DedicatedThread?
     private var completionThread: DedicatedThread?
 
@@ -176,7 +180,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         while !pending.isEmpty {
             let startPosition = nextPosition
             let startIndexed = indexedThrough
-            let startTail = tailVersions
+            tailUndo.removeAll(keepingCapacity: true)
+            tailBeforeFill = nil
             do {
                 try pool.writeWithoutTransaction { db in
                     let changesBefore = db.totalChangesCount
@@ -195,7 +200,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                             try? db.rollback()
                             nextPosition = startPosition
                             indexedThrough = startIndexed
-                            tailVersions = startTail
+                            undoTailVersions()
                             versionCache.removeAll()
                             outcomes[index] = .failed(Self.backendError(error, "write failed"))
                             pending.remove(at: offset)
@@ -210,7 +215,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                         try? db.rollback()
                         nextPosition = startPosition
                         indexedThrough = startIndexed
-                        tailVersions = startTail
+                        undoTailVersions()
                         versionCache.removeAll()
                         let failure = EventStoreError(
                             .outcomeUnknown, "commit failed: \(error)", underlying: SendableErrorDescription(error))
@@ -240,7 +245,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 try? pool.writeWithoutTransaction { db in if db.isInsideTransaction { try db.rollback() } }
                 nextPosition = startPosition
                 indexedThrough = startIndexed
-                tailVersions = startTail
+                undoTailVersions()
                 versionCache.removeAll()
                 let failure = Self.backendError(error, "could not start a transaction")
                 for index in pending { outcomes[index] = .failed(failure) }
@@ -264,7 +269,16 @@ final class GroupCommitWriter: @unchecked Sendable {
             arguments: [Int64(bitPattern: indexedThrough)])
         try db.execute(sql: "UPDATE stream_index_state SET position = ?", arguments: [Int64(bitPattern: last)])
         indexedThrough = last
+        tailBeforeFill = tailVersions
         tailVersions = [:]
+    }
+
+    /// Undoes the rolled-back transaction's changes to ``tailVersions``.
+    private func undoTailVersions() {
+        if let before = tailBeforeFill { tailVersions = before }
+        for (stream, version) in tailUndo.reversed() { tailVersions[stream] = version }
+        tailUndo.removeAll(keepingCapacity: true)
+        tailBeforeFill = nil
     }
 
     /// The last version of each stream with events after `indexed` (for ``tailVersions`` at opening).
@@ -392,6 +406,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             nextPosition += 1
         }
         versionCache[stream] = current + UInt64(events.count)
+        tailUndo.append((stream, tailVersions[stream]))
         tailVersions[stream] = current + UInt64(events.count)
         return .appended(
             AppendResult(
