@@ -38,13 +38,33 @@ public final class ConsumerMetrics: Sendable {
     /// Checkpoint saves that failed (retried with the next save).
     public let checkpointFailures = Atomic<Int>(0)
 
+    /// Counts the events between two positions (``EventStore/eventCount(after:upTo:)`` of the consumer's store,
+    /// installed by the ``Consumer``; `head − position` until then).
+    private let counter = Mutex<(@Sendable (UInt64, UInt64) -> UInt64)?>(nil)
+
     public init(name: String) { self.name = name }
 
-    /// head − position (0 when the position is at or past the known head).
+    /// The events after the position up to the known head (0 when at or past it): the consumer's lag, counted by
+    /// its store (``EventStore/eventCount(after:upTo:)``: exact on memory and SQLite; on JetStream the messages
+    /// behind, a lower bound of the events when appends hold several). Read when scraped (takes a lock).
     public var lag: UInt64 {
         let head = head.load(ordering: .relaxed)
         let position = position.load(ordering: .relaxed)
+        if let count = counter.withLock({ $0 }) { return count(position, head) }
         return head > position ? head - position : 0
+    }
+
+    /// head − position: the lag in positions (equal to ``lag`` where positions are dense; on JetStream about
+    /// 65,536 per commit behind).
+    public var positionLag: UInt64 {
+        let head = head.load(ordering: .relaxed)
+        let position = position.load(ordering: .relaxed)
+        return head > position ? head - position : 0
+    }
+
+    /// Makes ``lag`` count events the way `store` numbers them.
+    func countEvents(with store: any EventStore) {
+        counter.withLock { $0 = { [weak store] position, head in store?.eventCount(after: position, upTo: head) ?? 0 } }
     }
 }
 
@@ -62,7 +82,8 @@ public final class ConsumerMetrics: Sendable {
 ///   ``EventStoreError/Code/codec`` error (unknown type, undecodable payload) is parked at once: retrying cannot
 ///   help.
 /// - **Caught up** when a read found nothing after the position and the position was at the head
-///   (``isCaughtUp``, ``waitUntilCaughtUp()``); lag = head − position stays current while live.
+///   (``isCaughtUp``, ``waitUntilCaughtUp()``); the lag (``ConsumerMetrics/lag``, events between the position and
+///   the head as the store counts them) stays current while live.
 public final class Consumer: Sendable {
     /// The handler: throws to have the event retried.
     public typealias Handler = @Sendable (RecordedEvent) throws -> Void
@@ -103,6 +124,7 @@ public final class Consumer: Sendable {
         self.checkpoints = checkpoints
         self.options = options
         self.metrics = metrics ?? ConsumerMetrics(name: name)
+        self.metrics.countEvents(with: store)
         self.logger = logger
         self.handler = handler
     }

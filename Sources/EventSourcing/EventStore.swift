@@ -44,9 +44,11 @@ public protocol EventStore: AnyObject, Sendable {
     /// - **Idempotent**: if the first event's ID is already stored in `stream` as the first event of an earlier
     ///   append with the same event IDs in the same order, this append is a retry: it stores nothing and
     ///   completes with the earlier append's ``AppendResult``, whatever `expected` says (the check happens before
-    ///   the expected-version check). Any other overlap with stored event IDs fails with
-    ///   ``EventStoreError/Code/duplicateEventID`` and stores nothing. Each store documents how long it
-    ///   remembers (memory, SQLite: for ever; JetStream: the stream's duplicate window).
+    ///   the expected-version check). An append whose first event ID is stored otherwise (another stream, other
+    ///   IDs after it) fails with ``EventStoreError/Code/duplicateEventID`` and stores nothing. Memory and
+    ///   SQLite refuse every other overlap with stored IDs the same way; JetStream does for an ID at a later
+    ///   place of an append only with its per-event markers (`detectsRepeatedEventIDs`). Each store documents
+    ///   how long it remembers (memory, SQLite: for ever; JetStream: the stream's duplicate window).
     /// - **Durable** when completed with success, as far as the backend makes it (SQLite `synchronous=FULL`:
     ///   fsynced; JetStream: acknowledged by the server).
     /// - Parameters:
@@ -99,6 +101,21 @@ public protocol EventStore: AnyObject, Sendable {
     /// Closes the store: later calls complete with ``EventStoreError/Code/closed``; operations already accepted
     /// complete normally (or with `closed` if they cannot). Idempotent; returns when the store's threads stopped.
     func close()
+
+    /// How many events lie after `position` up to and including `head` (0 when `head ≤ position`), worked out
+    /// from the two positions alone (no I/O): what a consumer's lag in events is.
+    ///
+    /// Exact where positions are dense (the default, `head − position`: memory, SQLite). A store whose positions
+    /// have gaps overrides it and documents how close it is (JetStream: one per message behind, a lower bound
+    /// when appends hold several events).
+    func eventCount(after position: UInt64, upTo head: UInt64) -> UInt64
+}
+
+extension EventStore {
+    /// Dense positions: `head − position`.
+    public func eventCount(after position: UInt64, upTo head: UInt64) -> UInt64 {
+        head > position ? head - position : 0
+    }
 }
 
 /// One registration made by ``EventStore/observeAppends(_:)``.

@@ -92,22 +92,41 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// appends it ran: the writer's cost per append, which bounds the store's throughput when the disk does not.
     let writerCPUNanoseconds = Atomic<UInt64>(0)
     let writerAppends = Atomic<Int>(0)
+    /// Batches the writer took (one transaction each unless a request failed).
+    let writerBatches = Atomic<Int>(0)
     let observers: Locked<[Int: @Sendable (UInt64) -> Void]>
     private var nextPosition: UInt64
+    /// The position up to which `stream_index` is filled (see ``SQLiteSchema``); writer thread only.
+    private var indexedThrough: UInt64
+    /// The stream index is filled once this many events are past ``indexedThrough``: larger batches write each
+    /// index leaf less often, smaller ones leave stream reads and version lookups fewer rows to scan.
+    static let streamIndexBatch: UInt64 = 2048
     /// Stream versions as the writer's connection sees them (committed, or written by the open transaction), so
     /// that an append skips the version query of a stream it knows. Exact because the writer is the file's only
     /// writer; cleared whenever a transaction rolls back, and when it outgrows ``versionCacheLimit``.
     private var versionCache: [StreamName: UInt64] = [:]
     static let versionCacheLimit = 100_000
+    /// The last version of every stream with events after ``indexedThrough`` (committed or written by the open
+    /// transaction): complete, so that a version lookup that misses ``versionCache`` needs only the stream index
+    /// for the other streams, never a scan of the unindexed events. Emptied when the index is filled; a rolled
+    /// back transaction's changes are undone from ``tailUndo`` and ``tailBeforeFill`` (no copy per transaction).
+    private var tailVersions: [StreamName: UInt64]
+    /// The open transaction's changes to ``tailVersions``: each stream with its value before.
+    private var tailUndo: [(StreamName, UInt64?)] = []
+    /// ``tailVersions`` as it was before the open transaction filled the stream index.
+    private var tailBeforeFill: [StreamName: UInt64]?
     private var writerThread: DedicatedThread?
     private var completionThread: DedicatedThread?
 
     init(
-        pool: DatabasePool, head: UInt64, configuration: SQLiteEventStoreConfiguration, metrics: EventStoreMetrics?
+        pool: DatabasePool, head: UInt64, indexed: UInt64, tailVersions: [StreamName: UInt64],
+        configuration: SQLiteEventStoreConfiguration, metrics: EventStoreMetrics?
     ) {
+        self.tailVersions = tailVersions
         self.pool = pool
         self.head = Atomic(head)
         self.nextPosition = head + 1
+        self.indexedThrough = indexed
         self.configuration = configuration
         self.metrics = metrics
         self.observers = Locked([:])
@@ -141,6 +160,11 @@ final class GroupCommitWriter: @unchecked Sendable {
             // Relaxed: statistics read by diagnostics, no ordering with anything else.
             writerCPUNanoseconds.wrappingAdd(Self.threadCPUTime() &- cpuStart, ordering: .relaxed)
             writerAppends.wrappingAdd(batch.count, ordering: .relaxed)
+            writerBatches.wrappingAdd(1, ordering: .relaxed)
+            // Hold the next batch until the completion thread has answered this one: completions that issue the
+            // next append (an actor's next command) then share one transaction and one fsync instead of the
+            // first few of them starting a small transaction of their own.
+            requests.hold()
             _ = completed.post(CompletedBatch(requests: batch, outcomes: outcomes.outcomes, newHead: outcomes.newHead))
             batch = []
         }
@@ -155,6 +179,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         if versionCache.count > Self.versionCacheLimit { versionCache.removeAll() }
         while !pending.isEmpty {
             let startPosition = nextPosition
+            let startIndexed = indexedThrough
+            tailUndo.removeAll(keepingCapacity: true)
+            tailBeforeFill = nil
             do {
                 try pool.writeWithoutTransaction { db in
                     let changesBefore = db.totalChangesCount
@@ -172,6 +199,8 @@ final class GroupCommitWriter: @unchecked Sendable {
                             // again.
                             try? db.rollback()
                             nextPosition = startPosition
+                            indexedThrough = startIndexed
+                            undoTailVersions()
                             versionCache.removeAll()
                             outcomes[index] = .failed(Self.backendError(error, "write failed"))
                             pending.remove(at: offset)
@@ -179,11 +208,14 @@ final class GroupCommitWriter: @unchecked Sendable {
                             return
                         }
                     }
+                    try fillStreamIndex(db)
                     do {
                         try db.commit()
                     } catch {
                         try? db.rollback()
                         nextPosition = startPosition
+                        indexedThrough = startIndexed
+                        undoTailVersions()
                         versionCache.removeAll()
                         let failure = EventStoreError(
                             .outcomeUnknown, "commit failed: \(error)", underlying: SendableErrorDescription(error))
@@ -212,6 +244,8 @@ final class GroupCommitWriter: @unchecked Sendable {
                 // no transaction open for the next batch.
                 try? pool.writeWithoutTransaction { db in if db.isInsideTransaction { try db.rollback() } }
                 nextPosition = startPosition
+                indexedThrough = startIndexed
+                undoTailVersions()
                 versionCache.removeAll()
                 let failure = Self.backendError(error, "could not start a transaction")
                 for index in pending { outcomes[index] = .failed(failure) }
@@ -219,6 +253,49 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
         }
         return (outcomes.map { $0! }, newHead)
+    }
+
+    /// Inside the batch's transaction: once ``streamIndexBatch`` events are past ``indexedThrough``, indexes them
+    /// (sorted by stream, so that each index leaf is written once) and moves the index's position (a rollback
+    /// undoes both, and the caller restores ``indexedThrough``).
+    private func fillStreamIndex(_ db: Database) throws {
+        let last = nextPosition - 1
+        guard last >= indexedThrough + Self.streamIndexBatch else { return }
+        try db.execute(
+            sql: """
+                INSERT INTO stream_index SELECT stream_type, stream_id, version, position FROM events \
+                WHERE position > ? ORDER BY stream_type, stream_id, version
+                """,
+            arguments: [Int64(bitPattern: indexedThrough)])
+        try db.execute(sql: "UPDATE stream_index_state SET position = ?", arguments: [Int64(bitPattern: last)])
+        indexedThrough = last
+        tailBeforeFill = tailVersions
+        tailVersions = [:]
+    }
+
+    /// Undoes the rolled-back transaction's changes to ``tailVersions``.
+    private func undoTailVersions() {
+        if let before = tailBeforeFill { tailVersions = before }
+        for (stream, version) in tailUndo.reversed() { tailVersions[stream] = version }
+        tailUndo.removeAll(keepingCapacity: true)
+        tailBeforeFill = nil
+    }
+
+    /// The last version of each stream with events after `indexed` (for ``tailVersions`` at opening).
+    static func loadTailVersions(_ db: Database, after indexed: UInt64) throws -> [StreamName: UInt64] {
+        var versions: [StreamName: UInt64] = [:]
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT stream_type, stream_id, max(version) FROM events WHERE position > ? \
+                GROUP BY stream_type, stream_id
+                """,
+            arguments: [Int64(bitPattern: indexed)])
+        while let row = try rows.next() {
+            let version: Int64 = row[2]
+            versions[StreamName(aggregateType: row[0], aggregateID: row[1])] = UInt64(bitPattern: version)
+        }
+        return versions
     }
 
     /// The calling thread's CPU time in nanoseconds.
@@ -296,7 +373,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         if let known = versionCache[stream] {
             current = known
         } else {
-            current = try statements.streamVersion(stream)
+            // A stream with unindexed events is in `tailVersions` (complete); any other is in the index alone.
+            current = try tailVersions[stream] ?? statements.indexedStreamVersion(stream)
             versionCache[stream] = current
         }
         if !request.expected.isSatisfied(by: current) {
@@ -328,6 +406,8 @@ final class GroupCommitWriter: @unchecked Sendable {
             nextPosition += 1
         }
         versionCache[stream] = current + UInt64(events.count)
+        tailUndo.append((stream, tailVersions[stream]))
+        tailVersions[stream] = current + UInt64(events.count)
         return .appended(
             AppendResult(
                 firstVersion: current + 1, lastVersion: current + UInt64(events.count), firstPosition: firstPosition,
@@ -386,6 +466,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         while completed.take(into: &batches, limit: .max) {
             for batch in batches { complete(batch) }
             batches.removeAll(keepingCapacity: true)
+            requests.release()
         }
     }
 

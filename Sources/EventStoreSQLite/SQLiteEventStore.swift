@@ -76,16 +76,21 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
                 if !db.configuration.readonly { try db.execute(sql: "PRAGMA page_size = \(pageSize)") }
             }
             let pool = try DatabasePool(path: path, configuration: grdb)
-            let head = try pool.writeWithoutTransaction { db -> UInt64 in
+            let (head, indexed, tail) = try pool.writeWithoutTransaction {
+                db -> (UInt64, UInt64, [StreamName: UInt64]) in
                 // DatabasePool sets synchronous=NORMAL on its writer when it opens WAL; set ours afterwards.
                 try db.execute(sql: "PRAGMA synchronous = \(configuration.synchronous == .full ? "FULL" : "NORMAL")")
                 try db.execute(sql: "PRAGMA cache_size = -\(max(0, configuration.writerCacheKiB))")
                 try db.execute(sql: "PRAGMA wal_autocheckpoint = \(max(0, configuration.walAutocheckpointPages))")
                 try SQLiteSchema.migrate(db, path: path)
-                return try UInt64(Int64.fetchOne(db, sql: "SELECT max(position) FROM events") ?? 0)
+                let head = try UInt64(Int64.fetchOne(db, sql: "SELECT max(position) FROM events") ?? 0)
+                let indexed = try UInt64(Int64.fetchOne(db, sql: "SELECT position FROM stream_index_state") ?? 0)
+                return (head, indexed, try GroupCommitWriter.loadTailVersions(db, after: indexed))
             }
             self.pool = pool
-            writer = GroupCommitWriter(pool: pool, head: head, configuration: configuration, metrics: metrics)
+            writer = GroupCommitWriter(
+                pool: pool, head: head, indexed: indexed, tailVersions: tail, configuration: configuration,
+                metrics: metrics)
         } catch {
             Self.unlockFile(path + ".lock", lockDescriptor)
             throw Self.openError(error, path: path)
@@ -198,6 +203,13 @@ public final class SQLiteEventStore: EventStore, SnapshotStore, CheckpointStore 
         // Relaxed: statistics.
         let count = writer.writerAppends.load(ordering: .relaxed)
         return count == 0 ? 0 : Double(writer.writerCPUNanoseconds.load(ordering: .relaxed)) / Double(count)
+    }
+
+    /// The writer's average batch so far: write requests per transaction it started (0 before the first).
+    public var writesPerBatch: Double {
+        // Relaxed: statistics.
+        let batches = writer.writerBatches.load(ordering: .relaxed)
+        return batches == 0 ? 0 : Double(writer.writerAppends.load(ordering: .relaxed)) / Double(batches)
     }
 
     // MARK: - Helpers

@@ -28,8 +28,9 @@ public struct SQLiteEventStoreConfiguration: Sendable {
     /// The writer's statement layer; `.sqliteC` by default.
     public var writerStatements: WriterStatements = .sqliteC
     /// The writer connection's page cache in KiB (`PRAGMA cache_size = -N`; SQLite's default is 2,000). The
-    /// event-ID index takes inserts at random leaves when IDs are random (``EventSourcing/EventID/random()``): a
-    /// cache that holds the index spares re-reading its pages on every group commit.
+    /// stream index takes inserts at one leaf per stream of a group commit, and the event-ID index at random
+    /// leaves when IDs are random (``EventSourcing/EventID/random()``; the default ``EventSourcing/EventID/next()``
+    /// is time-ordered): a cache that holds the indexes spares re-reading their pages on every group commit.
     public var writerCacheKiB: Int = 65_536
     /// The page size of a new store file in bytes (`PRAGMA page_size`, a power of two from 512 to 65,536;
     /// SQLite's default is 4,096); an existing file keeps its own. A group commit of appends to N streams

@@ -9,21 +9,39 @@ enum SQLiteReads {
         position, version, event_id, type, schema_version, occurred_at, correlation_id, causation_id, \
         idempotency_key, payload, stream_type, stream_id
         """
-    static let streamSQL = """
-        SELECT \(columns) FROM events WHERE stream_type = ? AND stream_id = ? AND version >= ? \
-        ORDER BY version LIMIT ?
+    /// A stream's events up to the stream index's position (see ``SQLiteSchema``): the index in key order, each
+    /// event by its rowid.
+    static let streamIndexedSQL = """
+        SELECT e.position, e.version, e.event_id, e.type, e.schema_version, e.occurred_at, e.correlation_id, \
+        e.causation_id, e.idempotency_key, e.payload, e.stream_type, e.stream_id \
+        FROM stream_index AS i CROSS JOIN events AS e ON e.position = i.position \
+        WHERE i.stream_type = ? AND i.stream_id = ? AND i.version >= ? ORDER BY i.version LIMIT ?
+        """
+    /// The stream's events after the stream index's position (at most one index batch of rows to scan).
+    static let streamTailSQL = """
+        SELECT \(columns) FROM events WHERE position > (SELECT position FROM stream_index_state) \
+        AND stream_type = ? AND stream_id = ? AND version >= ? ORDER BY position LIMIT ?
         """
     static let allSQL = "SELECT \(columns) FROM events WHERE position >= ? ORDER BY position LIMIT ?"
 
+    /// Both parts run in the caller's read transaction (GRDB's), on one snapshot of the file.
     static func stream(
         _ db: Database, stream: StreamName, from version: UInt64, maxCount: Int
     ) throws(EventStoreError) -> [RecordedEvent] {
-        try run(db, sql: streamSQL, stream: stream) { statement in
+        var events = try run(db, sql: streamIndexedSQL, stream: stream) { statement in
             SQLiteRaw.bind(statement, 1, text: stream.aggregateType)
             SQLiteRaw.bind(statement, 2, text: stream.aggregateID)
             SQLiteRaw.bind(statement, 3, version)
             SQLiteRaw.bind(statement, 4, Int64(maxCount))
         }
+        guard events.count < maxCount else { return events }
+        events += try run(db, sql: streamTailSQL, stream: stream) { statement in
+            SQLiteRaw.bind(statement, 1, text: stream.aggregateType)
+            SQLiteRaw.bind(statement, 2, text: stream.aggregateID)
+            SQLiteRaw.bind(statement, 3, max(version, (events.last?.version ?? 0) + 1))
+            SQLiteRaw.bind(statement, 4, Int64(maxCount - events.count))
+        }
+        return events
     }
 
     static func all(_ db: Database, from position: UInt64, maxCount: Int) throws(EventStoreError) -> [RecordedEvent] {

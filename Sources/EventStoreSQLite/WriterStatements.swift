@@ -9,8 +9,9 @@ import GRDBSQLite
 /// C-API measurement: ``CWriterStatements`` calls `sqlite3_bind_*` / `sqlite3_step` / `sqlite3_reset` itself;
 /// ``GRDBWriterStatements`` goes through GRDB's `StatementArguments`.
 protocol WriterStatements {
-    /// The version of `stream`'s last event (0 when it has none).
-    func streamVersion(_ stream: StreamName) throws -> UInt64
+    /// The version of `stream`'s last indexed event (0 when it has none): its version when it has no event after
+    /// the stream index's position (the writer knows those streams, see ``GroupCommitWriter``).
+    func indexedStreamVersion(_ stream: StreamName) throws -> UInt64
     /// Inserts one event.
     /// - Returns: `false` when a uniqueness constraint refused the row (nothing inserted).
     func insert(
@@ -19,8 +20,7 @@ protocol WriterStatements {
 }
 
 enum WriterSQL {
-    static let streamVersion =
-        "SELECT version FROM events WHERE stream_type = ? AND stream_id = ? ORDER BY version DESC LIMIT 1"
+    static let streamVersion = "SELECT max(version) FROM stream_index WHERE stream_type = ? AND stream_id = ?"
     static let insert = """
         INSERT INTO events (position, stream_type, stream_id, version, event_id, append_length, type, \
         schema_version, occurred_at, correlation_id, causation_id, idempotency_key, payload) \
@@ -40,7 +40,7 @@ struct CWriterStatements: WriterStatements {
         insertStatement = try db.cachedStatement(sql: WriterSQL.insert).sqliteStatement
     }
 
-    func streamVersion(_ stream: StreamName) throws -> UInt64 {
+    func indexedStreamVersion(_ stream: StreamName) throws -> UInt64 {
         let statement = versionStatement
         defer { SQLiteRaw.reset(statement) }
         SQLiteRaw.bind(statement, 1, text: stream.aggregateType)
@@ -87,7 +87,7 @@ struct GRDBWriterStatements: WriterStatements {
         insertStatement = try db.cachedStatement(sql: WriterSQL.insert)
     }
 
-    func streamVersion(_ stream: StreamName) throws -> UInt64 {
+    func indexedStreamVersion(_ stream: StreamName) throws -> UInt64 {
         let version = try Int64.fetchOne(versionStatement, arguments: [stream.aggregateType, stream.aggregateID])
         return version.map { UInt64(bitPattern: $0) } ?? 0
     }

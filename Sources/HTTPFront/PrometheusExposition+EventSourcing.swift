@@ -67,7 +67,10 @@ extension PrometheusExposition {
                     Int(truncatingIfNeeded: $0.head.load(ordering: .relaxed))
                 }
             ),
-            ("clstr_es_consumer_lag", "gauge", "Head minus position.", { Int(truncatingIfNeeded: $0.lag) }),
+            (
+                "clstr_es_consumer_lag", "gauge", "Events between position and head.",
+                { Int(truncatingIfNeeded: $0.lag) }
+            ),
             (
                 "clstr_es_consumer_handled_total", "counter", "Events handled.",
                 {

@@ -21,6 +21,20 @@ import Testing
         }
         let all = batches.flatMap { $0 }
         #expect(Set(all).count == 40_000)
-        #expect(Set(all.map(\.high)).count == 40_000)
+        #expect(Set(all.map(\.low)).count == 40_000)
+        // UUID version 7 and RFC 4122 variant bits.
+        #expect(all.allSatisfy { $0.high & 0xF000 == 0x7000 && $0.low >> 62 == 0b10 })
+    }
+
+    @Test func nextIsTimeOrderedWithinAThread() {
+        let ids = (0..<10_000).map { _ in EventID.next() }
+        // Later IDs sort after earlier ones (the clock may not step back during the test; the counter part
+        // orders IDs of one millisecond unless the seed's offset wraps, which it does at most once).
+        var descents = 0
+        for (earlier, later) in zip(ids, ids.dropFirst()) where later < earlier { descents += 1 }
+        #expect(descents <= 1)
+        let milliseconds = ids[0].high >> 16
+        let now = UInt64(EventTimestamp.now().nanosecondsSinceEpoch / 1_000_000)
+        #expect(milliseconds <= now && now - milliseconds < 60_000)
     }
 }

@@ -16,7 +16,25 @@ struct JetStreamConformanceTests {
                 let fixture = try JetStreamFixture()
                 return ConformanceStores(
                     events: fixture.events, snapshots: fixture.snapshots, checkpoints: fixture.checkpoints,
-                    teardown: { fixture.close() })
+                    detectsRepeatedLaterEventIDs: false, teardown: { fixture.close() })
+            }
+            try await testCase.run(factory)
+        }
+    }
+
+    /// The cases about event IDs again, with the per-event markers on (``JetStreamEventStore/Configuration/
+    /// detectsRepeatedEventIDs``): then every repeated ID is refused, as on memory and SQLite.
+    @Test(
+        arguments: EventStoreConformance.cases.filter {
+            ["atomic multi-event append", "idempotent retry", "racing appenders"].contains($0.name)
+        })
+    func conformanceWithEventIDMarkers(_ testCase: ConformanceCase) async throws {
+        try await withBlockingAllowed {
+            let factory: ConformanceFactory = {
+                let fixture = try JetStreamFixture(markers: true)
+                return ConformanceStores(
+                    events: fixture.events, snapshots: fixture.snapshots, checkpoints: fixture.checkpoints,
+                    detectsRepeatedLaterEventIDs: true, teardown: { fixture.close() })
             }
             try await testCase.run(factory)
         }

@@ -105,10 +105,10 @@ struct JetStreamEventStoreTests {
         }
     }
 
-    @Test("an event ID used again anywhere is refused; markers stay out of reads and the head")
+    @Test("with markers, an event ID used again anywhere is refused; markers stay out of reads and the head")
     func repeatedEventIDs() async throws {
         try await withBlockingAllowed {
-            let fixture = try JetStreamFixture()
+            let fixture = try JetStreamFixture(markers: true)
             defer { fixture.close() }
             let store = fixture.events
             let a = StreamName(aggregateType: "Account", aggregateID: "a")
@@ -130,6 +130,48 @@ struct JetStreamEventStoreTests {
             let log = try await store.readAll(from: 1, maxCount: 100)
             #expect(log.map(\.data) == first)
             #expect(try await store.headPosition() == stored.lastPosition)
+        }
+    }
+
+    @Test("without markers, a retry and a repeated first ID are still caught; a consumer's lag counts events")
+    func withoutMarkersAndLag() async throws {
+        try await withBlockingAllowed {
+            let fixture = try JetStreamFixture()
+            defer { fixture.close() }
+            let store = fixture.events
+            let a = StreamName(aggregateType: "Account", aggregateID: "a")
+            let b = StreamName(aggregateType: "Account", aggregateID: "b")
+            let first = [Self.event("1"), Self.event("2"), Self.event("3")]
+            let stored = try await store.append(to: a, expected: .noStream, events: first)
+            #expect(try await store.append(to: a, expected: .noStream, events: first) == stored)
+            for events in [[first[0]], [first[0], Self.event("x")]] {
+                do throws(EventStoreError) {
+                    _ = try await store.append(to: b, expected: .any, events: events)
+                    Issue.record("appended a stored first event ID")
+                } catch {
+                    #expect(error.code == .duplicateEventID)
+                }
+            }
+            // No marker messages: one message per append.
+            let singles = [Self.event("4"), Self.event("5")]
+            var last = stored
+            for event in singles { last = try await store.append(to: a, expected: .any, events: [event]) }
+            let pair = try await store.append(to: b, expected: .noStream, events: [Self.event("6"), Self.event("7")])
+            #expect(pair.lastPosition >> 16 == stored.lastPosition >> 16 + 3)
+            // Lag in events: exact within a commit, one per message after it.
+            #expect(store.eventCount(after: stored.firstPosition, upTo: stored.lastPosition) == 2)
+            #expect(store.eventCount(after: stored.lastPosition, upTo: last.lastPosition) == 2)
+            #expect(store.eventCount(after: 0, upTo: stored.lastPosition) == 1)
+            #expect(store.eventCount(after: pair.lastPosition, upTo: stored.lastPosition) == 0)
+            let metrics = ConsumerMetrics(name: "lagging")
+            let consumer = Consumer(
+                name: "lagging", store: store, checkpoints: fixture.checkpoints, metrics: metrics
+            ) { _ in }
+            metrics.position.store(stored.lastPosition, ordering: .relaxed)
+            metrics.head.store(pair.lastPosition, ordering: .relaxed)
+            #expect(metrics.lag == 3)
+            #expect(metrics.positionLag == pair.lastPosition - stored.lastPosition)
+            _ = consumer
         }
     }
 

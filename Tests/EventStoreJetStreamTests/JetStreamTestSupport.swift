@@ -13,7 +13,7 @@ final class JetStreamFixture: Sendable {
 
     init(
         server: NATSServer? = nil, prefix: String = "es", appendTimeout: Duration = .seconds(5),
-        readTimeout: Duration = .seconds(5)
+        readTimeout: Duration = .seconds(5), markers: Bool = false
     ) throws {
         let server = try server ?? NATSServer(jetStream: true)
         self.server = server
@@ -23,6 +23,7 @@ final class JetStreamFixture: Sendable {
         var configuration = JetStreamEventStore.Configuration(prefix: prefix)
         configuration.appendTimeout = appendTimeout
         configuration.readTimeout = readTimeout
+        configuration.detectsRepeatedEventIDs = markers
         events = try JetStreamEventStore(connection: connection, configuration: configuration)
         snapshots = try JetStreamSnapshotStore(context: events.context, prefix: prefix)
         checkpoints = try JetStreamCheckpointStore(context: events.context, prefix: prefix)

@@ -1,5 +1,6 @@
 import Benchmark
 import Dispatch
+import Foundation
 import EventSourcing
 import RuntimeNATS
 import Synchronization
@@ -8,8 +9,9 @@ import ProcessKit
 /// ``JetStreamEventStore`` appends against a `nats-server -js` (file storage) the setup starts on a free port.
 ///
 /// - one at a time: an append of one event, awaited before the next (the acknowledged round trip).
-/// - 10-event appends with and without the event-ID markers
-///   (``JetStreamEventStore/Configuration/detectsRepeatedEventIDs``; single-event appends write none).
+/// - 10-event appends without and with the event-ID markers
+///   (``JetStreamEventStore/Configuration/detectsRepeatedEventIDs``, off by default; single-event appends write
+///   none).
 /// - pipelined: 256 lanes, each appending to its own stream with `.exact` and sending its next append from the
 ///   previous one's completion (on libnats' acknowledgement thread); 1 event per append, then 10.
 ///
@@ -19,7 +21,7 @@ func registerJetStreamEventStoreBenchmarks() {
         metrics: [.wallClock, .throughput, .mallocCountTotal], warmupIterations: 100, maxDuration: .seconds(3),
         maxIterations: 20_000)
     for sendAsap in [true, false] {
-        let markers = true
+        let markers = false
         let name =
             "JetStream event store append, one at a time (1 event" + (sendAsap ? ", send-asap" : ", buffered") + ")"
         Benchmark(
@@ -33,17 +35,18 @@ func registerJetStreamEventStoreBenchmarks() {
     let pipelined = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .mallocCountTotal], warmupIterations: 2, scalingFactor: .kilo,
         maxDuration: .seconds(4), maxIterations: 100)
-    for (perAppend, markers) in [(1, true), (10, true), (10, false)] {
+    for (perAppend, markers, sendAsap) in [(1, false, false), (1, false, true), (10, false, false), (10, true, false)] {
         let name =
             "JetStream event store append pipelined, 256 streams in flight (\(perAppend) event"
-            + (perAppend == 1 ? "" : "s") + " per append" + (markers ? "" : ", no event-ID markers")
-            + "; throughput = events)"
+            + (perAppend == 1 ? "" : "s") + " per append" + (markers ? ", event-ID markers" : "")
+            + (sendAsap ? ", send-asap" : "") + "; throughput = events)"
         Benchmark(
             name, configuration: pipelined,
             closure: { benchmark, fixture in
                 blackHole(
                     fixture.appendPipelined(events: benchmark.scaledIterations.count, lanes: 256, perAppend: perAppend))
-            }, setup: { try JetStreamStoreFixture(markers: markers) }, teardown: { JetStreamStoreFixture.stopAll() })
+            }, setup: { try JetStreamStoreFixture(markers: markers, sendAsap: sendAsap) },
+            teardown: { JetStreamStoreFixture.stopAll() })
     }
 }
 
@@ -57,7 +60,11 @@ final class JetStreamStoreFixture: Sendable {
     /// Each lane's stream version, continued across runs (a lane has one append in flight at a time).
     let lanes: LaneVersions
 
-    init(markers: Bool = true, sendAsap: Bool = false) throws {
+    /// The configuration, for the CPU figures printed at teardown.
+    let label: String
+
+    init(markers: Bool = false, sendAsap: Bool = false) throws {
+        label = (markers ? "markers" : "no markers") + (sendAsap ? ", send-asap" : ", buffered")
         server = try NATSServer(jetStream: true)
         var options = NATSConnection.Options(urls: [server.url])
         options.sendAsap = sendAsap
@@ -69,11 +76,43 @@ final class JetStreamStoreFixture: Sendable {
         Self.live.withLock { $0.append(self) }
     }
 
+    /// Events appended through the pipelined runs, and the CPU time the benchmark process (the client) and
+    /// nats-server spent in them: the cost per event on each side, robust to the machine's noise.
+    let pipelinedEvents = Atomic<Int>(0)
+    let clientCPUNanoseconds = Atomic<UInt64>(0)
+    let serverCPUNanoseconds = Atomic<UInt64>(0)
+
+    static func processCPUTime() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+
+    /// nats-server's user + system CPU time from `/proc/<pid>/stat` (clock ticks of 10 ms).
+    func serverCPUTime() -> UInt64 {
+        guard let stat = try? String(contentsOfFile: "/proc/\(server.pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+        guard fields.count > 13, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return 0 }
+        return (user + system) * 10_000_000
+    }
+
     static func stopAll() {
         for fixture in live.withLock({ list in
             defer { list.removeAll() }
             return list
         }) {
+            // Relaxed: statistics read after the runs.
+            let events = fixture.pipelinedEvents.load(ordering: .relaxed)
+            if events > 0 {
+                let client = fixture.clientCPUNanoseconds.load(ordering: .relaxed) / UInt64(events)
+                let server = fixture.serverCPUNanoseconds.load(ordering: .relaxed) / UInt64(events)
+                print(
+                    "JetStream benchmark (\(fixture.label)): CPU per event: client \(client) ns, nats-server "
+                        + "\(server) ns")
+            }
             fixture.store.close()
             fixture.connection.close()
             fixture.server.stop()
@@ -104,9 +143,16 @@ final class JetStreamStoreFixture: Sendable {
     /// - Returns: the failures (0 expected).
     func appendPipelined(events: Int, lanes count: Int, perAppend: Int) -> Int {
         let appendsPerLane = max(1, (events + count * perAppend - 1) / (count * perAppend))
-        let pipeline = AppendPipeline(
+        let pipeline = JetStreamAppendPipeline(
             store: store, versions: lanes, lanes: count, appendsPerLane: appendsPerLane, perAppend: perAppend)
-        return pipeline.run()
+        let clientStart = Self.processCPUTime()
+        let serverStart = serverCPUTime()
+        let failures = pipeline.run()
+        // Relaxed: statistics read after the runs.
+        clientCPUNanoseconds.wrappingAdd(Self.processCPUTime() &- clientStart, ordering: .relaxed)
+        serverCPUNanoseconds.wrappingAdd(serverCPUTime() &- serverStart, ordering: .relaxed)
+        pipelinedEvents.wrappingAdd(appendsPerLane * count * perAppend, ordering: .relaxed)
+        return failures
     }
 }
 
@@ -119,7 +165,7 @@ final class LaneVersions: Sendable {
 }
 
 /// Lanes of sequential appends, each lane's next append sent from its previous append's completion.
-final class AppendPipeline: Sendable {
+final class JetStreamAppendPipeline: Sendable {
     let store: JetStreamEventStore
     let versions: LaneVersions
     let lanes: Int
@@ -136,7 +182,11 @@ final class AppendPipeline: Sendable {
         self.appendsPerLane = appendsPerLane
         self.perAppend = perAppend
         self.remainingLanes = Atomic(lanes)
+        // Made once, as an aggregate's actor holds its stream name.
+        self.streams = (0..<lanes).map { StreamName(aggregateType: "Lane", aggregateID: "p\(perAppend)-l\($0)") }
     }
+
+    let streams: [StreamName]
 
     func run() -> Int {
         for lane in 0..<lanes { next(lane: lane, left: appendsPerLane) }
@@ -151,7 +201,7 @@ final class AppendPipeline: Sendable {
             if remainingLanes.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 { done.signal() }
             return
         }
-        let stream = StreamName(aggregateType: "Lane", aggregateID: "p\(perAppend)-l\(lane)")
+        let stream = streams[lane]
         let version = versions.versions.withLock { $0[lane] }
         let events = (0..<perAppend).map { _ in EventData(type: "T", payload: JetStreamStoreFixture.payload) }
         store.append(to: stream, expected: .exact(version), events: events) { [self] result in

@@ -11,8 +11,8 @@ import Synchronization
 ///   writer's statements through the C API and through GRDB's statement API (the issue's comparison);
 /// - one appender at a time: one append per commit, fsync-bound with `synchronous=FULL`;
 /// - the same with `synchronous=NORMAL`.
-/// Throughput is appends (= events) per second; 100-byte payloads; event IDs random (UUID v4, the default of
-/// `EventData`) or time-ordered (`EventID.timeOrdered()`, UUID v7 layout).
+/// Throughput is appends (= events) per second; 100-byte payloads; event IDs time-ordered (`EventID.next()`, UUID
+/// v7 layout, the default of `EventData`) or random (`EventID.random()`, UUID v4).
 func registerSQLiteStoreBenchmarks() {
     let grouped = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .cpuTotal], warmupIterations: 1, scalingFactor: .kilo,
@@ -21,11 +21,11 @@ func registerSQLiteStoreBenchmarks() {
     let single = Benchmark.Configuration(
         metrics: [.wallClock, .throughput], warmupIterations: 10, maxDuration: .seconds(3), maxIterations: 20_000)
 
-    for (name, synchronous, statements, timeOrdered) in [
+    for (name, synchronous, statements, randomIDs) in [
         ("FULL, C API statements", SQLiteEventStoreConfiguration.Synchronous.full, .sqliteC, false),
         ("FULL, GRDB statements", .full, .grdb, false),
-        ("FULL, C API statements, time-ordered event IDs", .full, .sqliteC, true),
-        ("FULL, GRDB statements, time-ordered event IDs", .full, .grdb, true),
+        ("FULL, C API statements, random event IDs", .full, .sqliteC, true),
+        ("FULL, GRDB statements, random event IDs", .full, .grdb, true),
         ("NORMAL, C API statements", .normal, SQLiteEventStoreConfiguration.WriterStatements.sqliteC, false),
     ] {
         let configuration = SQLiteEventStoreConfiguration(synchronous: synchronous, writerStatements: statements)
@@ -34,7 +34,7 @@ func registerSQLiteStoreBenchmarks() {
             closure: { benchmark, fixture in
                 fixture.run(total: benchmark.scaledIterations.count)
             },
-            setup: { try AppendPipeline(appenders: 200, configuration: configuration, timeOrdered: timeOrdered) },
+            setup: { try AppendPipeline(appenders: 200, configuration: configuration, randomIDs: randomIDs) },
             teardown: { AppendPipeline.closeAll() })
     }
     for (name, synchronous) in [
@@ -68,11 +68,12 @@ final class AppendPipeline: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let payload = [UInt8](repeating: 120, count: 100)
 
-    /// Whether events get ``EventSourcing/EventID/timeOrdered()`` IDs instead of random ones.
-    let timeOrdered: Bool
+    /// Whether events get ``EventSourcing/EventID/random()`` IDs instead of the default time-ordered ones
+    /// (``EventSourcing/EventID/next()``).
+    let randomIDs: Bool
 
-    init(appenders: Int, configuration: SQLiteEventStoreConfiguration, timeOrdered: Bool = false) throws {
-        self.timeOrdered = timeOrdered
+    init(appenders: Int, configuration: SQLiteEventStoreConfiguration, randomIDs: Bool = false) throws {
+        self.randomIDs = randomIDs
         directory = NSTemporaryDirectory() + "es-sqlite-bench-\(UUID().uuidString)"
         store = try SQLiteEventStore(directory: directory, configuration: configuration)
         streams = (0..<appenders).map { StreamName(aggregateType: "Bench", aggregateID: String($0)) }
@@ -81,8 +82,25 @@ final class AppendPipeline: @unchecked Sendable {
         Self.live.withLock { $0.append(self) }
     }
 
+    /// Process CPU time spent inside ``run(total:)`` and the appends it ran: the whole store's cost per append
+    /// (writer, completion thread, appenders), robust to the machine's noise unlike events/s.
+    private let runCPUNanoseconds = Atomic<UInt64>(0)
+    private let runAppends = Atomic<Int>(0)
+
+    static func processCPUTime() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+
     /// Runs `total` appends and returns when all completed.
     func run(total: Int) {
+        let cpuStart = Self.processCPUTime()
+        defer {
+            // Relaxed: statistics read after the runs.
+            runCPUNanoseconds.wrappingAdd(Self.processCPUTime() &- cpuStart, ordering: .relaxed)
+            runAppends.wrappingAdd(total, ordering: .relaxed)
+        }
         // Relaxed: the store's queue orders these stores before the completions that read them.
         remaining.store(total, ordering: .relaxed)
         completed.store(0, ordering: .relaxed)
@@ -94,7 +112,7 @@ final class AppendPipeline: @unchecked Sendable {
     private func issue(_ appender: Int) {
         // Relaxed: a counter that only elects which appends run.
         guard remaining.wrappingSubtract(1, ordering: .relaxed).oldValue > 0 else { return }
-        let event = EventData(id: timeOrdered ? .timeOrdered() : .random(), type: "Bench", payload: payload)
+        let event = EventData(id: randomIDs ? .random() : .next(), type: "Bench", payload: payload)
         store.append(to: streams[appender], expected: .exact(versions[appender]), events: [event]) { [self] result in
             switch result {
             case .success(let appended): versions[appender] = appended.lastVersion
@@ -118,11 +136,16 @@ final class AppendPipeline: @unchecked Sendable {
         for pipeline in pipelines {
             let label =
                 "\(pipeline.streams.count) appender(s), \(pipeline.store.configuration.synchronous), "
-                + "\(pipeline.store.configuration.writerStatements)\(pipeline.timeOrdered ? ", time-ordered IDs" : ""), "
+                + "\(pipeline.store.configuration.writerStatements)\(pipeline.randomIDs ? ", random IDs" : ""), "
                 + "page \(pipeline.store.configuration.pageSize)"
+            let writerCPU = Int(pipeline.store.writerCPUNanosecondsPerWrite)
+            // Relaxed: statistics read after the runs.
+            let appends = UInt64(max(1, pipeline.runAppends.load(ordering: .relaxed)))
+            let processCPU = pipeline.runCPUNanoseconds.load(ordering: .relaxed) / appends
             print(
-                "SQLite benchmark (\(label)): writer CPU per append \(Int(pipeline.store.writerCPUNanosecondsPerWrite)) ns"
-            )
+                "SQLite benchmark (\(label)): writer CPU per append \(writerCPU) ns, "
+                    + "\(Int(pipeline.store.writesPerBatch)) appends per transaction, process CPU per append "
+                    + "\(processCPU) ns")
             pipeline.store.close()
             if pipeline.failures.load(ordering: .relaxed) > 0 {
                 print("SQLite benchmark: \(pipeline.failures.load(ordering: .relaxed)) appends failed")
