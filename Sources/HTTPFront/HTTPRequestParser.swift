@@ -254,31 +254,48 @@ private func isTokenByte(_ byte: UInt8) -> Bool {
 }
 
 /// Whether `count` bytes at `start` are all allowed in a field value (RFC 9110 `field-vchar`, SP, HTAB, and
-/// obs-text: anything but the controls other than HTAB, and DEL). Eight bytes at a time: a word with no byte below
-/// 0x20 and none equal to 0x7F is accepted whole (the usual case); one with such a byte is looked at byte by byte,
-/// since a tab is allowed.
+/// obs-text: anything but the controls other than HTAB, and DEL). A word at a time (8 bytes, the last word
+/// overlapping the one before it; two overlapping 4-byte words below 8): a word with no byte below 0x20 and none
+/// equal to 0x7F is accepted whole (the usual case); one with such a byte is looked at byte by byte, since a tab
+/// is allowed.
 private func isFieldValue(_ start: UnsafeRawPointer, count: Int) -> Bool {
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let highs: UInt64 = 0x8080_8080_8080_8080
-    var offset = 0
-    while offset + 8 <= count {
-        let word = start.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-        // A byte below 0x20 sets its high bit in `(w - 0x20…) & ~w & 0x80…` (no false negatives, and a false
-        // positive only sends the word to the byte-by-byte check); a byte equal to 0x7F is a zero byte of
-        // `w ^ 0x7F…`.
-        let below = (word &- ones &* 0x20) & ~word & highs
-        let delete = word ^ (ones &* 0x7F)
-        let isDelete = (delete &- ones) & ~delete & highs
-        if below | isDelete != 0 {
-            for index in offset..<(offset + 8) where !isFieldByte(start.load(fromByteOffset: index, as: UInt8.self)) {
+    if count >= 8 {
+        var offset = 0
+        while true {
+            let at = min(offset, count - 8)
+            if !isFieldWord(start.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+                && !isFieldBytes(start + at, count: 8)
+            {
                 return false
             }
+            if at == count - 8 { return true }
+            offset += 8
         }
-        offset += 8
     }
-    while offset < count {
-        if !isFieldByte(start.load(fromByteOffset: offset, as: UInt8.self)) { return false }
-        offset += 1
+    if count >= 4 {
+        let first = UInt64(start.loadUnaligned(as: UInt32.self))
+        let last = UInt64(start.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self))
+        // Two 4-byte words in one: no byte of either is a control or DEL.
+        return isFieldWord(first | last << 32) || isFieldBytes(start, count: count)
+    }
+    return isFieldBytes(start, count: count)
+}
+
+/// Whether no byte of `word` is below 0x20 or equal to 0x7F. A byte below 0x20 sets its high bit in
+/// `(w - 0x20…) & ~w & 0x80…` (no false negatives; a false positive only sends the bytes to `isFieldBytes`); a
+/// byte equal to 0x7F is a zero byte of `w ^ 0x7F…`.
+private func isFieldWord(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    let below = (word &- ones &* 0x20) & ~word & highs
+    let delete = word ^ (ones &* 0x7F)
+    let isDelete = (delete &- ones) & ~delete & highs
+    return below | isDelete == 0
+}
+
+private func isFieldBytes(_ start: UnsafeRawPointer, count: Int) -> Bool {
+    for offset in 0..<count where !isFieldByte(start.load(fromByteOffset: offset, as: UInt8.self)) {
+        return false
     }
     return true
 }

@@ -187,6 +187,36 @@ final class HTTPRouteTable: @unchecked Sendable {
         maxSegments = declared.map(\.1.count).max() ?? 0
     }
 
+    /// Whether `count` bytes at `a` and `b` are equal: overlapping 8- or 4-byte words, bytes only below 4.
+    private static func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int) -> Bool {
+        if count >= 8 {
+            var offset = 0
+            while true {
+                let at = min(offset, count - 8)
+                if a.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                    != b.loadUnaligned(fromByteOffset: at, as: UInt64.self)
+                {
+                    return false
+                }
+                if at == count - 8 { return true }
+                offset += 8
+            }
+        }
+        if count >= 4 {
+            return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+                && a.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+                    == b.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+        }
+        for index in 0..<count
+        where a.load(fromByteOffset: index, as: UInt8.self)
+            != b.load(
+                fromByteOffset: index, as: UInt8.self)
+        {
+            return false
+        }
+        return true
+    }
+
     deinit {
         entries.deinitialize(count: entryCount)
         entries.deallocate()
@@ -234,17 +264,11 @@ final class HTTPRouteTable: @unchecked Sendable {
                     let length = Int(segment.length)
                     if length < 0 {
                         found.append(start: start, count: end - start)
-                    } else {
-                        if end - start != length { matched = false }
-                        var offset = 0
-                        let literal = literals + Int(segment.offset)
-                        while matched && offset < length {
-                            if base.load(fromByteOffset: start + offset, as: UInt8.self) != literal[offset] {
-                                matched = false
-                            }
-                            offset += 1
-                        }
-                        if !matched { break }
+                    } else if end - start != length
+                        || !Self.bytesEqual(base + start, literals + Int(segment.offset), count: length)
+                    {
+                        matched = false
+                        break
                     }
                     start = end + 1
                 }

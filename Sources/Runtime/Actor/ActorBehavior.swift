@@ -39,8 +39,8 @@ public struct ActorBehavior<State>: Sendable {
         _ handler: @escaping @Sendable (inout State, M) throws -> M.Reply
     ) {
         let erased: Erased = { state, message in
-            // The table is keyed by the dynamic type, so this cast cannot fail.
-            try handler(&state, message as! M)
+            // The table is keyed by the dynamic type, so this cast cannot fail (and the exact one applies).
+            try handler(&state, exactCast(message, to: M.self) ?? message as! M)
         }
         let id = ObjectIdentifier(type)
         if let index = handlers.firstIndex(where: { $0.type == id }) {
@@ -68,8 +68,8 @@ public struct ActorBehavior<State>: Sendable {
         _ handler: @escaping @Sendable (inout State, M, DeferredReply<M.Reply>, ActorTurn) throws -> Void
     ) {
         let erased: ErasedDeferred = { state, message, target, turn in
-            // The table is keyed by the dynamic type, so this cast cannot fail.
-            try handler(&state, message as! M, DeferredReply(target), turn)
+            // The table is keyed by the dynamic type, so this cast cannot fail (and the exact one applies).
+            try handler(&state, exactCast(message, to: M.self) ?? message as! M, DeferredReply(target), turn)
         }
         let id = ObjectIdentifier(type)
         if let index = deferredHandlers.firstIndex(where: { $0.type == id }) {
