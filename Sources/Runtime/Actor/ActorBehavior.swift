@@ -123,7 +123,12 @@ public struct ActorBehavior<State>: Sendable {
 /// An actor's state, owned by its turns; the bound handlers capture it.
 final class StateBox<State>: @unchecked Sendable {
     // @unchecked Sendable: `value` is only accessed inside the owning actor's turns, which are serialized.
-    var value: State
+    // Exclusivity is not checked at run time (measured: swift_beginAccess and its access-set bookkeeping cost ~80
+    // instructions per message, 4 % of an inline request→reply): every access is one handler's `inout` (or the
+    // stop and passivation hooks) on a turn, or a read by the passivation sweeper while it holds the actor claimed
+    // (no turn runs then); turns never overlap (the state word admits one at a time), and a handler cannot start
+    // a nested turn of its own actor (a send to itself only enqueues: the actor is running).
+    @exclusivity(unchecked) var value: State
     init(_ value: State) { self.value = value }
 }
 
