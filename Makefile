@@ -44,6 +44,7 @@ bench: deps ## Run the benchmark suite (release; QUICK=1 small, SOAK=1 adds the 
 	scripts/bench.sh
 
 bench-micro: deps ## Run the package-benchmark suites only
+	cd Benchmarks && $(SWIFT) build -c release --product ActorHeapProbe
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
 
 bench-instructions: deps ## Instructions per request under callgrind (counter, NATS node, nginx; ~2–4 min); appends results/instructions.csv and writes results/instructions-top.txt

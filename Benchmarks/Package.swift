@@ -37,16 +37,25 @@ let package = Package(
             path: "Benchmarks/HTTPBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-        // Links jemalloc (RuntimeMemory) for its heap statistics, so it is a target of its own.
+        // Heap per live actor: measured in a child process, ActorHeapProbe (see there why), started by the cases.
         .executableTarget(
             name: "ActorMemoryBenchmarks",
             dependencies: [
-                .product(name: "ClstrRuntime", package: root),
-                .product(name: "RuntimeMemory", package: root),
-                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Benchmark", package: "benchmark")
             ],
             path: "Benchmarks/ActorMemoryBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Links jemalloc (RuntimeMemory) for its heap statistics and not the benchmark library (no malloc
+        // interposer). Built by `make bench-micro` before the suites run: `swift build -c release --product
+        // ActorHeapProbe`.
+        .executableTarget(
+            name: "ActorHeapProbe",
+            dependencies: [
+                .product(name: "ClstrRuntime", package: root),
+                .product(name: "RuntimeMemory", package: root),
+            ],
+            path: "Benchmarks/ActorHeapProbe"
         ),
     ]
 )

@@ -111,6 +111,23 @@ struct HTTPRouterTests {
         }
     }
 
+    @Test("literal segments of every length match only themselves: one byte changed anywhere is another path")
+    func literalLengths() {
+        let literals = ["a", "ab", "abc", "abcd", "abcde", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnopq"]
+        var router = HTTPRouter()
+        for literal in literals { router.add(.get, "/\(literal)/{id}", name: literal) }
+        for literal in literals {
+            #expect(Self.match(router, .get, "/\(literal)/x") == .found(literal, ["x"]))
+            let bytes = Array(literal.utf8)
+            for position in bytes.indices {
+                var changed = bytes
+                changed[position] = UInt8(ascii: "Z")
+                let path = "/" + String(decoding: changed, as: UTF8.self) + "/x"
+                #expect(Self.match(router, .get, path) == .notFound, "\(path)")
+            }
+        }
+    }
+
     @Test("HTTPMethod tokens name every method in Allow")
     func tokens() {
         #expect(

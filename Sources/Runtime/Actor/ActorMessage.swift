@@ -28,6 +28,7 @@ public enum Outcome: Sendable {
     public func get<Reply: Sendable>(as type: Reply.Type = Reply.self) -> Result<Reply, RequestError> {
         switch self {
         case .success(let value):
+            if let typed = exactCast(value, to: Reply.self) { return .success(typed) }
             guard let typed = value as? Reply else {
                 return .failure(
                     RequestError(.replyTypeMismatch, "expected \(Reply.self), got \(Swift.type(of: value))"))
@@ -48,4 +49,18 @@ public enum OverflowPolicy: Sendable {
     /// thread that must run the actor's next turn (an event loop that owns the actor's shard, its worker) would
     /// wait for itself, so there it fails at once with `mailboxFull`, as ``fail`` does.
     case wait
+}
+
+/// `value` as `T` when `T` is exactly its dynamic type (a reply or a message of the type expected, the usual
+/// case), without the runtime's general cast: `as?`/`as!` walk the existential and both types' metadata
+/// (`swift_dynamicCast`, `tryCast`: measured under callgrind at ~400 instructions per reply and ~250 per message
+/// in the counter service). Opening the existential and comparing metatypes costs a few instructions. Any other
+/// case (a subclass, a protocol or optional `T`, wire bytes) returns nil: the caller falls back to the general
+/// cast.
+@inlinable
+func exactCast<T>(_ value: any Sendable, to type: T.Type) -> T? {
+    func open<Value>(_ value: Value) -> T? {
+        Value.self == T.self ? _identityCast(value, to: T.self) : nil
+    }
+    return _openExistential(value, do: open)
 }

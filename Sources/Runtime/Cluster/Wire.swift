@@ -186,6 +186,7 @@ extension Outcome {
     public func decode<Reply: WireCodable>(as type: Reply.Type = Reply.self) -> Result<Reply, RequestError> {
         switch self {
         case .success(let value):
+            if let typed = exactCast(value, to: Reply.self) { return .success(typed) }
             if let typed = value as? Reply { return .success(typed) }
             if let wire = value as? WireBytes {
                 do throws(RequestError) {
