@@ -239,11 +239,10 @@ struct AccountingApp {
             text.header("accounting_entities_alive", type: "gauge", help: "Account entities in memory.")
             text.sample("accounting_entities_alive", value: nodesForMetrics.reduce(0) { $0 + $1.count })
             if let statsProjection {
-                let (position, head) = statsProjection.follower.progress
                 text.header(
                     "accounting_projection_lag", type: "gauge",
                     help: "Global log events the stats projection is behind.")
-                text.sample("accounting_projection_lag", value: Int(head - position))
+                text.sample("accounting_projection_lag", value: Int(statsProjection.follower.lag))
             }
             HeapMetrics.render(into: &text)
             return text.text

@@ -171,7 +171,7 @@ final class AccountingHTTPService: HTTPService {
         json.writeRaw(#","head":"#)
         json.writeInt(Int(head))
         json.writeRaw(#","lag":"#)
-        json.writeInt(Int(head - position))
+        json.writeInt(Int(stats.follower.lag))
         json.writeRaw("}")
         exchange.respond(HTTPResponse(status: .ok, contentType: .json, body: .string(json.string)), route: route.index)
     }

@@ -74,6 +74,13 @@ final class LogFollower: Sendable {
         state.withLock { ($0.position, max($0.head, $0.position)) }
     }
 
+    /// Events between the last position applied and the newest head known: the store counts them (JetStream's
+    /// positions are not dense, so `head − position` would overstate the lag there).
+    var lag: UInt64 {
+        let (position, head) = progress
+        return store.eventCount(after: position, upTo: head)
+    }
+
     /// Reads on (now, or after the read in progress).
     func poke() {
         let start = state.withLock { state -> Bool in

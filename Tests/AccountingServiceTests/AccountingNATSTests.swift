@@ -144,7 +144,11 @@ struct AccountingNATSTests {
                 let (status, body) = Self.depositUntilAnswered(service, key: key)
                 #expect(status == 200, "retry of \(key): \(status) \(body)")
             }
-            #expect(try service.balance("safe") == acknowledged.count + retries.count)
+            let final = try service.balance("safe")
+            #expect(
+                final == acknowledged.count + retries.count,
+                "balance \(String(describing: final)) after the retries; before them \(balance); acknowledged \(acknowledged.count), retried \(retries.count)"
+            )
         }
     }
 
