@@ -147,6 +147,24 @@ struct SlotTableTests {
         #expect(rest.sorted() == [2, 3])
     }
 
+    @Test("the armed count follows claims and takes; an idle sweep walks nothing, a due entry is swept once")
+    func armedCount() {
+        let table = SlotTable<Int>(capacity: 64)
+        #expect(table.count == 0)
+        var swept: [Int] = []
+        table.expire(now: .max) { swept.append($0) }
+        #expect(swept.isEmpty)
+        let early = table.claim(1, deadline: 100)!
+        let late = table.claim(2, deadline: 1_000)!
+        #expect(table.count == 2)
+        table.expire(now: 500) { swept.append($0) }
+        #expect(swept == [1])
+        #expect(table.count == 1)
+        #expect(table.take(early) == nil)
+        #expect(table.take(late) == 2)
+        #expect(table.count == 0)
+    }
+
     @Test("concurrent completers: every entry is taken exactly once")
     func concurrentTakes() async {
         let table = SlotTable<Int>(capacity: 1_024)
