@@ -32,13 +32,21 @@ extension NATSTransport {
         public var maxInFlightServed: Int
         /// How often expired requests are failed with `deadlineExceeded` (the deadline's resolution).
         public var sweepInterval: Duration
+        /// Coalesce requests leaving one event-loop turn for one shard into one NATS message (and a node's replies
+        /// to one requester during its turn): see ``TurnBoundary``. Off: one message per request and reply.
+        /// A transport always serves batches, whatever this says.
+        public var batching: Bool
+        /// A batch goes out before its turn ends once it holds this many bytes or requests.
+        public var maxBatchBytes: Int
+        public var maxBatchCount: Int
         /// Deadline for a request that carries none (``ClusterRequest/deadline`` 0).
         public var defaultTimeout: Duration
         /// Receives connection events (info) and dropped replies (debug).
         public var logger: Logger
 
         /// A configuration for `urls` with defaults: prefix `clstr`, send-asap on both connections,
-        /// reconnect every 250 ms forever, 1 s pings, 5 ms deadline sweep.
+        /// reconnect every 250 ms forever, 1 s pings, 5 ms deadline sweep, batching on
+        /// (32 KiB or 256 requests per batch at most).
         /// - Parameters:
         ///   - urls: the NATS servers.
         ///   - subjectPrefix: the subject prefix shared by the cluster.
@@ -57,6 +65,9 @@ extension NATSTransport {
             self.maxInFlightRequests = 16_384
             self.maxInFlightServed = 16_384
             self.sweepInterval = .milliseconds(5)
+            self.batching = true
+            self.maxBatchBytes = 32 * 1_024
+            self.maxBatchCount = 256
             self.defaultTimeout = .seconds(5)
             self.logger = logger
         }

@@ -25,6 +25,7 @@ public final class NATSTransport: ClusterTransport {
     let servingConnection: NATSConnection
     private let core: RequestCore
     private let replier: ServeReplier
+    private let batching: NATSBatching?
     private let inbox: NATSSubscription
     private let sweeper: BackgroundTicker
     private let shardSubjectPrefix: ContiguousArray<CChar>
@@ -59,7 +60,15 @@ public final class NATSTransport: ClusterTransport {
         self.requestConnection = try NATSConnection(options: requestOptions)
         self.servingConnection = try NATSConnection(options: servingOptions)
 
-        let replier = ServeReplier(connection: servingConnection, capacity: configuration.maxInFlightServed)
+        let shardSubjectPrefix = ContiguousArray((configuration.subjectPrefix + ".shard.").utf8CString.dropLast())
+        // Replies to batched requests are coalesced whatever this transport's own setting: the requester chose.
+        let batching = NATSBatching(
+            core: core, requestConnection: requestConnection, servingConnection: servingConnection,
+            shardSubjectPrefix: shardSubjectPrefix, maxBatchBytes: configuration.maxBatchBytes,
+            maxBatchCount: configuration.maxBatchCount)
+        self.batching = configuration.batching ? batching : nil
+        let replier = ServeReplier(
+            connection: servingConnection, capacity: configuration.maxInFlightServed, batching: batching)
         self.replier = replier
         self.inbox = try NATSSubscription(
             connection: requestConnection, subject: core.inboxSubject + ".*", callback: natsTransportReplyCallback,
@@ -70,7 +79,7 @@ public final class NATSTransport: ClusterTransport {
             core.expire(now: now)
             replier.expire(now: now)
         }
-        self.shardSubjectPrefix = ContiguousArray((configuration.subjectPrefix + ".shard.").utf8CString.dropLast())
+        self.shardSubjectPrefix = shardSubjectPrefix
         self.defaultTimeoutNanoseconds = UInt64(configuration.defaultTimeout.natsMilliseconds) * 1_000_000
     }
 
@@ -110,6 +119,19 @@ public final class NATSTransport: ClusterTransport {
                 request, remainingMicroseconds: max(1, (deadline - now) / 1_000), into: &writer)
         } catch {
             return replyTo.deliver(.failure(error), context: context)
+        }
+        if let batching, let boundary = TurnBoundary.current {
+            // On a thread with an open turn: queue it with the turn's other requests for this shard.
+            let batcher = batching.batcher(on: boundary)
+            var pending = PendingRequest(handler: replyTo, context: context, shard: request.shard)
+            if let tail = batcher.tail(ofShard: request.shard) { pending.previousInBatch = tail }
+            guard let token = core.pending.claim(pending, deadline: deadline) else {
+                return replyTo.deliver(.failure(RequestCore.tableFullError), context: context)
+            }
+            writer.bytes.withUnsafeBytes { frame in
+                batcher.appendRequest(shard: request.shard, token: token, frame: frame, boundary: boundary)
+            }
+            return
         }
         let pending = PendingRequest(handler: replyTo, context: context, shard: request.shard)
         guard let token = core.pending.claim(pending, deadline: deadline) else {

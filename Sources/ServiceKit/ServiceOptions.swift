@@ -105,7 +105,17 @@ public struct TransportOptions<Defaults: ServiceDefaults>: ParsableArguments {
     @Option(help: "The NATS subject prefix of the cluster.")
     public var subjectPrefix: String = Defaults.subjectPrefix
 
+    @Option(
+        name: .customLong("nats-batching"),
+        help:
+            "on: requests leaving one event-loop turn for one shard travel as one NATS message, and so do a node's replies to one requester (the default); off: one message per request and reply."
+    )
+    public var natsBatching: String = "on"
+
     public init() {}
+
+    /// Whether `--nats-batching` is on.
+    public var batchesNATSMessages: Bool { natsBatching != "off" }
 
     /// The transport to use: as given, else NATS when a NATS option is given or `natsByDefault`, else memory.
     public func resolved(natsByDefault: Bool) -> TransportKind {
@@ -113,6 +123,9 @@ public struct TransportOptions<Defaults: ServiceDefaults>: ParsableArguments {
     }
 
     public func validate() throws {
+        guard natsBatching == "on" || natsBatching == "off" else {
+            throw ValidationError("--nats-batching accepts on or off (got \"\(natsBatching)\")")
+        }
         if let natsServer, natsServer != "auto" {
             throw ValidationError("--nats-server accepts only 'auto' (got \"\(natsServer)\")")
         }

@@ -131,12 +131,15 @@ public enum ServiceRunner {
             var configuration = NATSTransport.Configuration(
                 urls: urls, subjectPrefix: options.subjectPrefix, logger: logger)
             configuration.name = clientName
+            configuration.batching = options.batchesNATSMessages
             do {
                 transport = try NATSTransport(configuration: configuration)
             } catch {
                 throw ServiceStartError("cannot connect to NATS at \(urls.joined(separator: ",")): \(error)")
             }
-            logger.info("NATS connected", metadata: ["url": "\(urls.joined(separator: ","))"])
+            logger.info(
+                "NATS connected",
+                metadata: ["url": "\(urls.joined(separator: ","))", "batching": "\(options.natsBatching)"])
         }
         steps.append(
             ShutdownStep(name: "transport") {
