@@ -1,5 +1,6 @@
 import CNATS
 import ClstrRuntime
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -16,6 +17,12 @@ final class NATSBatching: Sendable {
     /// A batch is sent before the turn ends once it holds this many bytes or requests.
     let maxBatchBytes: Int
     let maxBatchCount: Int
+    /// Messages that carried two or more requests (replies), and how many they carried. Relaxed counters: a
+    /// statistic, read after the fact; one add per batch, not per request.
+    let requestBatchesSent = Atomic<Int>(0)
+    let requestsInBatches = Atomic<Int>(0)
+    let replyBatchesSent = Atomic<Int>(0)
+    let repliesInBatches = Atomic<Int>(0)
 
     init(
         core: RequestCore, requestConnection: NATSConnection, servingConnection: NATSConnection,
@@ -141,6 +148,11 @@ final class NATSBatcher: TurnEndFlusher {
                 }
             }
         }
+        if status == .ok && batch.count > 1 {
+            // Relaxed: statistics (see the declarations).
+            batching.requestBatchesSent.wrappingAdd(1, ordering: .relaxed)
+            batching.requestsInBatches.wrappingAdd(batch.count, ordering: .relaxed)
+        }
         if status != .ok {
             let error =
                 status.requestErrorCode == .transportClosed
@@ -201,6 +213,11 @@ final class NATSBatcher: TurnEndFlusher {
         defer { batch.count = 0 }
         let connection = batching.servingConnection.handle
         let single = batch.count == 1
+        if !single {
+            // Relaxed: statistics (see the declarations).
+            batching.replyBatchesSent.wrappingAdd(1, ordering: .relaxed)
+            batching.repliesInBatches.wrappingAdd(batch.count, ordering: .relaxed)
+        }
         let range = single ? batch.firstFrame : 0..<batch.bytes.count
         // A batch goes to `<inbox>b` (0xb written in hex): the requester tells batches by their version byte.
         let suffix = single ? batch.firstToken : 0xB

@@ -26,6 +26,8 @@ public final class NATSTransport: ClusterTransport {
     private let core: RequestCore
     private let replier: ServeReplier
     private let batching: NATSBatching?
+    /// Always made (replies to batched requests are coalesced whatever ``Configuration/batching`` says).
+    private let batchingState: NATSBatching
     private let inbox: NATSSubscription
     private let sweeper: BackgroundTicker
     private let shardSubjectPrefix: ContiguousArray<CChar>
@@ -67,6 +69,7 @@ public final class NATSTransport: ClusterTransport {
             shardSubjectPrefix: shardSubjectPrefix, maxBatchBytes: configuration.maxBatchBytes,
             maxBatchCount: configuration.maxBatchCount)
         self.batching = configuration.batching ? batching : nil
+        self.batchingState = batching
         let replier = ServeReplier(
             connection: servingConnection, capacity: configuration.maxInFlightServed, batching: batching)
         self.replier = replier
@@ -90,6 +93,18 @@ public final class NATSTransport: ClusterTransport {
 
     /// `_INBOX.<nuid>`: replies arrive on `<inboxSubject>.<token>`.
     var inboxSubject: String { core.inboxSubject }
+
+    /// Messages that carried two or more requests (sent) or replies (sent by this transport's nodes), and how
+    /// many they carried.
+    var batchStatistics: (requestBatches: Int, requests: Int, replyBatches: Int, replies: Int) {
+        // Relaxed: statistics.
+        (
+            batchingState.requestBatchesSent.load(ordering: .relaxed),
+            batchingState.requestsInBatches.load(ordering: .relaxed),
+            batchingState.replyBatchesSent.load(ordering: .relaxed),
+            batchingState.repliesInBatches.load(ordering: .relaxed)
+        )
+    }
 
     /// The subject requests for `shard` are published to.
     public func subject(forShard shard: Int) -> String { "\(configuration.subjectPrefix).shard.\(shard)" }

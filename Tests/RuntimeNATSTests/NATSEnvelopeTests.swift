@@ -24,6 +24,66 @@ struct NATSEnvelopeTests {
         #expect(try WireBytes(payload).decode(as: Int.self) == -77)
     }
 
+    @Test("batch frames (version 2): request and reply entries round-trip; other versions and kinds are rejected")
+    func batchFrames() throws {
+        let inbox = Array("_INBOX.abc.".utf8CString.dropLast())
+        var batch: [UInt8] = []
+        inbox.withUnsafeBufferPointer { NATSEnvelope.startRequestBatch(inbox: $0, into: &batch) }
+        var frames: [[UInt8]] = []
+        for value in 0..<3 {
+            var writer = WireWriter()
+            try NATSEnvelope.encodeRequest(
+                ClusterRequest(shard: value, key: "k\(value)", messageType: "inc", payload: .value(value), deadline: 0),
+                remainingMicroseconds: 1_000, into: &writer)
+            frames.append(writer.bytes)
+            _ = writer.bytes.withUnsafeBytes {
+                NATSEnvelope.appendEntry(token: UInt64(value) << 30, frame: $0, into: &batch)
+            }
+        }
+        #expect(batch.first == NATSEnvelope.batchVersion)
+        try batch.withUnsafeBytes { bytes in
+            #expect(NATSEnvelope.isBatch(bytes))
+            let header = try NATSEnvelope.decodeRequestBatchHeader(bytes)
+            #expect(Array(header.inbox) == inbox.map { UInt8(bitPattern: $0) })
+            var seen: [(UInt64, [UInt8])] = []
+            try NATSEnvelope.forEachEntry(bytes, from: header.entries) { seen.append(($0, Array($1))) }
+            #expect(seen.map(\.0) == [0, 1 << 30, 2 << 30])
+            #expect(seen.map(\.1) == frames)
+            #expect(throws: RequestError.self) { try NATSEnvelope.replyBatchEntries(bytes) }
+        }
+        var replies: [UInt8] = []
+        NATSEnvelope.startReplyBatch(into: &replies)
+        var writer = WireWriter()
+        NATSEnvelope.encodeReply(.success(42), into: &writer)
+        _ = writer.bytes.withUnsafeBytes { NATSEnvelope.appendEntry(token: 9, frame: $0, into: &replies) }
+        try replies.withUnsafeBytes { bytes in
+            var outcomes: [Int?] = []
+            try NATSEnvelope.forEachEntry(bytes, from: try NATSEnvelope.replyBatchEntries(bytes)) { token, frame in
+                #expect(token == 9)
+                if case .success(let value) = NATSEnvelope.decodeReply(frame).decode(as: Int.self) {
+                    outcomes.append(value)
+                }
+            }
+            #expect(outcomes == [42])
+        }
+        for bad: [UInt8] in [[3, 1, 1, 65], [2, 9, 1, 65], [2, 1, 0], [2, 1, 5, 65]] {
+            bad.withUnsafeBytes { bytes in
+                #expect(throws: RequestError.self) { try NATSEnvelope.decodeRequestBatchHeader(bytes) }
+                #expect(throws: RequestError.self) { try NATSEnvelope.decodeRequest(bytes) }
+            }
+        }
+        // A truncated entry is a codec error after the good ones were passed on.
+        let truncated = Array(batch.dropLast(2))
+        try truncated.withUnsafeBytes { bytes in
+            var count = 0
+            let header = try NATSEnvelope.decodeRequestBatchHeader(bytes)
+            #expect(throws: RequestError.self) {
+                try NATSEnvelope.forEachEntry(bytes, from: header.entries) { _, _ in count += 1 }
+            }
+            #expect(count == 2)
+        }
+    }
+
     @Test("reply frames round-trip: value, WireBytes, remote error, non-codable value")
     func replyRoundTrip() throws {
         func roundTrip(_ outcome: Outcome) -> Outcome {
