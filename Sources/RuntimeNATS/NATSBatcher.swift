@@ -14,6 +14,10 @@ final class NATSBatching: Sendable {
     let servingConnection: NATSConnection
     /// `<prefix>.shard.` without the terminating NUL.
     let shardSubjectPrefix: ContiguousArray<CChar>
+    /// Per shard, the index of its owner in ``nodeSubjects`` (empty: batches go to the shard subjects).
+    let ownerOfShard: [Int32]
+    /// `<prefix>.node.<id>` with the terminating NUL, per node of the shard map.
+    let nodeSubjects: [ContiguousArray<CChar>]
     /// A batch is sent before the turn ends once it holds this many bytes or requests.
     let maxBatchBytes: Int
     let maxBatchCount: Int
@@ -26,8 +30,21 @@ final class NATSBatching: Sendable {
 
     init(
         core: RequestCore, requestConnection: NATSConnection, servingConnection: NATSConnection,
-        shardSubjectPrefix: ContiguousArray<CChar>, maxBatchBytes: Int, maxBatchCount: Int
+        shardSubjectPrefix: ContiguousArray<CChar>, nodeSubjectPrefix: String, shardOwners: [String],
+        maxBatchBytes: Int, maxBatchCount: Int
     ) {
+        var nodes: [String] = []
+        var owners: [Int32] = []
+        for owner in shardOwners {
+            if let index = nodes.firstIndex(of: owner) {
+                owners.append(Int32(index))
+            } else {
+                owners.append(Int32(nodes.count))
+                nodes.append(owner)
+            }
+        }
+        self.ownerOfShard = owners
+        self.nodeSubjects = nodes.map { ContiguousArray((nodeSubjectPrefix + $0).utf8CString) }
         self.core = core
         self.requestConnection = requestConnection
         self.servingConnection = servingConnection
@@ -36,13 +53,20 @@ final class NATSBatching: Sendable {
         self.maxBatchCount = max(1, maxBatchCount)
     }
 
+    /// Where a request for `shard` is batched: its owner node's index, or (no owner known) the node count plus the
+    /// shard.
+    func destination(ofShard shard: Int) -> Int {
+        shard < ownerOfShard.count ? Int(ownerOfShard[shard]) : nodeSubjects.count + shard
+    }
+
     /// The calling thread's batcher for this transport, when the thread has an open turn.
     func batcher(on boundary: TurnBoundary) -> NATSBatcher {
         boundary.local(for: ObjectIdentifier(self)) { NATSBatcher(batching: self) }
     }
 }
 
-/// One thread's coalescing buffers for one transport: requests by destination shard, replies by requester inbox.
+/// One thread's coalescing buffers for one transport: requests by destination (the owner node's subject when the
+/// shard map is known, else the shard's), replies by requester inbox.
 /// Everything appended during a turn goes out when the turn ends (``TurnBoundary``), one NATS message per
 /// destination (a batch of one is sent as a plain v1 frame), or earlier when a batch reaches its bounds.
 ///
@@ -50,7 +74,7 @@ final class NATSBatching: Sendable {
 /// ``NATSBatching`` strongly, so the identifier it is stored under is never reused while it exists.
 final class NATSBatcher: TurnEndFlusher {
     private struct RequestBatch {
-        var shard = -1
+        var destination = -1
         var bytes: [UInt8] = []
         var count = 0
         var lastToken: UInt64 = 0
@@ -71,8 +95,8 @@ final class NATSBatcher: TurnEndFlusher {
     private var scheduled = false
     private var requestBatches: [RequestBatch] = []
     private var openRequestBatches = 0
-    /// Per shard: the index of its open batch in `requestBatches`, or -1.
-    private var batchOfShard: [Int32] = []
+    /// Per destination: the index of its open batch in `requestBatches`, or -1.
+    private var batchOfDestination: [Int32] = []
     private var replyBatches: [ReplyBatch] = []
     private var openReplyBatches = 0
 
@@ -84,26 +108,28 @@ final class NATSBatcher: TurnEndFlusher {
 
     // MARK: Requests
 
-    /// The token of the last request queued for `shard` in this turn (the next one links to it), if any.
-    func tail(ofShard shard: Int) -> UInt64? {
-        guard shard < batchOfShard.count else { return nil }
-        let index = Int(batchOfShard[shard])
+    /// The token of the last request queued for `destination` in this turn (the next one links to it), if any.
+    func tail(of destination: Int) -> UInt64? {
+        guard destination < batchOfDestination.count else { return nil }
+        let index = Int(batchOfDestination[destination])
         guard index >= 0, requestBatches[index].count > 0 else { return nil }
         return requestBatches[index].lastToken
     }
 
-    /// Queues an encoded v1 request `frame` (its pending entry is `token`) for `shard`.
-    func appendRequest(shard: Int, token: UInt64, frame: UnsafeRawBufferPointer, boundary: TurnBoundary) {
-        if shard >= batchOfShard.count {
-            batchOfShard.append(contentsOf: repeatElement(-1, count: shard + 1 - batchOfShard.count))
+    /// Queues an encoded v1 request `frame` (its pending entry is `token`) for `destination`
+    /// (``NATSBatching/destination(ofShard:)``).
+    func appendRequest(destination: Int, token: UInt64, frame: UnsafeRawBufferPointer, boundary: TurnBoundary) {
+        if destination >= batchOfDestination.count {
+            batchOfDestination.append(
+                contentsOf: repeatElement(-1, count: destination + 1 - batchOfDestination.count))
         }
-        var index = Int(batchOfShard[shard])
+        var index = Int(batchOfDestination[destination])
         if index < 0 {
             index = openRequestBatches
             if index == requestBatches.count { requestBatches.append(RequestBatch()) }
             openRequestBatches += 1
-            batchOfShard[shard] = Int32(index)
-            requestBatches[index].shard = shard
+            batchOfDestination[destination] = Int32(index)
+            requestBatches[index].destination = destination
             requestBatches[index].count = 0
         }
         if requestBatches[index].count == 0 {
@@ -135,17 +161,26 @@ final class NATSBatcher: TurnEndFlusher {
         let connection = batching.requestConnection.handle
         let range = batch.count == 1 ? batch.firstFrame : 0..<batch.bytes.count
         let lastToken = batch.lastToken
-        let status = batching.shardSubjectPrefix.withUnsafeBufferPointer { prefix in
-            SubjectFormat.with(prefix: prefix, number: UInt64(batch.shard), hex: false) { subject in
-                core.inboxPrefix.withUnsafeBufferPointer { inbox in
-                    SubjectFormat.with(prefix: inbox, number: lastToken, hex: true) { reply in
-                        batch.bytes.withUnsafeBytes { bytes in
-                            LibNATS.publishRequest(
-                                connection, subject: subject, reply: reply,
-                                bytes: UnsafeRawBufferPointer(rebasing: bytes[range]))
-                        }
+        let bytes = batch.bytes
+        func publish(to subject: UnsafePointer<CChar>) -> NATSStatus {
+            core.inboxPrefix.withUnsafeBufferPointer { inbox in
+                SubjectFormat.with(prefix: inbox, number: lastToken, hex: true) { reply in
+                    bytes.withUnsafeBytes { bytes in
+                        LibNATS.publishRequest(
+                            connection, subject: subject, reply: reply,
+                            bytes: UnsafeRawBufferPointer(rebasing: bytes[range]))
                     }
                 }
+            }
+        }
+        let nodes = batching.nodeSubjects
+        let status: NATSStatus
+        if batch.destination < nodes.count {
+            status = nodes[batch.destination].withUnsafeBufferPointer { publish(to: $0.baseAddress!) }
+        } else {
+            let shard = UInt64(batch.destination - nodes.count)
+            status = batching.shardSubjectPrefix.withUnsafeBufferPointer { prefix in
+                SubjectFormat.with(prefix: prefix, number: shard, hex: false) { publish(to: $0) }
             }
         }
         if status == .ok && batch.count > 1 {
@@ -243,7 +278,7 @@ final class NATSBatcher: TurnEndFlusher {
         scheduled = false
         for index in 0..<openRequestBatches {
             send(&requestBatches[index])
-            batchOfShard[requestBatches[index].shard] = -1
+            batchOfDestination[requestBatches[index].destination] = -1
         }
         openRequestBatches = 0
         for index in 0..<openReplyBatches {

@@ -38,6 +38,10 @@ extension NATSTransport {
         public var batching: Bool
         /// A batch goes out before its turn ends once it holds this many bytes or requests.
         public var maxBatchBytes: Int
+        /// The node owning each shard (from the cluster's ``ShardMap``): batches then go to the owner's subject
+        /// `<prefix>.node.<id>`, one message per node per turn (bigger batches than per shard when keys spread).
+        /// Empty (the default): batches go to the shard subjects.
+        public var shardOwners: [String]
         public var maxBatchCount: Int
         /// Deadline for a request that carries none (``ClusterRequest/deadline`` 0).
         public var defaultTimeout: Duration
@@ -68,6 +72,7 @@ extension NATSTransport {
             self.batching = true
             self.maxBatchBytes = 32 * 1_024
             self.maxBatchCount = 256
+            self.shardOwners = []
             self.defaultTimeout = .seconds(5)
             self.logger = logger
         }

@@ -66,7 +66,8 @@ public final class NATSTransport: ClusterTransport {
         // Replies to batched requests are coalesced whatever this transport's own setting: the requester chose.
         let batching = NATSBatching(
             core: core, requestConnection: requestConnection, servingConnection: servingConnection,
-            shardSubjectPrefix: shardSubjectPrefix, maxBatchBytes: configuration.maxBatchBytes,
+            shardSubjectPrefix: shardSubjectPrefix, nodeSubjectPrefix: configuration.subjectPrefix + ".node.",
+            shardOwners: configuration.shardOwners, maxBatchBytes: configuration.maxBatchBytes,
             maxBatchCount: configuration.maxBatchCount)
         self.batching = configuration.batching ? batching : nil
         self.batchingState = batching
@@ -106,8 +107,11 @@ public final class NATSTransport: ClusterTransport {
         )
     }
 
-    /// The subject requests for `shard` are published to.
+    /// The subject requests for `shard` are published to (one at a time, or batched without a shard map).
     public func subject(forShard shard: Int) -> String { "\(configuration.subjectPrefix).shard.\(shard)" }
+
+    /// The subject of node `nodeID`: batches for the shards it owns go there when the shard map is known.
+    public func subject(forNode nodeID: String) -> String { "\(configuration.subjectPrefix).node.\(nodeID)" }
 
     public func request(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64) {
         if core.isClosed { return replyTo.deliver(.failure(RequestCore.closedError), context: context) }
@@ -139,12 +143,13 @@ public final class NATSTransport: ClusterTransport {
             // On a thread with an open turn: queue it with the turn's other requests for this shard.
             let batcher = batching.batcher(on: boundary)
             var pending = PendingRequest(handler: replyTo, context: context, shard: request.shard)
-            if let tail = batcher.tail(ofShard: request.shard) { pending.previousInBatch = tail }
+            let destination = batching.destination(ofShard: request.shard)
+            if let tail = batcher.tail(of: destination) { pending.previousInBatch = tail }
             guard let token = core.pending.claim(pending, deadline: deadline) else {
                 return replyTo.deliver(.failure(RequestCore.tableFullError), context: context)
             }
             writer.bytes.withUnsafeBytes { frame in
-                batcher.appendRequest(shard: request.shard, token: token, frame: frame, boundary: boundary)
+                batcher.appendRequest(destination: destination, token: token, frame: frame, boundary: boundary)
             }
             return
         }
@@ -207,6 +212,13 @@ public final class NATSTransport: ClusterTransport {
                         connection: servingConnection, subject: subject(forShard: shard),
                         callback: natsShardRequestCallback, context: server))
             }
+            // Batches for every shard the node owns, when requesters know the shard map.
+            if Self.isSubjectToken(nodeID) {
+                subscriptions.append(
+                    try NATSSubscription(
+                        connection: servingConnection, subject: subject(forNode: nodeID),
+                        callback: natsShardRequestCallback, context: server))
+            }
         } catch {
             subscriptions.forEach { $0.unsubscribe() }
             throw RequestError(error)
@@ -240,6 +252,11 @@ public final class NATSTransport: ClusterTransport {
         configuration.logger.debug(
             "serving shards", metadata: ["node": "\(nodeID)", "shards": "\(shards.count)"])
         return serving
+    }
+
+    /// Whether `token` can be one token of a subject (no dots, spaces or wildcards).
+    static func isSubjectToken(_ token: String) -> Bool {
+        !token.isEmpty && !token.utf8.contains { $0 <= 32 || $0 == 46 || $0 == 42 || $0 == 62 || $0 >= 127 }
     }
 
     /// Fails in-flight requests with `outcomeUnknown` (they were sent), stops serving, and closes both connections;

@@ -112,6 +112,13 @@ public struct TransportOptions<Defaults: ServiceDefaults>: ParsableArguments {
     )
     public var natsBatching: String = "on"
 
+    @Option(
+        name: .customLong("nats-batch-destination"),
+        help:
+            "Where batches go: node (one subject per node, <prefix>.node.<id>, owner from the shard map; the default) or shard (<prefix>.shard.<n>)."
+    )
+    public var natsBatchDestination: String = "node"
+
     public init() {}
 
     /// Whether `--nats-batching` is on.
@@ -125,6 +132,9 @@ public struct TransportOptions<Defaults: ServiceDefaults>: ParsableArguments {
     public func validate() throws {
         guard natsBatching == "on" || natsBatching == "off" else {
             throw ValidationError("--nats-batching accepts on or off (got \"\(natsBatching)\")")
+        }
+        guard natsBatchDestination == "node" || natsBatchDestination == "shard" else {
+            throw ValidationError("--nats-batch-destination accepts node or shard (got \"\(natsBatchDestination)\")")
         }
         if let natsServer, natsServer != "auto" {
             throw ValidationError("--nats-server accepts only 'auto' (got \"\(natsServer)\")")

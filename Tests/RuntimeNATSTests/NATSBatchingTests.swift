@@ -160,6 +160,40 @@ struct NATSBatchingTests {
         #expect(ContinuousClock.now - start < .seconds(1))
     }
 
+    @Test("with the shard map known, a turn's requests go as one message per owner node; a stopped node's fail")
+    func nodeSubjects() async throws {
+        let server = try NATSServer()
+        var configuration = NATSTransport.Configuration(urls: [server.url], subjectPrefix: "test")
+        configuration.shardOwners = ["node-a", "node-a", "node-b", "node-c"]
+        let transport = try NATSTransport(configuration: configuration)
+        defer { transport.close() }
+        let handler = OrderRecordingHandler()
+        let servingA = try transport.serve(shards: [0, 1], nodeID: "node-a", handler: handler)
+        defer { servingA.cancel() }
+        let servingB = try transport.serve(shards: [2], nodeID: "node-b", handler: handler)
+        defer { servingB.cancel() }
+        // node-c serves nothing: its requests fail at once.
+
+        let count = 120
+        let collector = ReplyCollector(expected: count)
+        sendTurn(
+            transport, to: collector,
+            (0..<count).map { (UInt64($0), incRequest(shard: $0 % 4, key: "key-\($0 % 4)", value: $0)) })
+        let result = await collector.wait()
+        for index in 0..<count {
+            if index % 4 == 3 {
+                #expect(result.outcomes[UInt64(index)]?.errorCode == .noResponder)
+            } else {
+                #expect(result.outcomes[UInt64(index)]?.int == index + 1)
+            }
+        }
+        let statistics = transport.batchStatistics
+        // node-a (shards 0 and 1) and node-b each got one message; node-c's was refused.
+        #expect(statistics.requestBatches == 3 && statistics.requests == count, "\(statistics)")
+        let seen = handler.seen.withLock { $0 }
+        for key in 0..<3 { #expect(seen["key-\(key)"] == Array(stride(from: key, to: count, by: 4))) }
+    }
+
     @Test("requests of one key keep their order within and across batches")
     func orderPerKey() async throws {
         let server = try NATSServer()
