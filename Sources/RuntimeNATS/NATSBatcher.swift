@@ -145,19 +145,21 @@ final class NATSBatcher: TurnEndFlusher {
         if requestBatches[index].count >= batching.maxBatchCount
             || requestBatches[index].bytes.count >= batching.maxBatchBytes
         {
-            send(&requestBatches[index])
+            // The failure is delivered after the access to the batch ends: a reply handler may send again.
+            if let failure = send(&requestBatches[index]) { batching.core.failChain(from: failure.0, failure.1) }
         }
         schedule(on: boundary)
     }
 
-    /// Publishes a request batch (a single request as its v1 frame) and empties it; on failure every request of
-    /// the batch fails (not sent).
-    private func send(_ batch: inout RequestBatch) {
-        guard batch.count > 0 else { return }
+    /// Publishes a request batch (a single request as its v1 frame) and empties it.
+    /// - Returns: when it was not sent, the batch's last token and the error to fail its chain with (the caller
+    ///   does so once it no longer holds the batch: the requests' handlers may send again on this thread).
+    private func send(_ batch: inout RequestBatch) -> (UInt64, RequestError)? {
+        guard batch.count > 0 else { return nil }
         defer { batch.count = 0 }
         let core = batching.core
-        if core.isClosed { return core.failChain(from: batch.lastToken, RequestCore.closedError) }
-        guard core.isConnected else { return core.failChain(from: batch.lastToken, RequestCore.disconnectedError) }
+        if core.isClosed { return (batch.lastToken, RequestCore.closedError) }
+        guard core.isConnected else { return (batch.lastToken, RequestCore.disconnectedError) }
         let connection = batching.requestConnection.handle
         let range = batch.count == 1 ? batch.firstFrame : 0..<batch.bytes.count
         let lastToken = batch.lastToken
@@ -188,12 +190,13 @@ final class NATSBatcher: TurnEndFlusher {
             batching.requestBatchesSent.wrappingAdd(1, ordering: .relaxed)
             batching.requestsInBatches.wrappingAdd(batch.count, ordering: .relaxed)
         }
-        if status != .ok {
+        guard status == .ok else {
             let error =
                 status.requestErrorCode == .transportClosed
                 ? RequestCore.closedError : RequestError(status: status, operation: "natsConnection_PublishRequest")
-            core.failChain(from: lastToken, error)
+            return (lastToken, error)
         }
+        return nil
     }
 
     // MARK: Replies
@@ -276,8 +279,9 @@ final class NATSBatcher: TurnEndFlusher {
 
     func flushAtEndOfTurn() {
         scheduled = false
+        var failures: [(UInt64, RequestError)] = []  // allocates only when a batch could not be sent
         for index in 0..<openRequestBatches {
-            send(&requestBatches[index])
+            if let failure = send(&requestBatches[index]) { failures.append(failure) }
             batchOfDestination[requestBatches[index].destination] = -1
         }
         openRequestBatches = 0
@@ -285,6 +289,8 @@ final class NATSBatcher: TurnEndFlusher {
             send(&replyBatches[index])
         }
         openReplyBatches = 0
+        // Last, with every buffer consistent: a handler that sends again opens a new batch (and a new round).
+        for (token, error) in failures { batching.core.failChain(from: token, error) }
     }
 }
 

@@ -91,10 +91,13 @@ final class RequestCore: Sendable {
     private func handleReplyBatch(_ message: OpaquePointer, _ bytes: UnsafeRawBufferPointer) {
         do throws(RequestError) {
             let entries = try NATSEnvelope.replyBatchEntries(bytes)
-            try NATSEnvelope.forEachEntry(bytes, from: entries) { token, frame in
-                // A late reply (deadline passed, or failed on disconnect): nobody waits.
-                guard let entry = pending.take(token) else { return }
-                entry.handler.deliver(NATSEnvelope.decodeReply(frame), context: entry.context)
+            // One turn: requests the reply handlers send meanwhile (a pipelining client) leave batched too.
+            try TurnBoundary.run { () throws(RequestError) in
+                try NATSEnvelope.forEachEntry(bytes, from: entries) { token, frame in
+                    // A late reply (deadline passed, or failed on disconnect): nobody waits.
+                    guard let entry = pending.take(token) else { return }
+                    entry.handler.deliver(NATSEnvelope.decodeReply(frame), context: entry.context)
+                }
             }
         } catch {
             // A malformed batch: the requests it did not answer end by their deadline.
