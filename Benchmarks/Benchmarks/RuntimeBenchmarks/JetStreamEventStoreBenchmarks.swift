@@ -104,7 +104,7 @@ final class JetStreamStoreFixture: Sendable {
     /// - Returns: the failures (0 expected).
     func appendPipelined(events: Int, lanes count: Int, perAppend: Int) -> Int {
         let appendsPerLane = max(1, (events + count * perAppend - 1) / (count * perAppend))
-        let pipeline = AppendPipeline(
+        let pipeline = JetStreamAppendPipeline(
             store: store, versions: lanes, lanes: count, appendsPerLane: appendsPerLane, perAppend: perAppend)
         return pipeline.run()
     }
@@ -119,7 +119,7 @@ final class LaneVersions: Sendable {
 }
 
 /// Lanes of sequential appends, each lane's next append sent from its previous append's completion.
-final class AppendPipeline: Sendable {
+final class JetStreamAppendPipeline: Sendable {
     let store: JetStreamEventStore
     let versions: LaneVersions
     let lanes: Int
