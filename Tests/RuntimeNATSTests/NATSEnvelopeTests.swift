@@ -225,6 +225,27 @@ struct SlotTableTests {
         #expect(table.count == 0)
     }
 
+    @Test("the sweep finds every due entry wherever it sits, old ones far behind the newest claims included")
+    func sweepFindsOldEntries() {
+        let table = SlotTable<Int>(capacity: 1_024)
+        let stuck = table.claim(-1, deadline: 100)!
+        var tokens: [UInt64] = []
+        for round in 0..<5 {
+            // Many short-lived requests move the claim cursor far past the stuck one.
+            for value in 0..<600 { tokens.append(table.claim(round * 1_000 + value, deadline: 10_000)!) }
+            for token in tokens { _ = table.take(token) }
+            tokens.removeAll()
+        }
+        for value in 0..<10 { tokens.append(table.claim(value, deadline: 50)!) }
+        var swept: [Int] = []
+        table.expire(now: 0) { swept.append($0) }  // the every-64th full walk: nothing is due yet
+        #expect(swept.isEmpty)
+        table.expire(now: 200) { swept.append($0) }  // the walk from the cursor reaches the stuck entry
+        #expect(swept.sorted() == [-1] + Array(0..<10))
+        #expect(table.take(stuck) == nil)
+        #expect(table.count == 0)
+    }
+
     @Test("concurrent completers: every entry is taken exactly once")
     func concurrentTakes() async {
         let table = SlotTable<Int>(capacity: 1_024)
