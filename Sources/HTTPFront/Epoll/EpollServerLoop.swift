@@ -155,13 +155,14 @@
                     for connection in readyReads where !connection.state.isClosed { connection.readAvailable() }
                     readyReads.removeAll(keepingCapacity: true)
                 }
-                turns.endTurn()
                 let now = MonotonicClock.coarseNow()
                 if now >= nextSweep {
                     nextSweep = now &+ sweepPeriod
                     sweepIdle(now: now)
                     resumePausedListeners(now: now)
                 }
+                // Last before epoll_wait: nothing this iteration queued (requests, replies) waits for the next wake-up.
+                turns.endTurn()
             }
             drainInbox()
             turns.endTurn()
