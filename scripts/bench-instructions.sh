@@ -17,6 +17,7 @@
 # results/instructions-top.txt, so that a regression points at its function.
 #
 #   N=20000 WARMUP=2000 CONNECTIONS=8 scripts/bench-instructions.sh
+#   TARGETS=nats-node NATS_ARGS="--nats-batching off" scripts/bench-instructions.sh
 #
 # Needs valgrind (installed by `make deps`). valgrind 3.19 cannot read the DWARF 5 debug info of Swift 6 binaries:
 # the binaries are copied with `objcopy --strip-debug` (symbols stay, so the profile still names functions). It
@@ -31,6 +32,8 @@ N=${N:-20000}
 WARMUP=${WARMUP:-2000}
 CONNECTIONS=${CONNECTIONS:-8}
 TARGETS=${TARGETS:-counter nats-node nginx}
+# Extra options for the nats-node target's node and gateway (e.g. NATS_ARGS="--nats-batching off").
+read -r -a NATS_ARGS_LIST <<<"${NATS_ARGS-}"
 RESULTS=${RESULTS:-results/instructions.csv}
 TOP=${TOP:-results/instructions-top.txt}
 BIN=$ROOT/.build/release
@@ -115,11 +118,11 @@ for target in $TARGETS; do
         PIDS+=("$nats_pid")
         for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$nats") 2>/dev/null && break; sleep 0.1; done
         start_under_callgrind nats-node "$WORK/counter-service" node --node-id node-0 --node-ids node-0 \
-            --nats-url "nats://127.0.0.1:$nats" --metrics-port "$node_metrics" --threads 1
+            --nats-url "nats://127.0.0.1:$nats" --metrics-port "$node_metrics" --threads 1 "${NATS_ARGS_LIST[@]}"
         for _ in $(seq 1 1200); do grep -q 'node ready' "$WORK/nats-node.log" && break; sleep 0.1; done
         grep -q 'node ready' "$WORK/nats-node.log" || { log "nats-node: did not start"; cat "$WORK/nats-node.log" >&2; exit 1; }
         "$BIN/counter-service" gateway --node-ids node-0 --nats-url "nats://127.0.0.1:$nats" --threads 1 \
-            --http-port "$http" --metrics-port "$metrics" >"$WORK/gateway.log" 2>&1 &
+            --http-port "$http" --metrics-port "$metrics" "${NATS_ARGS_LIST[@]}" >"$WORK/gateway.log" 2>&1 &
         gateway_pid=$!
         PIDS+=("$gateway_pid")
         wait_http "http://127.0.0.1:$http/" "$gateway_pid" 60 || { log "gateway did not start"; exit 1; }

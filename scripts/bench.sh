@@ -3,7 +3,10 @@
 #
 #   scripts/bench.sh                 run the suite: release build, counter-service on free ports, every scenario
 #                                    3 times with loadgen (hot-key, spread, read, rate; hot-key-nats, spread-nats
-#                                    over --transport nats --nats-server auto; soak with SOAK=1), million-keys once
+#                                    over --transport nats --nats-server auto with batching on, the default, and
+#                                    hot-key-nats-unbatched, spread-nats-unbatched with --nats-batching off;
+#                                    hot-key-nats-multi: nats-server, three `node` processes and a `gateway`;
+#                                    soak with SOAK=1), million-keys once
 #                                    (increments over 1,000,000 ids, verified by their sum), the hot-key
 #                                    anchors (wrk and hey against counter-service; loadgen, wrk and hey against a
 #                                    fixed-response nginx), accounting's acct-deposit/-spread/-transfer on SQLite,
@@ -236,16 +239,28 @@ target_pid() { # target
     if [ "$1" = nginx ]; then echo "$NGINX_PID"; else echo "$SVC_PID"; fi
 }
 
+# The other serving processes of a multi-process target (nats-server and the node processes beside the gateway):
+# their CPU counts with the target's.
+EXTRA_CPU_PIDS=()
+target_ticks() { # target
+    local total pid
+    total=$(tree_ticks "$(target_pid "$1")")
+    if [ "$1" != nginx ]; then
+        for pid in "${EXTRA_CPU_PIDS[@]+"${EXTRA_CPU_PIDS[@]}"}"; do total=$((total + $(tree_ticks "$pid"))); done
+    fi
+    echo "$total"
+}
+
 # CPU_TICKS_BEFORE=… before a run; cpu_after sets CPU_S to the seconds spent since (empty when the server died).
 CPU_TICKS_BEFORE=0
 cpu_before() { # target
-    CPU_TICKS_BEFORE=$(tree_ticks "$(target_pid "$1")")
+    CPU_TICKS_BEFORE=$(target_ticks "$1")
 }
 cpu_after() { # target
     local pid
     pid=$(target_pid "$1")
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        CPU_S=$(awk -v a="$CPU_TICKS_BEFORE" -v b="$(tree_ticks "$pid")" -v hz="$CLK_TCK" \
+        CPU_S=$(awk -v a="$CPU_TICKS_BEFORE" -v b="$(target_ticks "$1")" -v hz="$CLK_TCK" \
             'BEGIN { printf "%.3f", (b - a) / hz }')
     else
         CPU_S=""
@@ -517,22 +532,76 @@ else
     done
 fi
 
+# Over NATS with batching on (the default) and off (-unbatched rows): one service each, alternating per repeat so
+# that drift of the machine hits both alike.
+NATS_BATCHED_ARGS=(--transport nats --nats-server auto "${NATS_OPTIONS[@]}")
+NATS_UNBATCHED_ARGS=(--transport nats --nats-server auto --nats-batching off "${NATS_OPTIONS[@]}")
+COUNTER_NATS_REPEATS=$REPEATS
+[ "$ONLY" = accounting ] && COUNTER_NATS_REPEATS=0  # ONLY=accounting: no counter rows
+for i in $(seq 1 "$COUNTER_NATS_REPEATS"); do
+    for variant in "" -unbatched; do
+        if [ -z "$variant" ]; then args=("${NATS_BATCHED_ARGS[@]}"); else args=("${NATS_UNBATCHED_ARGS[@]}"); fi
+        if start_service "${args[@]}"; then
+            run_loadgen "hot-key-nats$variant" counter-service POST "/counter/nats-hot$variant-$TAG-$i/increment" "$NATS_N"
+            run_loadgen "spread-nats$variant" counter-service POST \
+                "/counter/nats-spread$variant-$TAG-$i-{rand:$SPREAD_IDS}/increment" "$NATS_N"
+            stop_service
+        else
+            SCRIPT_STATUS=1
+            for s in "hot-key-nats$variant" "spread-nats$variant"; do
+                manifest loadgen "$s" loadgen counter-service 1 0 missing.csv "$NATS_N" "" POST "" ""
+            done
+        fi
+    done
+done
+
+# Multi-process: a nats-server, three `node` processes and a `gateway` (the service measured; the CPU of the
+# nats-server and the nodes counts with it).
+MULTI_NATS_PID=""
+MULTI_NODE_PIDS=()
+start_multi() {
+    local nats_port metrics i
+    free_port nats_port || return 1
+    nats-server -a 127.0.0.1 -p "$nats_port" >>"$RUN/nats-multi.log" 2>&1 &
+    MULTI_NATS_PID=$!
+    STARTED+=("$MULTI_NATS_PID")
+    timeout 10 bash -c "until echo >/dev/tcp/127.0.0.1/$nats_port; do sleep 0.1; done" 2>/dev/null \
+        || { log "nats-server (multi) did not come up"; return 1; }
+    for i in 0 1 2; do
+        free_port metrics || return 1
+        "$SERVICE" node --node-id "node-$i" --node-ids node-0,node-1,node-2 --nats-url "nats://127.0.0.1:$nats_port" \
+            --metrics-port "$metrics" \
+            "${NATS_OPTIONS[@]}" >>"$RUN/counter-node-$i.log" 2>&1 &
+        MULTI_NODE_PIDS+=($!)
+        STARTED+=($!)
+        wait_http "http://127.0.0.1:$metrics/metrics" "$!" 60 || { log "node-$i did not come up"; return 1; }
+    done
+    EXTRA_CPU_PIDS=("$MULTI_NATS_PID" "${MULTI_NODE_PIDS[@]}")
+    # Kept until stop_multi, so that check_service restarts a dead gateway as a gateway.
+    SERVICE_SUBCOMMAND=(gateway)
+    start_service --node-ids node-0,node-1,node-2 --nats-url "nats://127.0.0.1:$nats_port" "${NATS_OPTIONS[@]}"
+}
+stop_multi() {
+    local pid
+    stop_service
+    for pid in "${MULTI_NODE_PIDS[@]+"${MULTI_NODE_PIDS[@]}"}"; do stop_pid "$pid"; done
+    [ -n "$MULTI_NATS_PID" ] && stop_pid "$MULTI_NATS_PID"
+    MULTI_NODE_PIDS=()
+    MULTI_NATS_PID=""
+    EXTRA_CPU_PIDS=()
+    SERVICE_SUBCOMMAND=()
+}
 if [ "$ONLY" = accounting ]; then
     :
-elif start_service --transport nats --nats-server auto "${NATS_OPTIONS[@]}"; then
+elif start_multi; then
     for i in $(seq 1 "$REPEATS"); do
-        run_loadgen hot-key-nats counter-service POST "/counter/nats-hot-$TAG-$i/increment" "$NATS_N"
+        run_loadgen hot-key-nats-multi counter-service POST "/counter/nats-multi-$TAG-$i/increment" "$NATS_N"
     done
-    for i in $(seq 1 "$REPEATS"); do
-        run_loadgen spread-nats counter-service POST "/counter/nats-spread-$TAG-$i-{rand:$SPREAD_IDS}/increment" "$NATS_N"
-    done
-    stop_service
 else
     SCRIPT_STATUS=1
-    for s in hot-key-nats spread-nats; do
-        manifest loadgen "$s" loadgen counter-service 1 0 missing.csv "$NATS_N" "" POST "" ""
-    done
+    manifest loadgen hot-key-nats-multi loadgen counter-service 1 0 missing.csv "$NATS_N" "" POST "" ""
 fi
+[ "$ONLY" = accounting ] || stop_multi
 [ -n "$NGINX_HANDLE" ] && stop_nginx
 
 # accounting: deposits into one hot account (acct-deposit) and into SPREAD_IDS accounts (acct-spread), every

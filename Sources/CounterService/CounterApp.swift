@@ -59,8 +59,8 @@ struct CounterApp {
         // Transport.
         let clusterTransport = try ServiceRunner.connectTransport(
             transportKind, options: transport,
-            clientName: mode == .gateway ? "counter-gateway" : "counter-\(localNodes.first ?? "all")", logger: logger,
-            steps: &steps)
+            clientName: mode == .gateway ? "counter-gateway" : "counter-\(localNodes.first ?? "all")",
+            shardMap: shardMap, logger: logger, steps: &steps)
 
         // Nodes.
         if runsNodes, let actorMetrics {

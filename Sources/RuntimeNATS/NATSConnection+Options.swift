@@ -32,6 +32,10 @@ extension NATSConnection {
         /// (`natsOptions_SetSendAsap`): about 220 µs instead of about 1 ms per round trip here, at the cost of
         /// bulk throughput. Turn it on for latency-critical connections.
         public var sendAsap: Bool
+        /// Deliver this connection's subscriptions' messages on libnats' shared delivery thread pool (one thread by
+        /// default, `natsOptions_UseGlobalMessageDelivery`) instead of one thread per subscription: fewer threads to
+        /// wake when many subscriptions receive at once. Callbacks must never block.
+        public var sharedMessageDelivery: Bool
         /// Called (on a libnats thread) when the connection is lost.
         public var onDisconnected: (@Sendable () -> Void)?
         /// Called (on a libnats thread) when the connection is back.
@@ -50,6 +54,7 @@ extension NATSConnection {
             self.pingInterval = .seconds(1)
             self.maxPingsOutstanding = 2
             self.sendAsap = false
+            self.sharedMessageDelivery = false
         }
 
         /// Whether TLS is on: ``secure``, or any `tls://` URL.

@@ -101,6 +101,10 @@ public final class NATSConnection: @unchecked Sendable {
         try NATSStatus(natsOptions_SetMaxPingsOut(options, Int32(clamping: configuration.maxPingsOutstanding)))
             .check("natsOptions_SetMaxPingsOut")
         try NATSStatus(natsOptions_SetSendAsap(options, configuration.sendAsap)).check("natsOptions_SetSendAsap")
+        if configuration.sharedMessageDelivery {
+            try NATSStatus(natsOptions_UseGlobalMessageDelivery(options, true)).check(
+                "natsOptions_UseGlobalMessageDelivery")
+        }
     }
 
     /// Debian's CA bundle, when it exists.

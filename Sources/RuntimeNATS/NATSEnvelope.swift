@@ -14,9 +14,21 @@ import ClstrRuntime
 /// u8 version = 1 | u8 status = 0 (ok)    | payload…
 /// u8 version = 1 | u8 status = 1 (error) | string code | string message
 /// ```
+/// Batches, version 2 (many requests from one loop turn to one destination, many replies to one requester):
+/// ```
+/// u8 version = 2 | u8 kind = 1 (requests) | string inbox | (varint token, varint length, request v1) × n
+/// u8 version = 2 | u8 kind = 2 (replies)               | (varint token, varint length, reply v1) × n
+/// ```
+/// A request batch's entries are answered to `<inbox><token hex>` one by one (v1 replies) or together as a reply
+/// batch to `<inbox>b`; the batch's own NATS reply subject names its last request (`<inbox><token hex>`), so that
+/// a no-responders status fails every request of the batch. Any other version is rejected (`codec`).
 enum NATSEnvelope {
-    /// The version this build writes and the only one it reads.
+    /// The version of single requests and replies (and of each batch entry).
     static let version: UInt8 = 1
+    /// The version of batch frames.
+    static let batchVersion: UInt8 = 2
+    static let kindRequests: UInt8 = 1
+    static let kindReplies: UInt8 = 2
     static let statusOK: UInt8 = 0
     static let statusError: UInt8 = 1
 
@@ -152,13 +164,102 @@ enum NATSEnvelope {
     }
 }
 
+extension NATSEnvelope {
+    /// Whether `bytes` is a batch frame (version 2).
+    static func isBatch(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        !bytes.isEmpty && bytes[0] == batchVersion
+    }
+
+    /// Starts a request batch from `inbox` (`_INBOX.<nuid>.`).
+    static func startRequestBatch(inbox: UnsafeBufferPointer<CChar>, into bytes: inout [UInt8]) {
+        bytes.append(batchVersion)
+        bytes.append(kindRequests)
+        appendVarint(UInt64(inbox.count), to: &bytes)
+        inbox.withMemoryRebound(to: UInt8.self) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Starts a reply batch.
+    static func startReplyBatch(into bytes: inout [UInt8]) {
+        bytes.append(batchVersion)
+        bytes.append(kindReplies)
+    }
+
+    /// Appends one entry (`token`, then the v1 `frame` with its length).
+    /// - Returns: the offset of the frame in `bytes`.
+    static func appendEntry(token: UInt64, frame: UnsafeRawBufferPointer, into bytes: inout [UInt8]) -> Int {
+        appendVarint(token, to: &bytes)
+        appendVarint(UInt64(frame.count), to: &bytes)
+        let start = bytes.count
+        bytes.append(contentsOf: frame)
+        return start
+    }
+
+    /// LEB128, as ``WireWriter/writeVarint(_:)`` writes it.
+    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var remaining = value
+        while remaining >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: remaining) | 0x80)
+            remaining >>= 7
+        }
+        bytes.append(UInt8(remaining))
+    }
+
+    /// Reads a request batch's header.
+    /// - Returns: the requester's inbox and the offset of the first entry.
+    /// - Throws: ``RequestError`` `codec` for a malformed header or a kind other than requests.
+    static func decodeRequestBatchHeader(
+        _ bytes: UnsafeRawBufferPointer
+    ) throws(RequestError) -> (inbox: UnsafeRawBufferPointer, entries: Int) {
+        var reader = RawWireReader(bytes)
+        guard try reader.readByte() == batchVersion, try reader.readByte() == kindRequests else {
+            throw RequestError(.codec, "not a request batch")
+        }
+        let inbox = try reader.readSlice()
+        guard !inbox.isEmpty, !inbox.contains(0) else { throw RequestError(.codec, "malformed batch inbox") }
+        return (inbox, reader.offset)
+    }
+
+    /// Calls `body` with each entry of a batch, from `offset` to the end.
+    /// - Throws: ``RequestError`` `codec` at the first malformed entry (the entries before it were passed on).
+    static func forEachEntry(
+        _ bytes: UnsafeRawBufferPointer, from offset: Int, _ body: (UInt64, UnsafeRawBufferPointer) -> Void
+    ) throws(RequestError) {
+        var reader = RawWireReader(bytes, offset: offset)
+        while reader.remaining > 0 {
+            let token = try reader.readVarint()
+            body(token, try reader.readSlice())
+        }
+    }
+
+    /// The offset of a reply batch's first entry.
+    /// - Throws: ``RequestError`` `codec` when `bytes` is not a reply batch.
+    static func replyBatchEntries(_ bytes: UnsafeRawBufferPointer) throws(RequestError) -> Int {
+        guard bytes.count >= 2, bytes[0] == batchVersion, bytes[1] == kindReplies else {
+            throw RequestError(.codec, "not a reply batch")
+        }
+        return 2
+    }
+}
+
 /// A bounds-checked reader over a borrowed buffer (a libnats message's data), so decoding copies only the fields.
 /// The wire format itself (varints, zig-zag) is `WireReader`'s; this only reads from other storage.
 struct RawWireReader {
     private let bytes: UnsafeRawBufferPointer
-    private var offset = 0
+    private(set) var offset: Int
 
-    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
+    /// A length-prefixed slice, borrowed (not copied).
+    mutating func readSlice() throws(RequestError) -> UnsafeRawBufferPointer {
+        let count = try readVarint()
+        guard count <= UInt64(remaining) else { throw RequestError(.codec, "truncated input") }
+        let start = offset
+        offset += Int(count)
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<offset])
+    }
 
     var remaining: Int { bytes.count - offset }
 

@@ -25,6 +25,9 @@ public final class NATSTransport: ClusterTransport {
     let servingConnection: NATSConnection
     private let core: RequestCore
     private let replier: ServeReplier
+    private let batching: NATSBatching?
+    /// Always made (replies to batched requests are coalesced whatever ``Configuration/batching`` says).
+    private let batchingState: NATSBatching
     private let inbox: NATSSubscription
     private let sweeper: BackgroundTicker
     private let shardSubjectPrefix: ContiguousArray<CChar>
@@ -59,7 +62,17 @@ public final class NATSTransport: ClusterTransport {
         self.requestConnection = try NATSConnection(options: requestOptions)
         self.servingConnection = try NATSConnection(options: servingOptions)
 
-        let replier = ServeReplier(connection: servingConnection, capacity: configuration.maxInFlightServed)
+        let shardSubjectPrefix = ContiguousArray((configuration.subjectPrefix + ".shard.").utf8CString.dropLast())
+        // Replies to batched requests are coalesced whatever this transport's own setting: the requester chose.
+        let batching = NATSBatching(
+            core: core, requestConnection: requestConnection, servingConnection: servingConnection,
+            shardSubjectPrefix: shardSubjectPrefix, nodeSubjectPrefix: configuration.subjectPrefix + ".node.",
+            shardOwners: configuration.shardOwners, maxBatchBytes: configuration.maxBatchBytes,
+            maxBatchCount: configuration.maxBatchCount)
+        self.batching = configuration.batching ? batching : nil
+        self.batchingState = batching
+        let replier = ServeReplier(
+            connection: servingConnection, capacity: configuration.maxInFlightServed, batching: batching)
         self.replier = replier
         self.inbox = try NATSSubscription(
             connection: requestConnection, subject: core.inboxSubject + ".*", callback: natsTransportReplyCallback,
@@ -70,7 +83,7 @@ public final class NATSTransport: ClusterTransport {
             core.expire(now: now)
             replier.expire(now: now)
         }
-        self.shardSubjectPrefix = ContiguousArray((configuration.subjectPrefix + ".shard.").utf8CString.dropLast())
+        self.shardSubjectPrefix = shardSubjectPrefix
         self.defaultTimeoutNanoseconds = UInt64(configuration.defaultTimeout.natsMilliseconds) * 1_000_000
     }
 
@@ -82,8 +95,23 @@ public final class NATSTransport: ClusterTransport {
     /// `_INBOX.<nuid>`: replies arrive on `<inboxSubject>.<token>`.
     var inboxSubject: String { core.inboxSubject }
 
-    /// The subject requests for `shard` are published to.
+    /// Messages that carried two or more requests (sent) or replies (sent by this transport's nodes), and how
+    /// many they carried.
+    var batchStatistics: (requestBatches: Int, requests: Int, replyBatches: Int, replies: Int) {
+        // Relaxed: statistics.
+        (
+            batchingState.requestBatchesSent.load(ordering: .relaxed),
+            batchingState.requestsInBatches.load(ordering: .relaxed),
+            batchingState.replyBatchesSent.load(ordering: .relaxed),
+            batchingState.repliesInBatches.load(ordering: .relaxed)
+        )
+    }
+
+    /// The subject requests for `shard` are published to (one at a time, or batched without a shard map).
     public func subject(forShard shard: Int) -> String { "\(configuration.subjectPrefix).shard.\(shard)" }
+
+    /// The subject of node `nodeID`: batches for the shards it owns go there when the shard map is known.
+    public func subject(forNode nodeID: String) -> String { "\(configuration.subjectPrefix).node.\(nodeID)" }
 
     public func request(_ request: ClusterRequest, replyTo: any ReplyHandler, context: UInt64) {
         if core.isClosed { return replyTo.deliver(.failure(RequestCore.closedError), context: context) }
@@ -110,6 +138,20 @@ public final class NATSTransport: ClusterTransport {
                 request, remainingMicroseconds: max(1, (deadline - now) / 1_000), into: &writer)
         } catch {
             return replyTo.deliver(.failure(error), context: context)
+        }
+        if let batching, let boundary = TurnBoundary.current {
+            // On a thread with an open turn: queue it with the turn's other requests for this shard.
+            let batcher = batching.batcher(on: boundary)
+            var pending = PendingRequest(handler: replyTo, context: context, shard: request.shard)
+            let destination = batching.destination(ofShard: request.shard)
+            if let tail = batcher.tail(of: destination) { pending.previousInBatch = tail }
+            guard let token = core.pending.claim(pending, deadline: deadline) else {
+                return replyTo.deliver(.failure(RequestCore.tableFullError), context: context)
+            }
+            writer.bytes.withUnsafeBytes { frame in
+                batcher.appendRequest(destination: destination, token: token, frame: frame, boundary: boundary)
+            }
+            return
         }
         let pending = PendingRequest(handler: replyTo, context: context, shard: request.shard)
         guard let token = core.pending.claim(pending, deadline: deadline) else {
@@ -170,6 +212,13 @@ public final class NATSTransport: ClusterTransport {
                         connection: servingConnection, subject: subject(forShard: shard),
                         callback: natsShardRequestCallback, context: server))
             }
+            // Batches for every shard the node owns, when requesters know the shard map.
+            if Self.isSubjectToken(nodeID) {
+                subscriptions.append(
+                    try NATSSubscription(
+                        connection: servingConnection, subject: subject(forNode: nodeID),
+                        callback: natsShardRequestCallback, context: server))
+            }
         } catch {
             subscriptions.forEach { $0.unsubscribe() }
             throw RequestError(error)
@@ -203,6 +252,11 @@ public final class NATSTransport: ClusterTransport {
         configuration.logger.debug(
             "serving shards", metadata: ["node": "\(nodeID)", "shards": "\(shards.count)"])
         return serving
+    }
+
+    /// Whether `token` can be one token of a subject (no dots, spaces or wildcards).
+    static func isSubjectToken(_ token: String) -> Bool {
+        !token.isEmpty && !token.utf8.contains { $0 <= 32 || $0 == 46 || $0 == 42 || $0 == 62 || $0 >= 127 }
     }
 
     /// Fails in-flight requests with `outcomeUnknown` (they were sent), stops serving, and closes both connections;

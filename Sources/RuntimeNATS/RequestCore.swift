@@ -7,6 +7,11 @@ struct PendingRequest {
     var handler: any ReplyHandler
     var context: UInt64
     var shard: Int
+    /// The token of the request before this one in the same batch (``noPrevious`` for the first or a single
+    /// one): a batch's no-responders status or failed publish walks this chain from the batch's last request.
+    var previousInBatch: UInt64 = PendingRequest.noPrevious
+
+    static let noPrevious = UInt64.max
 }
 
 /// The requesting half of a ``NATSTransport``: the pending table, the inbox, and the connection state, shared with
@@ -70,21 +75,62 @@ final class RequestCore: Sendable {
         pending.expire(now: now) { entry in entry.handler.deliver(.failure(Self.expiredError), context: entry.context) }
     }
 
-    /// Completes the request a message on the inbox answers; destroys the message.
+    /// Fails the request `token` and the ones before it in its batch (see ``PendingRequest/previousInBatch``).
+    /// Requests of the chain already answered (or expired) end the walk; the ones before them end by their
+    /// deadline.
+    func failChain(from token: UInt64, _ error: RequestError) {
+        var next = token
+        while let entry = pending.take(next) {
+            entry.handler.deliver(.failure(error), context: entry.context)
+            guard entry.previousInBatch != PendingRequest.noPrevious else { return }
+            next = entry.previousInBatch
+        }
+    }
+
+    /// Completes the requests a reply batch answers; destroys the message.
+    private func handleReplyBatch(_ message: OpaquePointer, _ bytes: UnsafeRawBufferPointer) {
+        do throws(RequestError) {
+            let entries = try NATSEnvelope.replyBatchEntries(bytes)
+            // One turn: requests the reply handlers send meanwhile (a pipelining client) leave batched too.
+            try TurnBoundary.run { () throws(RequestError) in
+                try NATSEnvelope.forEachEntry(bytes, from: entries) { token, frame in
+                    // A late reply (deadline passed, or failed on disconnect): nobody waits.
+                    guard let entry = pending.take(token) else { return }
+                    entry.handler.deliver(NATSEnvelope.decodeReply(frame), context: entry.context)
+                }
+            }
+        } catch {
+            // A malformed batch: the requests it did not answer end by their deadline.
+        }
+        natsMsg_Destroy(message)
+    }
+
+    /// Completes the request a message on the inbox answers (or the requests of a reply batch); destroys the
+    /// message.
     func handleReply(_ message: OpaquePointer) {
-        guard let subject = natsMsg_GetSubject(message), let token = SubjectFormat.parseTrailingHex(subject),
-            let entry = pending.take(token)
-        else {
+        let bytes = UnsafeRawBufferPointer(start: natsMsg_GetData(message), count: Int(natsMsg_GetDataLength(message)))
+        if NATSEnvelope.isBatch(bytes) { return handleReplyBatch(message, bytes) }
+        guard let subject = natsMsg_GetSubject(message), let token = SubjectFormat.parseTrailingHex(subject) else {
+            natsMsg_Destroy(message)
+            return
+        }
+        if natsMsg_IsNoResponders(message) {
+            // The request (or the batch whose last request `token` is) reached nobody: fail the whole chain.
+            natsMsg_Destroy(message)
+            guard let entry = pending.take(token) else { return }
+            entry.handler.deliver(
+                .failure(RequestError(.noResponder, "no node serves shard \(entry.shard)")), context: entry.context)
+            if entry.previousInBatch != PendingRequest.noPrevious {
+                failChain(
+                    from: entry.previousInBatch, RequestError(.noResponder, "no node serves shard \(entry.shard)"))
+            }
+            return
+        }
+        guard let entry = pending.take(token) else {
             natsMsg_Destroy(message)  // a late reply (deadline passed, or failed on disconnect): nobody waits
             return
         }
-        let outcome: Outcome
-        if natsMsg_IsNoResponders(message) {
-            outcome = .failure(RequestError(.noResponder, "no node serves shard \(entry.shard)"))
-        } else {
-            let count = Int(natsMsg_GetDataLength(message))
-            outcome = NATSEnvelope.decodeReply(UnsafeRawBufferPointer(start: natsMsg_GetData(message), count: count))
-        }
+        let outcome = NATSEnvelope.decodeReply(bytes)
         natsMsg_Destroy(message)
         entry.handler.deliver(outcome, context: entry.context)
     }

@@ -9,6 +9,10 @@ import ClstrRuntime
 /// than a slot) in `overflow`.
 struct ReplyAddress {
     var overflow: ContiguousArray<CChar>?
+    /// For a request that came in a batch: the requester's token (the address is then its inbox, and the reply
+    /// is coalesced with the others to that inbox during the replying thread's turn).
+    var batchToken: UInt64 = 0
+    var batched = false
 }
 
 /// The ``ReplyHandler`` every served request is answered through: one object per transport, reused, so serving a
@@ -27,9 +31,12 @@ final class ServeReplier: ReplyHandler, @unchecked Sendable {
     private let connection: NATSConnection
     private let addresses: SlotTable<ReplyAddress>
     private let arena: UnsafeMutablePointer<CChar>
+    /// Set once by the transport before any request is served (`nil`: replies are never coalesced).
+    private let batching: NATSBatching?
 
-    init(connection: NATSConnection, capacity: Int) {
+    init(connection: NATSConnection, capacity: Int, batching: NATSBatching?) {
         self.connection = connection
+        self.batching = batching
         self.addresses = SlotTable(capacity: capacity)
         self.arena = .allocate(capacity: addresses.capacity * Self.slotBytes)
         arena.initialize(repeating: 0, count: addresses.capacity * Self.slotBytes)
@@ -51,8 +58,30 @@ final class ServeReplier: ReplyHandler, @unchecked Sendable {
         return addresses.claim(ReplyAddress(overflow: copy), deadline: deadline)
     }
 
+    /// Remembers the requester `inbox` (`_INBOX.<nuid>.`, not NUL-terminated) and its `token` for a request that
+    /// came in a batch, until `deadline`.
+    /// - Returns: the context to hand the request handler, or `nil` when the table is full.
+    func register(batchedInbox inbox: UnsafeRawBufferPointer, token: UInt64, deadline: UInt64) -> UInt64? {
+        let length = inbox.count
+        if length < Self.slotBytes {
+            let arena = self.arena
+            return addresses.claim(ReplyAddress(overflow: nil, batchToken: token, batched: true), deadline: deadline) {
+                index in
+                let slot = arena + index * Self.slotBytes
+                UnsafeMutableRawPointer(slot).copyMemory(from: inbox.baseAddress!, byteCount: length)
+                slot[length] = 0
+            }
+        }
+        var copy = ContiguousArray(inbox.bindMemory(to: CChar.self))
+        copy.append(0)
+        return addresses.claim(ReplyAddress(overflow: copy, batchToken: token, batched: true), deadline: deadline)
+    }
+
     func deliver(_ reply: Outcome, context: UInt64) {
         _ = addresses.withTaken(context) { index, address in
+            if address.batched {
+                return deliverBatched(reply, address: address, index: index)
+            }
             var writer = ScratchWriter.take()
             defer { ScratchWriter.give(writer) }
             NATSEnvelope.encodeReply(reply, into: &writer)
@@ -62,6 +91,37 @@ final class ServeReplier: ReplyHandler, @unchecked Sendable {
                 publish(writer.bytes, to: arena + index * Self.slotBytes)
             }
         }
+    }
+
+    /// The reply to a request that came in a batch: coalesced on a thread with an open turn, else sent alone (v1)
+    /// to `<inbox><token hex>`.
+    private func deliverBatched(_ reply: Outcome, address: ReplyAddress, index: Int) {
+        if let overflow = address.overflow {
+            overflow.withUnsafeBufferPointer {
+                deliverBatched(reply, token: address.batchToken, inbox: $0.baseAddress!)
+            }
+        } else {
+            deliverBatched(reply, token: address.batchToken, inbox: arena + index * Self.slotBytes)
+        }
+    }
+
+    private func deliverBatched(_ reply: Outcome, token: UInt64, inbox: UnsafePointer<CChar>) {
+        if let batching, let boundary = TurnBoundary.current {
+            return batching.batcher(on: boundary).appendReply(reply, token: token, inbox: inbox, boundary: boundary)
+        }
+        var writer = ScratchWriter.take()
+        defer { ScratchWriter.give(writer) }
+        NATSEnvelope.encodeReply(reply, into: &writer)
+        SubjectFormat.with(
+            prefix: UnsafeBufferPointer(start: inbox, count: strlen(inbox)), number: token, hex: true
+        ) { subject in publish(writer.bytes, to: subject) }
+    }
+
+    /// Answers a request of a batch that never reaches a handler (malformed, or the table is full) with `error`.
+    func send(_ error: RequestError, inbox: UnsafeRawBufferPointer, token: UInt64) {
+        var copy = ContiguousArray(inbox.bindMemory(to: CChar.self))
+        copy.append(0)
+        copy.withUnsafeBufferPointer { deliverBatched(.failure(error), token: token, inbox: $0.baseAddress!) }
     }
 
     /// Answers a request that never reaches a handler (malformed, or the table is full) with `error`.

@@ -105,7 +105,24 @@ public struct TransportOptions<Defaults: ServiceDefaults>: ParsableArguments {
     @Option(help: "The NATS subject prefix of the cluster.")
     public var subjectPrefix: String = Defaults.subjectPrefix
 
+    @Option(
+        name: .customLong("nats-batching"),
+        help:
+            "on: requests leaving one event-loop turn for one shard travel as one NATS message, and so do a node's replies to one requester (the default); off: one message per request and reply."
+    )
+    public var natsBatching: String = "on"
+
+    @Option(
+        name: .customLong("nats-batch-destination"),
+        help:
+            "Where batches go: node (one subject per node, <prefix>.node.<id>, owner from the shard map; the default) or shard (<prefix>.shard.<n>)."
+    )
+    public var natsBatchDestination: String = "node"
+
     public init() {}
+
+    /// Whether `--nats-batching` is on.
+    public var batchesNATSMessages: Bool { natsBatching != "off" }
 
     /// The transport to use: as given, else NATS when a NATS option is given or `natsByDefault`, else memory.
     public func resolved(natsByDefault: Bool) -> TransportKind {
@@ -113,6 +130,12 @@ public struct TransportOptions<Defaults: ServiceDefaults>: ParsableArguments {
     }
 
     public func validate() throws {
+        guard natsBatching == "on" || natsBatching == "off" else {
+            throw ValidationError("--nats-batching accepts on or off (got \"\(natsBatching)\")")
+        }
+        guard natsBatchDestination == "node" || natsBatchDestination == "shard" else {
+            throw ValidationError("--nats-batch-destination accepts node or shard (got \"\(natsBatchDestination)\")")
+        }
         if let natsServer, natsServer != "auto" {
             throw ValidationError("--nats-server accepts only 'auto' (got \"\(natsServer)\")")
         }

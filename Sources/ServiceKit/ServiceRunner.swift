@@ -115,9 +115,10 @@ public enum ServiceRunner {
     ///   - options: the transport options.
     ///   - natsURLs: URLs to use instead of the options' (a child already started).
     ///   - clientName: the NATS connection's name.
+    ///   - shardMap: the cluster's routing, when known: NATS batches then go to the owner node's subject.
     public static func connectTransport<D: ServiceDefaults>(
         _ kind: TransportKind, options: TransportOptions<D>, natsURLs: [String]? = nil, clientName: String,
-        logger: Logger, steps: inout [ShutdownStep]
+        shardMap: ShardMap? = nil, logger: Logger, steps: inout [ShutdownStep]
     ) throws -> any ClusterTransport {
         let transport: any ClusterTransport
         switch kind {
@@ -131,12 +132,18 @@ public enum ServiceRunner {
             var configuration = NATSTransport.Configuration(
                 urls: urls, subjectPrefix: options.subjectPrefix, logger: logger)
             configuration.name = clientName
+            configuration.batching = options.batchesNATSMessages
+            if let shardMap, options.natsBatchDestination == "node" {
+                configuration.shardOwners = (0..<shardMap.numShards).map { shardMap.owner(ofShard: $0) }
+            }
             do {
                 transport = try NATSTransport(configuration: configuration)
             } catch {
                 throw ServiceStartError("cannot connect to NATS at \(urls.joined(separator: ",")): \(error)")
             }
-            logger.info("NATS connected", metadata: ["url": "\(urls.joined(separator: ","))"])
+            logger.info(
+                "NATS connected",
+                metadata: ["url": "\(urls.joined(separator: ","))", "batching": "\(options.natsBatching)"])
         }
         steps.append(
             ShutdownStep(name: "transport") {

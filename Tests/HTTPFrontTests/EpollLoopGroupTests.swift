@@ -203,3 +203,73 @@ struct OverflowOnLoopTests {
         try await group.shutdownGracefully()
     }
 }
+
+/// Counts calls made during a loop turn and records each flush at the end of a turn.
+private final class TurnProbe: TurnEndFlusher, @unchecked Sendable {
+    // @unchecked Sendable: `scheduled` and `pendingCalls` are touched only on the loop's thread (the calls and
+    // the flush both run there); the test reads the results through `flushes`, a lock.
+    private var scheduled = false
+    private var pendingCalls = 0
+    let flushes = Locked<[Int]>([])
+    let waiter = Locked<CheckedContinuation<Void, Never>?>(nil)
+
+    /// Called on the loop: counts the call and defers a flush to the end of the loop's turn (-1 without one).
+    func call(on boundary: TurnBoundary?) {
+        guard let boundary else { return record(-1) }
+        pendingCalls += 1
+        if !scheduled {
+            scheduled = true
+            boundary.defer(self)
+        }
+    }
+
+    func flushAtEndOfTurn() {
+        scheduled = false
+        let calls = pendingCalls
+        pendingCalls = 0
+        record(calls)
+    }
+
+    private func record(_ value: Int) {
+        flushes.withLock { $0.append(value) }
+        let waiter = self.waiter.withLock { waiter in
+            defer { waiter = nil }
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Runs `calls` calls in one closure on `loop` and waits for the flush that follows.
+    func turn(on loop: EpollServerLoop, calls: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            waiter.withLock { $0 = continuation }
+            loop.execute { for _ in 0..<calls { self.call(on: TurnBoundary.current) } }
+        }
+    }
+}
+
+@Suite("EpollServerLoop ends a turn after each round of work")
+struct EpollTurnBoundaryTests {
+    @Test("work on a loop thread sees a turn boundary; what a turn defers is flushed once when the turn ends")
+    func deferredWorkIsFlushed() async throws {
+        let loops = EpollLoopGroup(threads: 1, name: "turns")
+        defer { loops.shutdown() }
+        let probe = TurnProbe()
+        await probe.turn(on: loops.loops[0], calls: 3)
+        await probe.turn(on: loops.loops[0], calls: 1)  // a batch of one is flushed at its turn's end too
+        #expect(probe.flushes.withLock { $0 } == [3, 1])
+        #expect(TurnBoundary.current == nil, "a cooperative-pool thread has no turn")
+    }
+
+    @Test("TurnBoundary.run flushes at its end, and a nested run leaves the flush to the outer one")
+    func runFlushesAtItsEnd() {
+        let probe = TurnProbe()
+        TurnBoundary.run {
+            probe.call(on: TurnBoundary.current)
+            TurnBoundary.run { probe.call(on: TurnBoundary.current) }
+            #expect(probe.flushes.withLock { $0 }.isEmpty)
+        }
+        #expect(probe.flushes.withLock { $0 } == [2])
+        #expect(TurnBoundary.current == nil)
+    }
+}

@@ -24,6 +24,66 @@ struct NATSEnvelopeTests {
         #expect(try WireBytes(payload).decode(as: Int.self) == -77)
     }
 
+    @Test("batch frames (version 2): request and reply entries round-trip; other versions and kinds are rejected")
+    func batchFrames() throws {
+        let inbox = Array("_INBOX.abc.".utf8CString.dropLast())
+        var batch: [UInt8] = []
+        inbox.withUnsafeBufferPointer { NATSEnvelope.startRequestBatch(inbox: $0, into: &batch) }
+        var frames: [[UInt8]] = []
+        for value in 0..<3 {
+            var writer = WireWriter()
+            try NATSEnvelope.encodeRequest(
+                ClusterRequest(shard: value, key: "k\(value)", messageType: "inc", payload: .value(value), deadline: 0),
+                remainingMicroseconds: 1_000, into: &writer)
+            frames.append(writer.bytes)
+            _ = writer.bytes.withUnsafeBytes {
+                NATSEnvelope.appendEntry(token: UInt64(value) << 30, frame: $0, into: &batch)
+            }
+        }
+        #expect(batch.first == NATSEnvelope.batchVersion)
+        try batch.withUnsafeBytes { bytes in
+            #expect(NATSEnvelope.isBatch(bytes))
+            let header = try NATSEnvelope.decodeRequestBatchHeader(bytes)
+            #expect(Array(header.inbox) == inbox.map { UInt8(bitPattern: $0) })
+            var seen: [(UInt64, [UInt8])] = []
+            try NATSEnvelope.forEachEntry(bytes, from: header.entries) { seen.append(($0, Array($1))) }
+            #expect(seen.map(\.0) == [0, 1 << 30, 2 << 30])
+            #expect(seen.map(\.1) == frames)
+            #expect(throws: RequestError.self) { try NATSEnvelope.replyBatchEntries(bytes) }
+        }
+        var replies: [UInt8] = []
+        NATSEnvelope.startReplyBatch(into: &replies)
+        var writer = WireWriter()
+        NATSEnvelope.encodeReply(.success(42), into: &writer)
+        _ = writer.bytes.withUnsafeBytes { NATSEnvelope.appendEntry(token: 9, frame: $0, into: &replies) }
+        try replies.withUnsafeBytes { bytes in
+            var outcomes: [Int?] = []
+            try NATSEnvelope.forEachEntry(bytes, from: try NATSEnvelope.replyBatchEntries(bytes)) { token, frame in
+                #expect(token == 9)
+                if case .success(let value) = NATSEnvelope.decodeReply(frame).decode(as: Int.self) {
+                    outcomes.append(value)
+                }
+            }
+            #expect(outcomes == [42])
+        }
+        for bad: [UInt8] in [[3, 1, 1, 65], [2, 9, 1, 65], [2, 1, 0], [2, 1, 5, 65]] {
+            bad.withUnsafeBytes { bytes in
+                #expect(throws: RequestError.self) { try NATSEnvelope.decodeRequestBatchHeader(bytes) }
+                #expect(throws: RequestError.self) { try NATSEnvelope.decodeRequest(bytes) }
+            }
+        }
+        // A truncated entry is a codec error after the good ones were passed on.
+        let truncated = Array(batch.dropLast(2))
+        try truncated.withUnsafeBytes { bytes in
+            var count = 0
+            let header = try NATSEnvelope.decodeRequestBatchHeader(bytes)
+            #expect(throws: RequestError.self) {
+                try NATSEnvelope.forEachEntry(bytes, from: header.entries) { _, _ in count += 1 }
+            }
+            #expect(count == 2)
+        }
+    }
+
     @Test("reply frames round-trip: value, WireBytes, remote error, non-codable value")
     func replyRoundTrip() throws {
         func roundTrip(_ outcome: Outcome) -> Outcome {
@@ -145,6 +205,45 @@ struct SlotTableTests {
         var rest: [Int] = []
         table.takeAll { rest.append($0) }
         #expect(rest.sorted() == [2, 3])
+    }
+
+    @Test("the armed count follows claims and takes; an idle sweep walks nothing, a due entry is swept once")
+    func armedCount() {
+        let table = SlotTable<Int>(capacity: 64)
+        #expect(table.count == 0)
+        var swept: [Int] = []
+        table.expire(now: .max) { swept.append($0) }
+        #expect(swept.isEmpty)
+        let early = table.claim(1, deadline: 100)!
+        let late = table.claim(2, deadline: 1_000)!
+        #expect(table.count == 2)
+        table.expire(now: 500) { swept.append($0) }
+        #expect(swept == [1])
+        #expect(table.count == 1)
+        #expect(table.take(early) == nil)
+        #expect(table.take(late) == 2)
+        #expect(table.count == 0)
+    }
+
+    @Test("the sweep finds every due entry wherever it sits, old ones far behind the newest claims included")
+    func sweepFindsOldEntries() {
+        let table = SlotTable<Int>(capacity: 1_024)
+        let stuck = table.claim(-1, deadline: 100)!
+        var tokens: [UInt64] = []
+        for round in 0..<5 {
+            // Many short-lived requests move the claim cursor far past the stuck one.
+            for value in 0..<600 { tokens.append(table.claim(round * 1_000 + value, deadline: 10_000)!) }
+            for token in tokens { _ = table.take(token) }
+            tokens.removeAll()
+        }
+        for value in 0..<10 { tokens.append(table.claim(value, deadline: 50)!) }
+        var swept: [Int] = []
+        table.expire(now: 0) { swept.append($0) }  // the every-64th full walk: nothing is due yet
+        #expect(swept.isEmpty)
+        table.expire(now: 200) { swept.append($0) }  // the walk from the cursor reaches the stuck entry
+        #expect(swept.sorted() == [-1] + Array(0..<10))
+        #expect(table.take(stuck) == nil)
+        #expect(table.count == 0)
     }
 
     @Test("concurrent completers: every entry is taken exactly once")

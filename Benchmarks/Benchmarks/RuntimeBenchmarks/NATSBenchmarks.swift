@@ -16,6 +16,10 @@ import ProcessKit
 ///   (spins briefly, then parks), and once more on a condition variable the waiter sleeps on at once, as
 ///   `natsConnection_Request` does (the like-for-like variant).
 /// - throughput: 256 requests kept in flight on one transport (one request connection, one serving connection).
+/// - batched: the same with batching on and the requests sent from turns (``TurnBoundary``): the first window as
+///   one turn, then each reply batch's handling as one (every reply sends the next request), so requests and
+///   replies travel as batches; and a single request per turn (a batch of one: a plain message at the turn's end).
+///   The unbatched variants turn batching off.
 func registerNATSBenchmarks() {
     let latency = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .mallocCountTotal], warmupIterations: 200, maxDuration: .seconds(3),
@@ -39,7 +43,14 @@ func registerNATSBenchmarks() {
         closure: { benchmark, fixture in
             let slot = ReplySlot()
             measureRequestReply(benchmark, fixture, replyTo: slot) { blackHole(slot.wait()) }
-        }, setup: { try NATSBenchmarkFixture() }, teardown: { NATSBenchmarkFixture.stopAll() })
+        }, setup: { try NATSBenchmarkFixture(batching: false) }, teardown: { NATSBenchmarkFixture.stopAll() })
+
+    Benchmark(
+        "NATS transport request→reply, one request per turn (batching on)", configuration: latency,
+        closure: { benchmark, fixture in
+            let slot = ReplySlot()
+            measureRequestReply(benchmark, fixture, replyTo: slot, inTurns: true) { blackHole(slot.wait()) }
+        }, setup: { try NATSBenchmarkFixture(batching: true) }, teardown: { NATSBenchmarkFixture.stopAll() })
 
     Benchmark(
         "NATS transport request→reply, caller blocks on a condition variable (send-asap)", configuration: latency,
@@ -56,13 +67,20 @@ func registerNATSBenchmarks() {
         "NATS transport throughput, 256 in flight (send-asap)", configuration: throughput,
         closure: { benchmark, fixture in
             blackHole(fixture.pipeline.run(total: benchmark.scaledIterations.count, window: 256))
-        }, setup: { try NATSBenchmarkFixture() }, teardown: { NATSBenchmarkFixture.stopAll() })
+        }, setup: { try NATSBenchmarkFixture(batching: false) }, teardown: { NATSBenchmarkFixture.stopAll() })
+
+    Benchmark(
+        "NATS transport throughput, 256 in flight, batched turns (send-asap)", configuration: throughput,
+        closure: { benchmark, fixture in
+            blackHole(fixture.pipeline.run(total: benchmark.scaledIterations.count, window: 256, inTurns: true))
+        }, setup: { try NATSBenchmarkFixture(batching: true) }, teardown: { NATSBenchmarkFixture.stopAll() })
 
     Benchmark(
         "NATS transport throughput, 256 in flight (buffered, no send-asap)", configuration: throughput,
         closure: { benchmark, fixture in
             blackHole(fixture.pipeline.run(total: benchmark.scaledIterations.count, window: 256))
-        }, setup: { try NATSBenchmarkFixture(sendAsap: false) }, teardown: { NATSBenchmarkFixture.stopAll() })
+        }, setup: { try NATSBenchmarkFixture(sendAsap: false, batching: false) },
+        teardown: { NATSBenchmarkFixture.stopAll() })
 }
 
 /// nats-server, a bare requester/echo pair and a transport serving shard 0.
@@ -77,7 +95,7 @@ final class NATSBenchmarkFixture: Sendable {
     let serving: any TransportSubscription
     let pipeline: NATSPipeline
 
-    init(sendAsap: Bool = true) throws {
+    init(sendAsap: Bool = true, batching: Bool = false) throws {
         server = try NATSServer()
         var options = NATSConnection.Options(urls: [server.url])
         options.sendAsap = true
@@ -86,6 +104,7 @@ final class NATSBenchmarkFixture: Sendable {
         echo = try bareResponder.serveEcho(subject: "bench.bare")
         var configuration = NATSTransport.Configuration(urls: [server.url], subjectPrefix: "bench")
         configuration.sendAsap = sendAsap
+        configuration.batching = batching
         transport = try NATSTransport(configuration: configuration)
         serving = try transport.serve(shards: [0], nodeID: "bench-node", handler: IncrementHandler())
         pipeline = NATSPipeline(transport: transport)
@@ -130,14 +149,18 @@ final class NATSPipeline: ReplyHandler {
 
     /// Sends `total` requests with `window` in flight and waits for the last reply.
     /// - Returns: the number of failed requests (0 expected).
-    func run(total count: Int, window: Int) -> Int {
+    func run(total count: Int, window: Int, inTurns: Bool = false) -> Int {
         // Relaxed: `run` is not re-entered; the replies of the previous run have all arrived (the slot's wait
         // synchronised with the last of them).
         total.store(count, ordering: .relaxed)
         issued.store(0, ordering: .relaxed)
         completed.store(0, ordering: .relaxed)
         failures.store(0, ordering: .relaxed)
-        for _ in 0..<min(window, count) { issueNext() }
+        if inTurns {
+            TurnBoundary.run { for _ in 0..<min(window, count) { issueNext() } }
+        } else {
+            for _ in 0..<min(window, count) { issueNext() }
+        }
         _ = done.wait()
         return failures.load(ordering: .relaxed)
     }
@@ -203,14 +226,18 @@ final class BlockingReplySlot: ReplyHandler, @unchecked Sendable {
 
 /// Sequential request → reply through the transport: send one, wait for its reply with `wait`, repeat.
 func measureRequestReply(
-    _ benchmark: Benchmark, _ fixture: NATSBenchmarkFixture, replyTo slot: any ReplyHandler, wait: () -> Void
+    _ benchmark: Benchmark, _ fixture: NATSBenchmarkFixture, replyTo slot: any ReplyHandler, inTurns: Bool = false,
+    wait: () -> Void
 ) {
     for index in benchmark.scaledIterations {
-        fixture.transport.request(
-            ClusterRequest(
-                shard: 0, key: "k", messageType: "inc", payload: .value(index),
-                deadline: MonotonicClock.now() &+ 5_000_000_000),
-            replyTo: slot, context: UInt64(index))
+        let request = ClusterRequest(
+            shard: 0, key: "k", messageType: "inc", payload: .value(index),
+            deadline: MonotonicClock.now() &+ 5_000_000_000)
+        if inTurns {
+            TurnBoundary.run { fixture.transport.request(request, replyTo: slot, context: UInt64(index)) }
+        } else {
+            fixture.transport.request(request, replyTo: slot, context: UInt64(index))
+        }
         wait()
     }
 }

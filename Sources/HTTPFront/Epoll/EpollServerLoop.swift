@@ -127,6 +127,8 @@
             let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
             defer { events.deallocate() }
             var nextSweep = MonotonicClock.now() &+ sweepPeriod
+            // Transports coalesce what a turn sends to one destination and flush it when the turn ends.
+            let turns = TurnBoundary.beginLoop()
             while !stopping.load(ordering: .relaxed) {
                 let timeout: Int32 = pendingReads.isEmpty ? Int32(max(1, sweepPeriod / 1_000_000)) : 0
                 let count = epoll_wait(epfd, events, Int32(capacity), timeout)
@@ -159,8 +161,11 @@
                     sweepIdle(now: now)
                     resumePausedListeners(now: now)
                 }
+                // Last before epoll_wait: nothing this iteration queued (requests, replies) waits for the next wake-up.
+                turns.endTurn()
             }
             drainInbox()
+            turns.endTurn()
             for connection in connections.all { connection.closeNow() }
             for listener in listeners where listener.fd >= 0 { _ = epoll_ctl(epfd, EPOLL_CTL_DEL, listener.fd, nil) }
             listeners.removeAll()

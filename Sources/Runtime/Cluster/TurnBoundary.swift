@@ -1,0 +1,121 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Work a thread defers to the end of its current turn (a transport's coalesced messages).
+public protocol TurnEndFlusher: AnyObject {
+    /// Sends what the turn left buffered; called once per ``TurnBoundary/defer(_:)`` on the same thread.
+    func flushAtEndOfTurn()
+}
+
+/// The end of an event-loop turn, as a place to flush coalesced work: a transport that sees many requests (or
+/// replies) for one destination during one turn sends them as one message when the turn ends.
+///
+/// A thread has a boundary while it runs a loop (``beginLoop()``, then ``endTurn()`` after each turn; the epoll
+/// engine does this) or inside ``run(_:)``. Elsewhere ``current`` is `nil` and callers send at once. The boundary
+/// is thread-confined: only its own thread touches it.
+///
+/// ```swift
+/// if let boundary = TurnBoundary.current {
+///     let outbox = boundary.local(for: ObjectIdentifier(self)) { Outbox() }
+///     outbox.append(message)           // schedules itself once per turn with boundary.defer(outbox)
+/// } else {
+///     send(message)
+/// }
+/// ```
+public final class TurnBoundary {
+    @usableFromInline var pending: [any TurnEndFlusher] = []
+    private var draining: [any TurnEndFlusher] = []
+    private var locals: [(key: ObjectIdentifier, value: AnyObject)] = []
+    /// Open turns on this thread: a loop, or nested ``run(_:)`` calls. 0: no boundary.
+    private var depth = 0
+
+    private init() {}
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, turnBoundaryDestructor) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    private static func forThread() -> TurnBoundary {
+        if let pointer = pthread_getspecific(key) {
+            return Unmanaged<TurnBoundary>.fromOpaque(pointer).takeUnretainedValue()
+        }
+        let boundary = TurnBoundary()
+        pthread_setspecific(key, Unmanaged.passRetained(boundary).toOpaque())
+        return boundary
+    }
+
+    /// The calling thread's boundary, when it has an open turn; `nil` otherwise (send at once).
+    public static var current: TurnBoundary? {
+        guard let pointer = pthread_getspecific(key) else { return nil }
+        let boundary = Unmanaged<TurnBoundary>.fromOpaque(pointer).takeUnretainedValue()
+        return boundary.depth > 0 ? boundary : nil
+    }
+
+    /// Marks the calling thread as a loop thread for good: it has a boundary from now on and calls ``endTurn()``
+    /// after every turn.
+    /// - Returns: the thread's boundary.
+    public static func beginLoop() -> TurnBoundary {
+        let boundary = forThread()
+        boundary.depth += 1
+        return boundary
+    }
+
+    /// Runs `body` as one turn: what it defers is flushed when it returns (unless the thread already has an open
+    /// turn, which then flushes it at its own end).
+    /// - Parameter body: the turn.
+    /// - Returns: what `body` returns.
+    public static func run<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        let boundary = forThread()
+        boundary.depth += 1
+        defer {
+            boundary.depth -= 1
+            if boundary.depth == 0 { boundary.endTurn() }
+        }
+        return try body()
+    }
+
+    /// Schedules `flusher` for the end of the current turn (the caller remembers that it did, to defer once).
+    public func `defer`(_ flusher: any TurnEndFlusher) {
+        pending.append(flusher)
+    }
+
+    /// The object stored under `key` on this thread, made by `make` the first time.
+    /// - Parameters:
+    ///   - key: the owner's identity (keep the owner alive as long as the stored object: the stored object
+    ///     should hold it, so that the identifier is never reused while the entry exists).
+    ///   - make: makes the object.
+    /// - Returns: the thread's object for `key`.
+    public func local<T: AnyObject>(for key: ObjectIdentifier, make: () -> T) -> T {
+        for entry in locals where entry.key == key {
+            return unsafeDowncast(entry.value, to: T.self)
+        }
+        let value = make()
+        locals.append((key, value))
+        return value
+    }
+
+    /// Ends the turn: runs the deferred flushers (and any they defer in turn). Cheap when nothing was deferred.
+    @inlinable
+    public func endTurn() {
+        if !pending.isEmpty { flushPending() }
+    }
+
+    @usableFromInline
+    func flushPending() {
+        while !pending.isEmpty {
+            // Two arrays swapped, so a flusher that defers again lands in the next round, and no storage is
+            // reallocated per turn.
+            swap(&pending, &draining)
+            for flusher in draining { flusher.flushAtEndOfTurn() }
+            draining.removeAll(keepingCapacity: true)
+        }
+    }
+}
+
+private func turnBoundaryDestructor(_ pointer: UnsafeMutableRawPointer?) {
+    guard let pointer else { return }
+    Unmanaged<TurnBoundary>.fromOpaque(pointer).release()
+}
