@@ -13,7 +13,7 @@ import Testing
         #"{"amount": 1e3}"#, #"{"amount": true}"#, #"[1,2]"#, #""text""#, "12", "null",
         #"{"amount": 01}"#, #"{"amount": }"#, #"{"amount": 5,}"#, #"{"amount" 5}"#, #"{'amount': 5}"#, "{", "",
         #"{"a": "\x"}"#, #"{"a": "\ud800"}"#, "{\"a\": \"\u{01}\"}", #"{"amount": 5} x"#, #"{"a": tru}"#,
-        #"{"amount": -}"#, #"{"amount": 1.}"#, #"{"amount": 1e}"#, #"{"a": [1,]}"#,
+        #"{"amount": -}"#, #"{"amount": 1.}"#, #"{"amount": 1e}"#, #"{"a": [1,]}"#, #"{"a": ",}", "b": "\",]"}"#,
     ]
 
     static func foundation(_ text: String) -> Any?? {
@@ -72,7 +72,7 @@ import Testing
                 #expect(full == .object(["amount": .integer(fast)]), "\(String(decoding: bytes, as: UTF8.self))")
             }
         }
-        #expect(accepted > 5)
+        #expect(accepted >= 3)  // at least the three valid samples below (mutations add a random number more)
         for (text, value) in [
             (#"{"amount":1}"#, 1), (" {\n\t\"amount\" :\r 42 } ", 42),
             (#"{"amount": 123456789012345678}"#, 123_456_789_012_345_678),
@@ -81,11 +81,37 @@ import Testing
         }
     }
 
+    /// The text with the contents of its string literals (escapes included) replaced by `_`, quotes kept.
+    static func outsideStrings(_ text: String) -> String {
+        var result = ""
+        var inString = false
+        var escaped = false
+        for character in text {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == "\"" {
+                    inString = false
+                    result.append(character)
+                    continue
+                }
+                result.append("_")
+            } else {
+                if character == "\"" { inString = true }
+                result.append(character)
+            }
+        }
+        return result
+    }
+
     /// Where Foundation departs from RFC 8259, the parser keeps to the RFC: Foundation (Linux) accepts trailing
     /// commas, and refuses numbers whose exponent overflows a Double (valid JSON: an unacceptable amount, 422).
     func check(_ text: String) {
         let ours = RequestBody.parse(Array(text.utf8))
-        if text.range(of: #",\s*[\]}]"#, options: .regularExpression) != nil {
+        // A comma before a closing bracket outside a string (`{"a":",}"}` has none: it is inside a string).
+        if Self.outsideStrings(text).range(of: #",\s*[\]}]"#, options: .regularExpression) != nil {
             if case .invalid = ours {} else { Issue.record("\(text.debugDescription): trailing comma accepted") }
             return
         }

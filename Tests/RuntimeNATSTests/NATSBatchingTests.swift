@@ -53,7 +53,9 @@ struct NATSBatchingTests {
         sendTurn(transport, to: collector, [(1, incRequest(shard: 0, key: "a", value: 1))])
         let result = await collector.wait()
         #expect(result.outcomes[1]?.int == 2)
-        #expect(ContinuousClock.now - start < .seconds(1))
+        // Answered well inside its 5 s deadline: nothing held it back for a later turn (a loose bound, not a timing
+        // figure: this machine's load can stretch a round trip past a second).
+        #expect(ContinuousClock.now - start < .seconds(4))
         let statistics = transport.batchStatistics
         #expect(statistics.requestBatches == 0 && statistics.replyBatches == 0, "\(statistics)")
     }
@@ -157,7 +159,7 @@ struct NATSBatchingTests {
         #expect(result.duplicates == 0)
         let codes = Set(result.outcomes.values.map(\.errorCode))
         #expect(codes == [.noResponder], "\(codes)")
-        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(ContinuousClock.now - start < .seconds(4))  // well before the 5 s deadlines (a loose bound)
     }
 
     @Test("with the shard map known, a turn's requests go as one message per owner node; a stopped node's fail")
