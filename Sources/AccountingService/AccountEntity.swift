@@ -85,10 +85,14 @@ final class AccountEntity: Sendable {
             if !state.loaded { return .load }
             guard state.queue[state.head].command != nil else { return .run(state.next()!) }
             // Consecutive commands go together: decided one after the other, appended at once, answered after.
+            // Where the store recognises a retried event ID only as an append's first (JetStream without
+            // markers), a keyed command starts an append of its own, so that its retry after the idempotency
+            // window is recognised (see `AccountNode.keyedCommandsShareAppends`).
             var batch: [AccountWork] = []
             while state.head < state.queue.count && batch.count < Self.maxBatch,
-                state.queue[state.head].command != nil
+                let request = state.queue[state.head].command
             {
+                if !batch.isEmpty, !node.keyedCommandsShareAppends, !request.idempotencyKey.isEmpty { break }
                 batch.append(state.queue[state.head])
                 state.head += 1
             }

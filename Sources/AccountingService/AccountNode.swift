@@ -2,6 +2,7 @@ import AccountingDomain
 import ClstrRuntime
 import EventSourcing
 import Logging
+import RuntimeNATS
 import Synchronization
 
 /// The accounts of one node: an entity per account, loaded from the store on its first message (snapshot, then
@@ -18,6 +19,12 @@ final class AccountNode: ShardRequestHandler {
     /// How many idempotency keys each account remembers in memory (``RecentAnswers``); older ones are looked up
     /// in the store when a retry carries one.
     let idempotencyWindow: Int
+    /// Whether keyed commands may share an append with the commands before them (false: a keyed command always
+    /// starts its own append). A keyed command's event IDs are derived from its key, and a retry whose key left
+    /// ``idempotencyWindow`` is recognised by the store alone; the JetStream store recognises a stored event ID
+    /// only as an append's *first* one (its `Nats-Msg-Id`) unless its event-ID markers are on. Grouped
+    /// `[a, k]`, then retried alone as `[k]` after the window, `k` would be appended a second time.
+    let keyedCommandsShareAppends: Bool
     let logger: Logger
     private let stripes: [EntityStripe]
 
@@ -30,6 +37,12 @@ final class AccountNode: ShardRequestHandler {
         self.store = store
         self.snapshots = snapshots
         self.snapshotEvery = snapshotEvery
+        if let jetStream = store as? JetStreamEventStore {
+            keyedCommandsShareAppends = jetStream.configuration.detectsRepeatedEventIDs
+        } else {
+            // Memory and SQLite refuse a stored event ID at any place of an append, for ever.
+            keyedCommandsShareAppends = true
+        }
         self.logger = logger
         stripes = (0..<64).map { _ in EntityStripe() }
     }

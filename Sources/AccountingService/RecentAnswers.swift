@@ -5,7 +5,9 @@
 /// IDs derived from it (``AccountEntity/eventID(stream:key:index:)``), so a retry whose key fell out of the window
 /// is recognised by the store's idempotent append (it stores nothing and answers with the earlier append's
 /// result, or `duplicateEventID` when the events were part of a larger append). The entity then reloads the
-/// account from version 1, looking for the keys of the commands it holds, and answers them from the stream.
+/// account from version 1, looking for the keys of the commands it holds, and answers them from the stream. On a
+/// store that recognises a stored ID only as an append's first (JetStream without markers), keyed commands never
+/// share an append with earlier commands (``AccountNode/keyedCommandsShareAppends``), so their events come first.
 struct RecentAnswers: Sendable {
     /// The most keys remembered (≥ 1).
     let capacity: Int

@@ -74,6 +74,49 @@ struct AccountingNATSTests {
     }
 
     @Test(
+        "JetStream: keyed deposits that arrived together, retried after their keys left the window, are not appended again"
+    )
+    func concurrentKeyedRetriesAfterEviction() async throws {
+        try await withBlockingAllowed {
+            let server = try NATSServer(jetStream: true)
+            defer { server.stop() }
+            // A window of 2 keys: every key of a burst is evicted by the bursts after it, so its retry is
+            // recognised (or not) by the store alone.
+            let service = try AccountingProcess([
+                "--store", "jetstream", "--nats-url", server.url, "--idempotency-window", "2",
+            ])
+            #expect(try service.request("POST", "/accounts/pool").status == 201)
+            // Bursts of concurrent keyed deposits: while one append is in flight the others queue up together.
+            var firsts: [String: String] = [:]
+            for burst in 0..<8 {
+                // Connections opened first, then every request written before any answer is read.
+                let connections = try (0..<8).map { _ in try RawHTTPConnection(port: service.httpPort) }
+                defer { for connection in connections { connection.close() } }
+                for (worker, connection) in connections.enumerated() {
+                    try connection.send(
+                        requestText(
+                            "POST", "/accounts/pool/deposit", body: #"{"amount": 1}"#, key: "b\(burst)-\(worker)"))
+                }
+                for (worker, connection) in connections.enumerated() {
+                    let response = try connection.readResponse()
+                    #expect(response.status == 200)
+                    firsts["b\(burst)-\(worker)"] = response.body
+                }
+            }
+            #expect(firsts.count == 64)
+            let balance = try #require(try service.balance("pool"))
+            #expect(balance == firsts.count)
+            for (key, first) in firsts.sorted(by: { $0.key < $1.key }) {
+                let retry = try service.request(
+                    "POST", "/accounts/pool/deposit", body: #"{"amount": 1}"#, key: key)
+                #expect(retry.status == 200, "retry of \(key): \(retry.status) \(retry.body)")
+                #expect(retry.body == first, "retry of \(key)")
+            }
+            #expect(try service.balance("pool") == balance, "a retried deposit was appended again")
+        }
+    }
+
+    @Test(
         "nats-server killed and restarted under keyed deposits: no acknowledged deposit lost; keyed retries make it exact"
     )
     func natsServerRestartUnderLoad() async throws {

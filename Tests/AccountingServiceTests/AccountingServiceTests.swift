@@ -225,7 +225,7 @@ struct AccountingServiceTests {
 
     @Test(
         "a retry whose Idempotency-Key left the in-memory window is found in the store: first answer, nothing appended",
-        arguments: ["memory", "sqlite"])
+        arguments: ["memory", "sqlite", "jetstream"])
     func retryAfterEviction(store: String) async throws {
         try await withBlockingAllowed {
             let directory = temporaryDirectory()
