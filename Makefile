@@ -75,7 +75,7 @@ fuzz: deps ## libFuzzer targets (HTTP parser, JSON amount, NATS envelope, event 
 run: release ## Run counter-service with its defaults (7 nodes, 64 shards, HTTP :8181 — what `loadgen -n 100000 -c 200` without a URL drives — metrics :2121)
 	.build/release/counter-service
 
-FORMAT_PATHS := Sources Tests Benchmarks/Benchmarks Benchmarks/Package.swift Fuzz Package.swift
+FORMAT_PATHS := Sources Tests Benchmarks/Benchmarks Benchmarks/Probes Benchmarks/ActorLatencyProbe Benchmarks/Package.swift Fuzz Package.swift
 
 format: ## Format the sources with swift format
 	$(SWIFT) format --in-place --recursive $(FORMAT_PATHS)

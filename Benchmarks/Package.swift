@@ -47,7 +47,7 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // Links jemalloc (RuntimeMemory) for its heap statistics and not the benchmark library (no malloc
-        // interposer). Built by `make bench-micro` before the suites run: `swift build -c release --product
+        // interposer). Not under Benchmarks/: package-benchmark runs every executable target there as a suite. Built by `make bench-micro` before the suites run: `swift build -c release --product
         // ActorHeapProbe`.
         .executableTarget(
             name: "ActorHeapProbe",
@@ -55,7 +55,7 @@ let package = Package(
                 .product(name: "ClstrRuntime", package: root),
                 .product(name: "RuntimeMemory", package: root),
             ],
-            path: "Benchmarks/ActorHeapProbe"
+            path: "Probes/ActorHeapProbe"
         ),
     ]
 )
