@@ -203,6 +203,7 @@ let package = Package(
             name: "EventStoreSQLite",
             dependencies: [
                 "EventSourcing", "ClstrRuntime",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],

@@ -156,7 +156,7 @@ struct AccountingApp {
         let clusterTransport = try ServiceRunner.connectTransport(
             transport.resolved(natsByDefault: mode != .all), options: transport, natsURLs: natsURLs,
             clientName: mode == .gateway ? "accounting-gateway" : "accounting-\(localNodes.first ?? "all")",
-            logger: logger, steps: &steps)
+            shardMap: shardMap, logger: logger, steps: &steps)
         let client = ClusterClient(transport: clusterTransport, shardMap: shardMap)
 
         // The store: one for the process (serve), one per node process (node); a gateway opens the cluster's

@@ -36,7 +36,8 @@ struct AccountingDemo {
             natsURLs = [try ServiceRunner.startNATSServer(logger: logger, jetStream: true, steps: &steps).url]
         }
         let clusterTransport = try ServiceRunner.connectTransport(
-            kind, options: transport, natsURLs: natsURLs, clientName: "accounting-demo", logger: logger, steps: &steps)
+            kind, options: transport, natsURLs: natsURLs, clientName: "accounting-demo", shardMap: shardMap,
+            logger: logger, steps: &steps)
 
         var storage = try StoreOptions.parse([])
         storage.store = store

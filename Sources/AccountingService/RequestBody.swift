@@ -53,7 +53,7 @@ struct RequestBody {
     static func singleInteger(_ bytes: UnsafeRawBufferPointer, field: String) -> Int64? {
         var i = 0
         let n = bytes.count
-        @inline(__always) func skip() {
+        func skip() {
             while i < n, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
         }
         skip()

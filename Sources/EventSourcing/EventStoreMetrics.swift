@@ -35,6 +35,9 @@ public final class EventStoreMetrics: Sendable {
     public let aggregateLoadLatency = AtomicHistogram(bounds: AtomicHistogram.latencyBounds)
     /// Aggregate loads that failed (backend or codec error).
     public let aggregateLoadFailures = Atomic<Int>(0)
+    /// Attempts to fill a store's stream index that failed (SQLite: the appends of the batch still committed;
+    /// reads and version checks use the unindexed tail until a fill succeeds).
+    public let streamIndexFillFailures = Atomic<Int>(0)
 
     /// Bounds for batch-size histograms: the value recorded is a count, passed as "nanoseconds" and divided by
     /// 1e9 on rendering, so these bounds are counts × 1e-9.

@@ -2,11 +2,18 @@ import ClstrRuntime
 import EventSourcing
 import Foundation
 import GRDB
+import Logging
 import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
+
+/// A stream index fill failed and took the transaction with it (SQLite rolled it back).
+struct StreamIndexFillError: Error, CustomStringConvertible {
+    var underlying: any Error
+    var description: String { "\(underlying)" }
+}
 
 /// One write queued for the group-commit writer.
 enum WriteRequest: Sendable {
@@ -98,6 +105,10 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var nextPosition: UInt64
     /// The position up to which `stream_index` is filled (see ``SQLiteSchema``); writer thread only.
     private var indexedThrough: UInt64
+    /// After a failed fill: the head position before which no fill is tried again (the gap doubles with each
+    /// failure, so a fill that keeps failing does not scan the growing tail at every commit); writer thread only.
+    private var nextFillAttempt: UInt64 = 0
+    private var fillFailures: UInt64 = 0
     /// The stream index is filled once this many events are past ``indexedThrough``: larger batches write each
     /// index leaf less often, smaller ones leave stream reads and version lookups fewer rows to scan.
     static let streamIndexBatch: UInt64 = 2048
@@ -208,7 +219,15 @@ final class GroupCommitWriter: @unchecked Sendable {
                             return
                         }
                     }
-                    try fillStreamIndex(db)
+                    do {
+                        try fillStreamIndex(db)
+                    } catch {
+                        // The fill's savepoint is undone: commit the batch without it (reads and version checks
+                        // use the unindexed tail, which stays complete). Only an error that ended the whole
+                        // transaction fails the batch.
+                        guard db.isInsideTransaction else { throw StreamIndexFillError(underlying: error) }
+                        streamIndexFillFailed(error, db)
+                    }
                     do {
                         try db.commit()
                     } catch {
@@ -240,14 +259,17 @@ final class GroupCommitWriter: @unchecked Sendable {
                     pending = []
                 }
             } catch {
-                // BEGIN or the statements' preparation failed (or the pool is closed): nothing was written. Leave
-                // no transaction open for the next batch.
+                // BEGIN or the statements' preparation failed, or a stream index fill error ended the transaction
+                // (or the pool is closed): nothing was written. Leave no transaction open for the next batch.
                 try? pool.writeWithoutTransaction { db in if db.isInsideTransaction { try db.rollback() } }
                 nextPosition = startPosition
                 indexedThrough = startIndexed
                 undoTailVersions()
                 versionCache.removeAll()
-                let failure = Self.backendError(error, "could not start a transaction")
+                let failure =
+                    error is StreamIndexFillError
+                    ? Self.backendError(error, "the stream index fill ended the transaction")
+                    : Self.backendError(error, "could not start a transaction")
                 for index in pending { outcomes[index] = .failed(failure) }
                 pending = []
             }
@@ -257,20 +279,73 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     /// Inside the batch's transaction: once ``streamIndexBatch`` events are past ``indexedThrough``, indexes them
     /// (sorted by stream, so that each index leaf is written once) and moves the index's position (a rollback
-    /// undoes both, and the caller restores ``indexedThrough``).
+    /// undoes both, and the caller restores ``indexedThrough``). Both statements run in a savepoint: when one
+    /// fails, neither is kept, and the transaction can still commit the batch's appends.
     private func fillStreamIndex(_ db: Database) throws {
         let last = nextPosition - 1
-        guard last >= indexedThrough + Self.streamIndexBatch else { return }
-        try db.execute(
-            sql: """
-                INSERT INTO stream_index SELECT stream_type, stream_id, version, position FROM events \
-                WHERE position > ? ORDER BY stream_type, stream_id, version
-                """,
-            arguments: [Int64(bitPattern: indexedThrough)])
-        try db.execute(sql: "UPDATE stream_index_state SET position = ?", arguments: [Int64(bitPattern: last)])
+        guard last >= indexedThrough + Self.streamIndexBatch, last >= nextFillAttempt else { return }
+        try db.inSavepoint {
+            try db.execute(
+                sql: """
+                    INSERT INTO stream_index SELECT stream_type, stream_id, version, position FROM events \
+                    WHERE position > ? ORDER BY stream_type, stream_id, version
+                    """,
+                arguments: [Int64(bitPattern: indexedThrough)])
+            try db.execute(sql: "UPDATE stream_index_state SET position = ?", arguments: [Int64(bitPattern: last)])
+            return .commit
+        }
         indexedThrough = last
         tailBeforeFill = tailVersions
         tailVersions = [:]
+        fillFailures = 0
+        nextFillAttempt = 0
+    }
+
+    /// A fill failed and was undone: counts and logs it (naming the duplicate stream version when that is the
+    /// cause, which only a bug in the version bookkeeping can commit), and puts the next try off.
+    private func streamIndexFillFailed(_ error: any Error, _ db: Database) {
+        metrics?.streamIndexFillFailures.wrappingAdd(1, ordering: .relaxed)
+        fillFailures += 1
+        let last = nextPosition - 1
+        nextFillAttempt = last + Self.streamIndexBatch << min(fillFailures, 20)
+        var metadata: Logger.Metadata = [
+            "error": "\(error)", "indexedThrough": "\(indexedThrough)", "head": "\(last)",
+            "nextAttemptAt": "\(nextFillAttempt)",
+        ]
+        if let duplicate = try? Self.duplicateStreamVersion(db, after: indexedThrough) {
+            metadata["stream"] = "\(duplicate.stream)"
+            metadata["version"] = "\(duplicate.version)"
+            metadata["positions"] = "\(duplicate.positions)"
+        }
+        configuration.logger.info(
+            "stream index fill failed; the appends committed without it (a duplicate stream version is a bug)",
+            metadata: metadata)
+    }
+
+    /// A stream version stored twice among the events after `indexed`, or stored there and in the index.
+    static func duplicateStreamVersion(
+        _ db: Database, after indexed: UInt64
+    ) throws -> (stream: StreamName, version: UInt64, positions: String)? {
+        let tail = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT stream_type, stream_id, version, group_concat(position) FROM events WHERE position > ? \
+                GROUP BY stream_type, stream_id, version HAVING count(*) > 1 LIMIT 1
+                """,
+            arguments: [Int64(bitPattern: indexed)])
+        let both =
+            try tail
+            ?? Row.fetchOne(
+                db,
+                sql: """
+                    SELECT e.stream_type, e.stream_id, e.version, s.position || ',' || e.position FROM events e \
+                    JOIN stream_index s ON s.stream_type = e.stream_type AND s.stream_id = e.stream_id \
+                    AND s.version = e.version WHERE e.position > ? LIMIT 1
+                    """,
+                arguments: [Int64(bitPattern: indexed)])
+        guard let row = both else { return nil }
+        let version: Int64 = row[2]
+        return (StreamName(aggregateType: row[0], aggregateID: row[1]), UInt64(bitPattern: version), row[3])
     }
 
     /// Undoes the rolled-back transaction's changes to ``tailVersions``.

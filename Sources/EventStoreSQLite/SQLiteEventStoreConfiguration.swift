@@ -1,3 +1,5 @@
+import Logging
+
 /// How a ``SQLiteEventStore`` opens and writes its file.
 public struct SQLiteEventStoreConfiguration: Sendable {
     /// SQLite's `PRAGMA synchronous` on the writer connection.
@@ -39,6 +41,8 @@ public struct SQLiteEventStoreConfiguration: Sendable {
     /// WAL pages after which a commit checkpoints (`PRAGMA wal_autocheckpoint`; SQLite's default is 1,000). A
     /// larger WAL writes a page rewritten by many commits back to the database once.
     public var walAutocheckpointPages: Int = 4_000
+    /// Receives what the writer cannot report to a caller (a failed stream index fill).
+    public var logger = Logger(label: "clstr.eventstore.sqlite")
 
     public init(
         synchronous: Synchronous = .full, maxWritesPerTransaction: Int = 4096, readerCount: Int = 4,

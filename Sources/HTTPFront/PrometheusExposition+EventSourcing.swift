@@ -44,6 +44,10 @@ extension PrometheusExposition {
             "clstr_es_snapshot_failures_total", "Snapshot saves that failed (their commands succeeded).",
             metrics.snapshotFailures.load(ordering: .relaxed))
         counter(
+            "clstr_es_stream_index_fill_failures_total",
+            "Stream index fills that failed (their appends committed; the index stays behind).",
+            metrics.streamIndexFillFailures.load(ordering: .relaxed))
+        counter(
             "clstr_es_snapshot_loads_total", "Snapshot loads that found one.",
             metrics.snapshotLoads.load(ordering: .relaxed))
         counter(

@@ -27,7 +27,7 @@ public final class NATSTransport: ClusterTransport {
     private let replier: ServeReplier
     private let batching: NATSBatching?
     /// Always made (replies to batched requests are coalesced whatever ``Configuration/batching`` says).
-    private let batchingState: NATSBatching
+    let batchingState: NATSBatching
     private let inbox: NATSSubscription
     private let sweeper: BackgroundTicker
     private let shardSubjectPrefix: ContiguousArray<CChar>
@@ -68,7 +68,7 @@ public final class NATSTransport: ClusterTransport {
             core: core, requestConnection: requestConnection, servingConnection: servingConnection,
             shardSubjectPrefix: shardSubjectPrefix, nodeSubjectPrefix: configuration.subjectPrefix + ".node.",
             shardOwners: configuration.shardOwners, maxBatchBytes: configuration.maxBatchBytes,
-            maxBatchCount: configuration.maxBatchCount)
+            maxBatchCount: configuration.maxBatchCount, logger: logger)
         self.batching = configuration.batching ? batching : nil
         self.batchingState = batching
         let replier = ServeReplier(
@@ -107,6 +107,19 @@ public final class NATSTransport: ClusterTransport {
         )
     }
 
+    /// Reply messages this transport's nodes failed to publish, and replies replaced by an error for being larger
+    /// than the server's max_payload.
+    var replyFailures: (publishFailures: Int, oversized: Int) {
+        // Relaxed: statistics.
+        (
+            batchingState.replyPublishFailures.load(ordering: .relaxed),
+            batchingState.oversizedReplies.load(ordering: .relaxed)
+        )
+    }
+
+    /// Whether batches go to the owner nodes' subjects (a shard map whose node IDs are all subject tokens).
+    var batchesToNodeSubjects: Bool { batchingState.usesNodeSubjects }
+
     /// The subject requests for `shard` are published to (one at a time, or batched without a shard map).
     public func subject(forShard shard: Int) -> String { "\(configuration.subjectPrefix).shard.\(shard)" }
 
@@ -142,10 +155,13 @@ public final class NATSTransport: ClusterTransport {
         if let batching, let boundary = TurnBoundary.current {
             // On a thread with an open turn: queue it with the turn's other requests for this shard.
             let batcher = batching.batcher(on: boundary)
-            var pending = PendingRequest(handler: replyTo, context: context, shard: request.shard)
+            let pending = PendingRequest(handler: replyTo, context: context, shard: request.shard)
             let destination = batching.destination(ofShard: request.shard)
-            if let tail = batcher.tail(of: destination) { pending.previousInBatch = tail }
-            guard let token = core.pending.claim(pending, deadline: deadline) else {
+            // Sends the open batch first when this frame would take it past the byte bound: only a batch of one
+            // can be bigger than the bound (and the server's max_payload).
+            batcher.makeRoom(destination: destination, frameBytes: writer.bytes.count)
+            let previous = batcher.tail(of: destination) ?? PendingRequest.noPrevious
+            guard let token = core.pending.claim(pending, deadline: deadline, link: previous) else {
                 return replyTo.deliver(.failure(RequestCore.tableFullError), context: context)
             }
             writer.bytes.withUnsafeBytes { frame in
@@ -154,7 +170,7 @@ public final class NATSTransport: ClusterTransport {
             return
         }
         let pending = PendingRequest(handler: replyTo, context: context, shard: request.shard)
-        guard let token = core.pending.claim(pending, deadline: deadline) else {
+        guard let token = core.pending.claim(pending, deadline: deadline, link: PendingRequest.noPrevious) else {
             return replyTo.deliver(.failure(RequestCore.tableFullError), context: context)
         }
         let status = withSubjects(shard: request.shard, token: token) { subject, reply in
@@ -212,7 +228,9 @@ public final class NATSTransport: ClusterTransport {
                         connection: servingConnection, subject: subject(forShard: shard),
                         callback: natsShardRequestCallback, context: server))
             }
-            // Batches for every shard the node owns, when requesters know the shard map.
+            // Batches for every shard the node owns, when requesters know the shard map. A node ID that is not
+            // one subject token has no node subject: requesters whose map names it batch to the shard subjects
+            // (``NATSBatching``), so the two sides agree without asking each other.
             if Self.isSubjectToken(nodeID) {
                 subscriptions.append(
                     try NATSSubscription(
@@ -276,6 +294,8 @@ public final class NATSTransport: ClusterTransport {
         if servingConnection.isConnected { try? servingConnection.flush(timeout: .milliseconds(500)) }
         requestConnection.close()
         servingConnection.close()
+        // The threads that batched for this transport drop their batchers at their next turn's end.
+        TurnBoundary.retireLocals()
     }
 }
 

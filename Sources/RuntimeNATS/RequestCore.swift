@@ -3,13 +3,15 @@ import ClstrRuntime
 import Synchronization
 
 /// One request waiting for its reply.
+///
+/// Its slot's link word (``SlotTable/link(of:)``) is the token of the request before it in the same batch
+/// (``noPrevious`` for the first or a single one): a batch's no-responders status or failed publish walks this
+/// chain from the batch's last request, past requests that already ended (their slots keep the link until they
+/// are claimed again).
 struct PendingRequest {
     var handler: any ReplyHandler
     var context: UInt64
     var shard: Int
-    /// The token of the request before this one in the same batch (``noPrevious`` for the first or a single
-    /// one): a batch's no-responders status or failed publish walks this chain from the batch's last request.
-    var previousInBatch: UInt64 = PendingRequest.noPrevious
 
     static let noPrevious = UInt64.max
 }
@@ -38,7 +40,7 @@ final class RequestCore: Sendable {
     private let closed = Atomic<Bool>(false)
 
     init(capacity: Int, inbox: String) {
-        self.pending = SlotTable(capacity: capacity)
+        self.pending = SlotTable(capacity: capacity, withLinks: true)
         self.inboxSubject = inbox
         self.inboxPrefix = ContiguousArray((inbox + ".").utf8CString.dropLast())
     }
@@ -75,15 +77,24 @@ final class RequestCore: Sendable {
         pending.expire(now: now) { entry in entry.handler.deliver(.failure(Self.expiredError), context: entry.context) }
     }
 
-    /// Fails the request `token` and the ones before it in its batch (see ``PendingRequest/previousInBatch``).
-    /// Requests of the chain already answered (or expired) end the walk; the ones before them end by their
-    /// deadline.
+    /// Fails the request `token` and the ones before it in its batch (see ``PendingRequest``), with `error` or
+    /// `makeError(entry)`. Requests of the chain that already ended (answered, expired) are stepped over; the walk
+    /// stops at the batch's first request, or where a slot was claimed again (the requests before it then end
+    /// by their deadline).
     func failChain(from token: UInt64, _ error: RequestError) {
+        failChain(from: token) { _ in error }
+    }
+
+    func failChain(from token: UInt64, _ makeError: (PendingRequest) -> RequestError) {
         var next = token
-        while let entry = pending.take(next) {
-            entry.handler.deliver(.failure(error), context: entry.context)
-            guard entry.previousInBatch != PendingRequest.noPrevious else { return }
-            next = entry.previousInBatch
+        while true {
+            // The link first: once the entry is taken, its handler may claim the slot again.
+            guard let previous = pending.link(of: next) else { return }
+            if let entry = pending.take(next) {
+                entry.handler.deliver(.failure(makeError(entry)), context: entry.context)
+            }
+            guard previous != PendingRequest.noPrevious else { return }
+            next = previous
         }
     }
 
@@ -115,15 +126,10 @@ final class RequestCore: Sendable {
             return
         }
         if natsMsg_IsNoResponders(message) {
-            // The request (or the batch whose last request `token` is) reached nobody: fail the whole chain.
+            // The request (or the batch whose last request `token` is) reached nobody: fail the whole chain, also
+            // when its last request already expired.
             natsMsg_Destroy(message)
-            guard let entry = pending.take(token) else { return }
-            entry.handler.deliver(
-                .failure(RequestError(.noResponder, "no node serves shard \(entry.shard)")), context: entry.context)
-            if entry.previousInBatch != PendingRequest.noPrevious {
-                failChain(
-                    from: entry.previousInBatch, RequestError(.noResponder, "no node serves shard \(entry.shard)"))
-            }
+            failChain(from: token) { entry in RequestError(.noResponder, "no node serves shard \(entry.shard)") }
             return
         }
         guard let entry = pending.take(token) else {

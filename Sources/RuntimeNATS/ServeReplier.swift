@@ -72,7 +72,7 @@ final class ServeReplier: ReplyHandler, @unchecked Sendable {
                 slot[length] = 0
             }
         }
-        var copy = ContiguousArray(inbox.bindMemory(to: CChar.self))
+        var copy = Self.cString(inbox)
         copy.append(0)
         return addresses.claim(ReplyAddress(overflow: copy, batchToken: token, batched: true), deadline: deadline)
     }
@@ -106,7 +106,8 @@ final class ServeReplier: ReplyHandler, @unchecked Sendable {
     }
 
     private func deliverBatched(_ reply: Outcome, token: UInt64, inbox: UnsafePointer<CChar>) {
-        if let batching, let boundary = TurnBoundary.current {
+        // Not on a closed transport: its threads drop their batchers (and the publish would fail anyway).
+        if let batching, !batching.core.isClosed, let boundary = TurnBoundary.current {
             return batching.batcher(on: boundary).appendReply(reply, token: token, inbox: inbox, boundary: boundary)
         }
         var writer = ScratchWriter.take()
@@ -117,9 +118,14 @@ final class ServeReplier: ReplyHandler, @unchecked Sendable {
         ) { subject in publish(writer.bytes, to: subject) }
     }
 
+    /// `bytes` as characters (libnats message bytes are bound to `char` already; copying by byte avoids binding).
+    private static func cString(_ bytes: UnsafeRawBufferPointer) -> ContiguousArray<CChar> {
+        ContiguousArray(bytes.lazy.map { CChar(bitPattern: $0) })
+    }
+
     /// Answers a request of a batch that never reaches a handler (malformed, or the table is full) with `error`.
     func send(_ error: RequestError, inbox: UnsafeRawBufferPointer, token: UInt64) {
-        var copy = ContiguousArray(inbox.bindMemory(to: CChar.self))
+        var copy = Self.cString(inbox)
         copy.append(0)
         copy.withUnsafeBufferPointer { deliverBatched(.failure(error), token: token, inbox: $0.baseAddress!) }
     }
@@ -134,8 +140,20 @@ final class ServeReplier: ReplyHandler, @unchecked Sendable {
 
     private func publish(_ bytes: [UInt8], to subject: UnsafePointer<CChar>) {
         // A failed reply publish (connection closed or down) is not reported: the requester's deadline, disconnect
-        // or close handling answers it.
-        _ = bytes.withUnsafeBytes { LibNATS.publish(connection.handle, subject: subject, bytes: $0) }
+        // or close handling answers it. A reply larger than the server's max_payload is replaced by an error that
+        // says so: the request was handled, so the requester must not take it for not applied.
+        let status = bytes.withUnsafeBytes { LibNATS.publish(connection.handle, subject: subject, bytes: $0) }
+        guard status == .maxPayload else { return }
+        // Relaxed: statistics (see the declarations in `NATSBatching`).
+        batching?.oversizedReplies.wrappingAdd(1, ordering: .relaxed)
+        let error = RequestError(
+            .outcomeUnknown,
+            "the request was handled, but its reply (\(bytes.count) bytes) is larger than the NATS server's max_payload"
+        )
+        var writer = ScratchWriter.take()
+        defer { ScratchWriter.give(writer) }
+        NATSEnvelope.encodeError(error, into: &writer)
+        _ = writer.bytes.withUnsafeBytes { LibNATS.publish(connection.handle, subject: subject, bytes: $0) }
     }
 
     /// Frees the addresses of requests whose deadline has passed.

@@ -10,6 +10,23 @@ public enum TransportKind: String, ExpressibleByArgument, CaseIterable, Sendable
     case nats
 }
 
+/// `--nats-batching`: whether requests (and replies) are coalesced per event-loop turn.
+public enum NATSBatchingMode: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// Requests leaving one turn for one destination travel as one NATS message (the default).
+    case on
+    /// One NATS message per request and reply.
+    case off
+}
+
+/// `--nats-batch-destination`: where request batches are published.
+public enum NATSBatchDestination: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// The owner node's subject `<prefix>.node.<id>`, from the shard map (the default; the shard subjects when a
+    /// node ID is not one subject token, or no shard map is known).
+    case node
+    /// The shard's subject `<prefix>.shard.<n>`.
+    case shard
+}
+
 /// Where actor turns run.
 public enum ExecutorKind: String, ExpressibleByArgument, CaseIterable, Sendable {
     /// On the event loop that owns the actor's shard (shard-per-core; the default, measured faster).
@@ -110,19 +127,19 @@ public struct TransportOptions<Defaults: ServiceDefaults>: ParsableArguments {
         help:
             "on: requests leaving one event-loop turn for one shard travel as one NATS message, and so do a node's replies to one requester (the default); off: one message per request and reply."
     )
-    public var natsBatching: String = "on"
+    public var natsBatching: NATSBatchingMode = .on
 
     @Option(
         name: .customLong("nats-batch-destination"),
         help:
-            "Where batches go: node (one subject per node, <prefix>.node.<id>, owner from the shard map; the default) or shard (<prefix>.shard.<n>)."
+            "Where batches go: node (one subject per node, <prefix>.node.<id>, owner from the shard map; the default; the shard subjects when a node ID is not one subject token, e.g. has a dot) or shard (<prefix>.shard.<n>)."
     )
-    public var natsBatchDestination: String = "node"
+    public var natsBatchDestination: NATSBatchDestination = .node
 
     public init() {}
 
     /// Whether `--nats-batching` is on.
-    public var batchesNATSMessages: Bool { natsBatching != "off" }
+    public var batchesNATSMessages: Bool { natsBatching == .on }
 
     /// The transport to use: as given, else NATS when a NATS option is given or `natsByDefault`, else memory.
     public func resolved(natsByDefault: Bool) -> TransportKind {
@@ -130,12 +147,6 @@ public struct TransportOptions<Defaults: ServiceDefaults>: ParsableArguments {
     }
 
     public func validate() throws {
-        guard natsBatching == "on" || natsBatching == "off" else {
-            throw ValidationError("--nats-batching accepts on or off (got \"\(natsBatching)\")")
-        }
-        guard natsBatchDestination == "node" || natsBatchDestination == "shard" else {
-            throw ValidationError("--nats-batch-destination accepts node or shard (got \"\(natsBatchDestination)\")")
-        }
         if let natsServer, natsServer != "auto" {
             throw ValidationError("--nats-server accepts only 'auto' (got \"\(natsServer)\")")
         }

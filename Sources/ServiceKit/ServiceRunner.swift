@@ -133,7 +133,7 @@ public enum ServiceRunner {
                 urls: urls, subjectPrefix: options.subjectPrefix, logger: logger)
             configuration.name = clientName
             configuration.batching = options.batchesNATSMessages
-            if let shardMap, options.natsBatchDestination == "node" {
+            if let shardMap, options.natsBatchDestination == .node {
                 configuration.shardOwners = (0..<shardMap.numShards).map { shardMap.owner(ofShard: $0) }
             }
             do {

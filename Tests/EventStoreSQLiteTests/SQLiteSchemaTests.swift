@@ -98,6 +98,59 @@ struct SQLiteSchemaTests {
         #expect(rows == indexed)
     }
 
+    @Test(
+        "a duplicate stream version (a bookkeeping bug) does not wedge the store: fills fail, are counted and named, appends commit, reopening works"
+    )
+    func duplicateStreamVersionDoesNotWedge() async throws {
+        let directory = TemporaryDirectory()
+        do {
+            let store = try SQLiteEventStore(directory: directory.path)
+            _ = try await store.append(to: stream("a"), expected: .noStream, events: [event("a1"), event("a2")])
+            store.close()
+        }
+        // What a wrong cached version would commit: a second row for a's version 2 (a new event ID and position).
+        try await DatabaseQueue(path: directory.storeFile).write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO events SELECT (SELECT max(position) + 1 FROM events), stream_type, stream_id, version, \
+                    randomblob(16), append_length, type, schema_version, occurred_at, correlation_id, causation_id, \
+                    idempotency_key, payload FROM events WHERE stream_id = 'a' AND version = 2
+                    """)
+            let duplicate = try #require(try GroupCommitWriter.duplicateStreamVersion(db, after: 0))
+            #expect(duplicate.stream == stream("a") && duplicate.version == 2)
+            #expect(Set(duplicate.positions.split(separator: ",")) == ["2", "3"], "\(duplicate.positions)")
+        }
+        let metrics = EventStoreMetrics()
+        var expected: [EventData] = []
+        let batch = Int(GroupCommitWriter.streamIndexBatch)
+        do {
+            let store = try SQLiteEventStore(directory: directory.path, metrics: metrics)
+            // Past two index batches: every fill attempt meets the duplicate; every append must still commit.
+            while expected.count < 2 * batch + 100 {
+                let events = (0..<50).map { event("b\(expected.count + $0)") }
+                let result = try await store.append(
+                    to: stream("b"), expected: .exact(UInt64(expected.count)), events: events)
+                expected += events
+                #expect(result.lastVersion == UInt64(expected.count))
+            }
+            #expect(metrics.streamIndexFillFailures.load(ordering: .relaxed) >= 1)
+            #expect(metrics.appendFailures.load(ordering: .relaxed) == 0)
+            #expect(try await store.read(stream: stream("b")).map(\.data) == expected)
+            store.close()
+        }
+        // Reopened: version checks and reads still right, appends still commit.
+        let reopened = try SQLiteEventStore(directory: directory.path)
+        let next = try await reopened.append(
+            to: stream("b"), expected: .exact(UInt64(expected.count)), events: [event("last")])
+        #expect(next.lastVersion == UInt64(expected.count + 1))
+        #expect(try await reopened.read(stream: stream("b")).count == expected.count + 1)
+        reopened.close()
+        let indexed = try await DatabaseQueue(path: directory.storeFile).read { db in
+            try Int.fetchOne(db, sql: "SELECT position FROM stream_index_state") ?? -1
+        }
+        #expect(indexed == 0, "no fill can succeed while the duplicate is there")
+    }
+
     private func check(_ store: SQLiteEventStore, _ expected: [String: [EventData]]) async throws {
         for (id, events) in expected {
             #expect(try await store.read(stream: stream(id)).map(\.data) == events)

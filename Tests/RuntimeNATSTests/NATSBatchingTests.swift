@@ -1,4 +1,5 @@
 import ClstrRuntime
+import Dispatch
 import Synchronization
 import Testing
 import TestKit
@@ -169,6 +170,7 @@ struct NATSBatchingTests {
         configuration.shardOwners = ["node-a", "node-a", "node-b", "node-c"]
         let transport = try NATSTransport(configuration: configuration)
         defer { transport.close() }
+        #expect(transport.batchesToNodeSubjects)
         let handler = OrderRecordingHandler()
         let servingA = try transport.serve(shards: [0, 1], nodeID: "node-a", handler: handler)
         defer { servingA.cancel() }
@@ -301,5 +303,168 @@ struct NATSBatchingTests {
         let allowed: Set<RequestError.Code> = [.disconnected, .outcomeUnknown, .deadlineExceeded, .noResponder]
         #expect(Set(codes.keys).isSubset(of: allowed), "\(codes)")
         #expect(codes[.disconnected, default: 0] > 0, "\(codes)")
+    }
+
+    @Test("node IDs that are not subject tokens (10.0.0.1): batches go to the shard subjects and are answered")
+    func nodeIDsWithDots() async throws {
+        let server = try NATSServer()
+        var configuration = NATSTransport.Configuration(urls: [server.url], subjectPrefix: "test")
+        configuration.shardOwners = ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2"]
+        let transport = try NATSTransport(configuration: configuration)
+        defer { transport.close() }
+        #expect(!transport.batchesToNodeSubjects)
+        let handler = TestShardHandler()
+        let servingA = try transport.serve(shards: [0, 2], nodeID: "10.0.0.1", handler: handler)
+        defer { servingA.cancel() }
+        let servingB = try transport.serve(shards: [1, 3], nodeID: "10.0.0.2", handler: handler)
+        defer { servingB.cancel() }
+
+        let count = 80
+        let collector = ReplyCollector(expected: count)
+        sendTurn(
+            transport, to: collector,
+            (0..<count).map { (UInt64($0), incRequest(shard: $0 % 4, key: "key-\($0)", value: $0)) })
+        let result = await collector.wait()
+        let wrong = (0..<count).filter { result.outcomes[UInt64($0)]?.int != $0 + 1 }
+        #expect(wrong.isEmpty, "\(wrong.prefix(5).map { result.outcomes[UInt64($0)]! })")
+        // One message per shard subject.
+        #expect(transport.batchStatistics.requestBatches == 4, "\(transport.batchStatistics)")
+    }
+
+    @Test("a large request after a batch near the byte bound leaves alone: the batch and it are both answered")
+    func largeRequestAfterBatch() async throws {
+        let server = try NATSServer()
+        let transport = try makeTransport(server)
+        defer { transport.close() }
+        let serving = try transport.serve(shards: [0], nodeID: "node-0", handler: TestShardHandler())
+        defer { serving.cancel() }
+
+        // 30 requests of ~1 KB (under the 32 KiB bound together), then one of ~1 MB: each fits the server's
+        // 1 MiB max_payload, the two together do not.
+        let lengths = Array(repeating: 1_000, count: 30) + [1_030_000, 1_000]
+        let requests = lengths.enumerated().map { index, length in
+            (
+                UInt64(index),
+                ClusterRequest(
+                    shard: 0, key: "k", messageType: "length", payload: .value(String(repeating: "r", count: length)),
+                    deadline: MonotonicClock.deadline(after: .seconds(10)))
+            )
+        }
+        let collector = ReplyCollector(expected: requests.count)
+        sendTurn(transport, to: collector, requests)
+        let result = await collector.wait()
+        for (index, length) in lengths.enumerated() {
+            #expect(result.outcomes[UInt64(index)]?.int == length, "\(index): \(result.outcomes[UInt64(index)]!)")
+        }
+    }
+
+    @Test(
+        "large replies to one batch: the reply batch is sent before it would pass the bound; a reply over max_payload ends outcomeUnknown at once"
+    )
+    func largeReplies() async throws {
+        let server = try NATSServer()
+        let transport = try makeTransport(server)
+        defer { transport.close() }
+        let serving = try transport.serve(shards: [0], nodeID: "node-0", handler: TestShardHandler())
+        defer { serving.cancel() }
+
+        // Small requests in one batch; the node answers them in one turn: ~30 KB of replies, one of ~1 MB (fits
+        // alone), one over the server's 1 MiB max_payload, then small ones again.
+        let sizes = Array(repeating: 1_000, count: 30) + [1_030_000, 1_100_000] + Array(repeating: 1_000, count: 5)
+        let collector = ReplyCollector(expected: sizes.count)
+        let start = ContinuousClock.now
+        sendTurn(
+            transport, to: collector,
+            sizes.enumerated().map { index, size in
+                (UInt64(index), incRequest(shard: 0, key: "k", value: size, type: "big", timeout: .seconds(10)))
+            })
+        let result = await collector.wait()
+        for (index, size) in sizes.enumerated() where size != 1_100_000 {
+            #expect(result.outcomes[UInt64(index)]?.string?.utf8.count == size, "\(index)")
+        }
+        let oversized = try #require(result.outcomes[31]?.error)
+        #expect(oversized.code == .outcomeUnknown && oversized.message.contains("max_payload"), "\(oversized)")
+        #expect(ContinuousClock.now - start < .seconds(8), "ended by a reply, not by the 10 s deadline")
+        #expect(transport.replyFailures.oversized == 1, "\(transport.replyFailures)")
+    }
+
+    @Test(
+        "a batch to a destination nobody serves, whose last request expired before the batch left: the others still end noResponder"
+    )
+    func noRespondersAfterLastExpired() async throws {
+        let server = try NATSServer()
+        let transport = try makeTransport(server)
+        defer { transport.close() }
+        // Shard 0 is served by nobody.
+        let last: UInt64 = 9
+        let lastEnded = DispatchSemaphore(value: 0)
+        let collector = ReplyCollector(expected: 10)
+        let signalling = SignallingHandler(collector, context: last, semaphore: lastEnded)
+        let requests = (0..<10).map { index in
+            (
+                UInt64(index),
+                incRequest(
+                    shard: 0, key: "k\(index)", value: index,
+                    timeout: UInt64(index) == last ? .milliseconds(30) : .seconds(5))
+            )
+        }
+        let start = ContinuousClock.now
+        // The turn (on a thread of its own: it blocks) ends only once the sweep has expired the last request.
+        let thread = DedicatedThread.start {
+            TurnBoundary.run {
+                for (context, request) in requests { transport.request(request, replyTo: signalling, context: context) }
+                lastEnded.wait()
+            }
+        }
+        let result = await collector.wait()
+        thread.join()
+        #expect(result.outcomes[last]?.errorCode == .deadlineExceeded)
+        for index in 0..<9 {
+            #expect(result.outcomes[UInt64(index)]?.errorCode == .noResponder, "\(index)")
+        }
+        #expect(ContinuousClock.now - start < .seconds(4))  // well before the 5 s deadlines (a loose bound)
+    }
+
+    @Test("after close, a thread's batcher is dropped at the end of its next turn")
+    func batcherDroppedAfterClose() async throws {
+        let server = try NATSServer()
+        let dropped = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            DedicatedThread.start {
+                weak var batcher: NATSBatcher?
+                do {
+                    guard let transport = try? makeTransport(server) else {
+                        return continuation.resume(returning: false)
+                    }
+                    let collector = ReplyCollector(expected: 1)
+                    TurnBoundary.run {
+                        transport.request(incRequest(shard: 0, key: "k", value: 1), replyTo: collector, context: 0)
+                        batcher = transport.batchingState.batcher(on: TurnBoundary.current!)
+                    }
+                    transport.close()
+                }
+                let alive = batcher != nil
+                TurnBoundary.run {}  // a later turn on this thread ends
+                continuation.resume(returning: alive && batcher == nil)
+            }.detach()
+        }
+        #expect(dropped, "the batcher lived through the turn and was dropped after the close")
+    }
+}
+
+/// Forwards to a collector and signals `semaphore` when the outcome for `context` arrives.
+final class SignallingHandler: ReplyHandler {
+    let collector: ReplyCollector
+    let context: UInt64
+    let semaphore: DispatchSemaphore
+
+    init(_ collector: ReplyCollector, context: UInt64, semaphore: DispatchSemaphore) {
+        self.collector = collector
+        self.context = context
+        self.semaphore = semaphore
+    }
+
+    func deliver(_ reply: Outcome, context: UInt64) {
+        collector.deliver(reply, context: context)
+        if context == self.context { semaphore.signal() }
     }
 }

@@ -178,6 +178,24 @@ struct SlotTableTests {
         #expect(table.take(reused!) == 5)
     }
 
+    @Test("a slot's link stays readable after its entry is taken, until the slot is claimed again")
+    func links() {
+        let table = SlotTable<Int>(capacity: 2, withLinks: true)
+        let first = table.claim(1, deadline: 0, link: 77)!
+        let second = table.claim(2, deadline: 0, link: first)!
+        #expect(table.link(of: second) == first)
+        #expect(table.take(second) == 2)
+        #expect(table.link(of: second) == first, "freed, not claimed again")
+        #expect(table.take(first) == 1)
+        #expect(table.link(of: first) == 77)
+        // Claim both slots again: the old tokens' links are gone, the new ones read theirs.
+        let third = table.claim(3, deadline: 0, link: 5)!
+        let fourth = table.claim(4, deadline: 0, link: 6)!
+        #expect(table.link(of: first) == nil && table.link(of: second) == nil)
+        #expect(Set([table.link(of: third), table.link(of: fourth)]) == [5, 6])
+        #expect(SlotTable<Int>(capacity: 2).link(of: third) == nil, "a table without links")
+    }
+
     @Test("a nearly full table still finds its free slots; a full one refuses after a bounded probe")
     func nearlyFull() {
         let table = SlotTable<Int>(capacity: 4_096)

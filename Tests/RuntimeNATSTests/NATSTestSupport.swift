@@ -5,7 +5,8 @@ import TestKit
 @testable import RuntimeNATS
 
 /// A node handler for the tests: `inc` replies its Int payload + 1 (and counts applies per key), `fail` replies a
-/// coded error, `silent` never replies, `opaque` replies a value that has no wire encoding.
+/// coded error, `silent` never replies, `opaque` replies a value that has no wire encoding, `length` replies the
+/// length of its String payload, `big` replies a String as long as its Int payload.
 final class TestShardHandler: ShardRequestHandler {
     let applies = Locked<[String: Int]>([:])
     let handled = Atomic<Int>(0)
@@ -31,6 +32,18 @@ final class TestShardHandler: ShardRequestHandler {
                 context: context)
         case "silent":
             break
+        case "length":
+            // The String payload's length in bytes (a large request, a small reply).
+            switch WireBytes(bytes).decode(as: String.self) as Result<String, RequestError> {
+            case .success(let text): replyTo.deliver(.success(text.utf8.count), context: context)
+            case .failure(let error): replyTo.deliver(.failure(error), context: context)
+            }
+        case "big":
+            // A reply of as many bytes as the Int payload says (a small request, a large reply).
+            switch WireBytes(bytes).decode(as: Int.self) as Result<Int, RequestError> {
+            case .success(let count): replyTo.deliver(.success(String(repeating: "x", count: count)), context: context)
+            case .failure(let error): replyTo.deliver(.failure(error), context: context)
+            }
         case "opaque":
             replyTo.deliver(.success(NotCodable()), context: context)
         default:
@@ -107,6 +120,10 @@ func send(
 extension Outcome {
     var int: Int? {
         if case .success(let value) = decode(as: Int.self) { return value }
+        return nil
+    }
+    var string: String? {
+        if case .success(let value) = decode(as: String.self) { return value }
         return nil
     }
     var errorCode: RequestError.Code? {

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -6,6 +8,13 @@
 public protocol TurnEndFlusher: AnyObject {
     /// Sends what the turn left buffered; called once per ``TurnBoundary/defer(_:)`` on the same thread.
     func flushAtEndOfTurn()
+}
+
+/// An object a thread keeps in its ``TurnBoundary`` (``TurnBoundary/local(for:make:)``) that can outlive its use.
+public protocol TurnBoundaryLocal: AnyObject {
+    /// Whether the owner is closed or gone: the boundary then drops the object at the end of a turn after a
+    /// ``TurnBoundary/retireLocals()`` call. Called on the object's thread.
+    var isRetired: Bool { get }
 }
 
 /// The end of an event-loop turn, as a place to flush coalesced work: a transport that sees many requests (or
@@ -27,10 +36,24 @@ public final class TurnBoundary {
     @usableFromInline var pending: [any TurnEndFlusher] = []
     private var draining: [any TurnEndFlusher] = []
     private var locals: [(key: ObjectIdentifier, value: AnyObject)] = []
+    /// The value of ``retirements`` when this thread last dropped its retired locals.
+    @usableFromInline var retirementsSeen = 0
     /// Open turns on this thread: a loop, or nested ``run(_:)`` calls. 0: no boundary.
     private var depth = 0
 
     private init() {}
+
+    /// Calls of ``retireLocals()`` so far.
+    @usableFromInline static let retirements = Atomic<Int>(0)
+
+    /// Asks every thread to drop its locals that are ``TurnBoundaryLocal/isRetired`` at the end of its next turn
+    /// (a closed transport's buffers; the other threads' boundaries cannot be touched from here). Threads that
+    /// never end another turn keep them until they exit.
+    public static func retireLocals() {
+        // Releasing: a thread that loads this count (acquiring, in `dropRetiredLocals`) sees what the caller did
+        // before (the closed flag that makes its locals retired).
+        retirements.wrappingAdd(1, ordering: .releasing)
+    }
 
     private static let key: pthread_key_t = {
         var key = pthread_key_t()
@@ -84,8 +107,10 @@ public final class TurnBoundary {
 
     /// The object stored under `key` on this thread, made by `make` the first time.
     /// - Parameters:
-    ///   - key: the owner's identity (keep the owner alive as long as the stored object: the stored object
-    ///     should hold it, so that the identifier is never reused while the entry exists).
+    ///   - key: the owner's identity. An identifier can be reused once its owner is gone: either the stored
+    ///     object keeps its owner alive, or the caller checks that the object found is its own (and replaces it
+    ///     with ``replaceLocal(for:with:)`` if not). An object that must not outlive its owner's use conforms to
+    ///     ``TurnBoundaryLocal``.
     ///   - make: makes the object.
     /// - Returns: the thread's object for `key`.
     public func local<T: AnyObject>(for key: ObjectIdentifier, make: () -> T) -> T {
@@ -97,10 +122,28 @@ public final class TurnBoundary {
         return value
     }
 
-    /// Ends the turn: runs the deferred flushers (and any they defer in turn). Cheap when nothing was deferred.
+    /// Stores `value` under `key` in place of what is there (an object whose owner died and whose identifier
+    /// was reused).
+    public func replaceLocal(for key: ObjectIdentifier, with value: AnyObject) {
+        locals.removeAll { $0.key == key }
+        locals.append((key, value))
+    }
+
+    /// Ends the turn: runs the deferred flushers (and any they defer in turn), then drops retired locals when
+    /// ``retireLocals()`` was called since the last time. Cheap when nothing was deferred or retired: one
+    /// relaxed load.
     @inlinable
     public func endTurn() {
         if !pending.isEmpty { flushPending() }
+        // Relaxed: only a hint that something changed; `dropRetiredLocals` loads the count again, acquiring.
+        if Self.retirements.load(ordering: .relaxed) != retirementsSeen { dropRetiredLocals() }
+    }
+
+    @usableFromInline
+    func dropRetiredLocals() {
+        // Acquiring: pairs with the releasing increment in `retireLocals()`.
+        retirementsSeen = Self.retirements.load(ordering: .acquiring)
+        locals.removeAll { ($0.value as? any TurnBoundaryLocal)?.isRetired ?? false }
     }
 
     @usableFromInline
