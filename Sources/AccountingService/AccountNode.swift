@@ -115,9 +115,19 @@ struct AccountWork: Sendable {
 
     init(message: any Sendable, replyTo: any ReplyHandler, context: UInt64) {
         self.message = message
-        self.command = message as? AccountCommandRequest
+        self.command = Self.command(message)
         self.replyTo = replyTo
         self.context = context
+    }
+
+    /// `message` as a command: a comparison of metatypes for the usual case (a command in process, or decoded from
+    /// wire bytes), where `as?` went through `swift_dynamicCast` on every request (0.24 % of the memory store's
+    /// deposit CPU in perf); any other type is not a command.
+    private static func command(_ message: any Sendable) -> AccountCommandRequest? {
+        func open<Value>(_ value: Value) -> AccountCommandRequest? {
+            Value.self == AccountCommandRequest.self ? _identityCast(value, to: AccountCommandRequest.self) : nil
+        }
+        return _openExistential(message, do: open)
     }
 }
 
