@@ -137,7 +137,7 @@ let package = Package(
             dependencies: [
                 "AccountingDomain", "EventSourcing", "EventStoreSQLite", "ServiceKit", "ClstrRuntime", "HTTPFront",
                 "RuntimeNATS",
-                "RuntimeMemory",
+                "RuntimeMemory", "ProcessKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,8 +1,7 @@
 import ArgumentParser
 import ServiceKit
 
-/// `accounting`: the event-sourced bank (Cluster + Actor + Event Sourcing).
-@main
+/// `accounting`: the event-sourced bank (Cluster + Actor + Event Sourcing). Started by `main.swift`.
 struct AccountingCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "accounting",
