@@ -47,7 +47,7 @@ bench-micro: deps ## Run the package-benchmark suites only
 	cd Benchmarks && $(SWIFT) build -c release --product ActorHeapProbe
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
 
-bench-instructions: deps ## Instructions per request under callgrind (counter, NATS node, nginx; ~2–4 min); appends results/instructions.csv and writes results/instructions-top.txt
+bench-instructions: deps ## Instructions per request under callgrind (counter, NATS node, accounting deposit on the memory store, nginx; ~1–4 min); appends results/instructions.csv and writes results/instructions-top.txt
 	scripts/bench-instructions.sh
 
 compare: ## Compare bench medians (req/s, latency, heap, CPU/request ±5 %) and instructions/request (±2 %) with BASE=<commit>; non-zero on a regression

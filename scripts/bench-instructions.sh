@@ -12,6 +12,9 @@
 #   nats-node  the node side of the counter over NATS: `counter-service node` owning every shard, under valgrind;
 #              a gateway outside valgrind, nats-server started here
 #   nginx      nginx with a fixed answer (master_process off, one process): the machine-independent anchor
+#   acct-deposit-memory
+#              accounting on the memory store (`serve --store memory --threads 1`), POST /accounts/bench/deposit
+#              {"amount": 1}: the event-sourced path without the disk
 # Rows go to results/instructions.csv in the results schema (BenchRow; scenario `instructions`, tool `callgrind`,
 # instructions_per_req and instructions_ratio_vs_nginx); the top-20 functions of each target's profile go to
 # results/instructions-top.txt, so that a regression points at its function.
@@ -31,7 +34,7 @@ SWIFT=${SWIFT:-swift}
 N=${N:-20000}
 WARMUP=${WARMUP:-2000}
 CONNECTIONS=${CONNECTIONS:-8}
-TARGETS=${TARGETS:-counter nats-node nginx}
+TARGETS=${TARGETS:-counter nats-node acct-deposit-memory nginx}
 # Extra options for the nats-node target's node and gateway (e.g. NATS_ARGS="--nats-batching off").
 read -r -a NATS_ARGS_LIST <<<"${NATS_ARGS-}"
 RESULTS=${RESULTS:-results/instructions.csv}
@@ -72,12 +75,14 @@ start_under_callgrind() { # name command…
 
 # Drives `url` with loadgen: warm-up outside the measurement, then exactly N instrumented requests.
 # Prints the instruction total of the measured requests.
-measure() { # name url method body
+measure() { # name url method [body]
     local name=$1 url=$2 method=$3
-    "$BIN/loadgen" -n "$WARMUP" -c "$CONNECTIONS" -m "$method" "$url" >"$WORK/$name.warmup.txt" 2>&1 \
+    local body=()
+    [ -n "${4:-}" ] && body=(-d "$4")
+    "$BIN/loadgen" -n "$WARMUP" -c "$CONNECTIONS" -m "$method" "${body[@]}" "$url" >"$WORK/$name.warmup.txt" 2>&1 \
         || { log "$name: warm-up failed: $(tail -3 "$WORK/$name.warmup.txt")"; return 1; }
     callgrind_control -i on "$VG_PID" >/dev/null
-    "$BIN/loadgen" -n "$N" -c "$CONNECTIONS" -m "$method" "$url" >"$WORK/$name.load.txt" 2>&1 \
+    "$BIN/loadgen" -n "$N" -c "$CONNECTIONS" -m "$method" "${body[@]}" "$url" >"$WORK/$name.load.txt" 2>&1 \
         || { log "$name: load failed: $(tail -3 "$WORK/$name.load.txt")"; return 1; }
     callgrind_control -i off "$VG_PID" >/dev/null
     callgrind_control -d "$VG_PID" >/dev/null
@@ -138,6 +143,20 @@ for target in $TARGETS; do
         stop_pid "$VG_PID"
         rm -rf "$dir"
         ;;
+    acct-deposit-memory)
+        "$SWIFT" build -c release --product accounting >&2 || exit 1
+        objcopy --strip-debug "$BIN/accounting" "$WORK/accounting"
+        free_port http; free_port metrics
+        start_under_callgrind "$target" "$WORK/accounting" serve --store memory --threads 1 --http-port "$http" \
+            --metrics-port "$metrics"
+        wait_http "http://127.0.0.1:$metrics/metrics" "$VG_PID" 120 \
+            || { log "$target: did not start"; cat "$WORK/$target.log" >&2; exit 1; }
+        "$BIN/loadgen" -n 1 -c 1 -m POST "http://127.0.0.1:$http/accounts/bench" >"$WORK/$target.open.txt" 2>&1 \
+            || { log "$target: could not open the account"; exit 1; }
+        TOTALS[$target]=$(measure "$target" "http://127.0.0.1:$http/accounts/bench/deposit" POST '{"amount": 1}') \
+            || exit 1
+        stop_pid "$VG_PID"
+        ;;
     *) log "unknown target $target"; exit 1 ;;
     esac
     log "$target: ${TOTALS[$target]} instructions for $N requests"
@@ -166,7 +185,8 @@ read -r FILE_HEADER <"$RESULTS"
 IFS=, read -r -a FILE_COLUMNS <<<"$FILE_HEADER"
 CORES=$(nproc 2>/dev/null || echo 0)
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
-declare -A URL_PATH=([counter]=/counter/bench/increment [nats-node]=/counter/bench/increment [nginx]=/counter/bench/increment)
+declare -A URL_PATH=([counter]=/counter/bench/increment [nats-node]=/counter/bench/increment [nginx]=/counter/bench/increment
+    [acct-deposit-memory]=/accounts/bench/deposit)
 nginx_per=""
 [ -n "${TOTALS[nginx]:-}" ] && nginx_per=$(awk -v t="${TOTALS[nginx]}" -v n="$N" 'BEGIN { printf "%.1f", t / n }')
 {

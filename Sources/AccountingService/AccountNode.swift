@@ -136,18 +136,21 @@ enum AccountID {
     static let maxBytes = 128
 
     static func isValid(_ id: String) -> Bool {
-        var count = 0
-        for byte in id.utf8 {
-            count += 1
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
-                continue
-            default:
-                return false
+        // Over the contiguous UTF-8 bytes: iterating `String.UTF8View` cost ~500 instructions per deposit.
+        var id = id
+        return id.withUTF8 { bytes in
+            guard !bytes.isEmpty, bytes.count <= maxBytes else { return false }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                    continue
+                default:
+                    return false
+                }
             }
+            return true
         }
-        return count > 0 && count <= maxBytes
     }
 
     static func stream(_ id: String) -> StreamName { StreamName(aggregateType: "account", aggregateID: id) }

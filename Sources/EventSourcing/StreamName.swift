@@ -23,15 +23,18 @@ public struct StreamName: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether one part follows the rules above.
     public static func isValidPart(_ part: String) -> Bool {
-        var count = 0
-        for byte in part.utf8 {
-            count += 1
-            if byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "*")
+        // Over the contiguous UTF-8 bytes (native strings already are): iterating `String.UTF8View` costs ~3× as
+        // many instructions, and this runs for every command an event-sourced actor handles.
+        var part = part
+        return part.withUTF8 { bytes in
+            guard !bytes.isEmpty, bytes.count <= 200 else { return false }
+            for byte in bytes
+            where byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "*")
                 || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "/")
             {
                 return false
             }
+            return true
         }
-        return count > 0 && count <= 200
     }
 }

@@ -13,12 +13,13 @@ import Testing
 /// `loadgen -n 100000 -c 200` without a URL: the local counter-service's bench counter, POST, with the counter
 /// check on — a difference from hey, which prints its usage.
 @Suite struct DefaultTargetTests {
-    /// A listening TCP socket on a free loopback port, closed by `close()`.
+    /// A TCP socket bound to a free loopback port, listening or not, closed by `close()`. Bound but not listening,
+    /// it holds the port so that nothing else can listen there while a connection to it is refused.
     final class Listener {
         let descriptor: Int32
         let port: Int
 
-        init() throws {
+        init(listening: Bool = true) throws {
             #if canImport(Glibc)
                 let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             #else
@@ -33,7 +34,7 @@ import Testing
                     bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
-            try #require(descriptor >= 0 && bound == 0 && listen(descriptor, 8) == 0)
+            try #require(descriptor >= 0 && bound == 0 && (!listening || listen(descriptor, 8) == 0))
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
             _ = withUnsafeMutablePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
@@ -70,12 +71,14 @@ import Testing
 
     @Test func nothingListeningIsOneLineSayingHowToStartIt() throws {
         let listener = try Listener()
-        let base = "http://127.0.0.1:\(listener.port)"
-        #expect(RunCommand.defaultTargetProblem(base: base) == nil)
+        #expect(RunCommand.defaultTargetProblem(base: "http://127.0.0.1:\(listener.port)") == nil)
         listener.close()
-        let problem = try #require(RunCommand.defaultTargetProblem(base: base))
+        // Not the port just closed: a test running beside this one may listen on it by now.
+        let silent = try Listener(listening: false)
+        defer { silent.close() }
+        let problem = try #require(RunCommand.defaultTargetProblem(base: "http://127.0.0.1:\(silent.port)"))
         #expect(
-            problem == "loadgen: nothing listens on 127.0.0.1:\(listener.port): start counter-service with "
+            problem == "loadgen: nothing listens on 127.0.0.1:\(silent.port): start counter-service with "
                 + "`make run` (or give loadgen a URL)")
         #expect(!problem.contains("\n"))
     }
