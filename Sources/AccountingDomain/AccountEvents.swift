@@ -40,9 +40,8 @@ public struct MoneyDeposited: DomainEvent, Equatable {
 
     public static func decodePayload(_ payload: [UInt8]) throws -> MoneyDeposited {
         var reader = PayloadReader(payload)
-        let event = MoneyDeposited(amount: try reader.readInt64())
+        let event = MoneyDeposited(amount: try reader.readAmount())
         try reader.finish()
-        guard event.amount > 0 else { throw PayloadError("amount not positive") }
         return event
     }
 }
@@ -62,9 +61,8 @@ public struct MoneyWithdrawn: DomainEvent, Equatable {
 
     public static func decodePayload(_ payload: [UInt8]) throws -> MoneyWithdrawn {
         var reader = PayloadReader(payload)
-        let event = MoneyWithdrawn(amount: try reader.readInt64())
+        let event = MoneyWithdrawn(amount: try reader.readAmount())
         try reader.finish()
-        guard event.amount > 0 else { throw PayloadError("amount not positive") }
         return event
     }
 }
@@ -93,9 +91,8 @@ public struct TransferDebited: DomainEvent, Equatable {
     public static func decodePayload(_ payload: [UInt8]) throws -> TransferDebited {
         var reader = PayloadReader(payload)
         let event = TransferDebited(
-            transferID: try reader.readString(), to: try reader.readString(), amount: try reader.readInt64())
+            transferID: try reader.readString(), to: try reader.readString(), amount: try reader.readAmount())
         try reader.finish()
-        guard event.amount > 0 else { throw PayloadError("amount not positive") }
         return event
     }
 }
@@ -124,9 +121,8 @@ public struct TransferCredited: DomainEvent, Equatable {
     public static func decodePayload(_ payload: [UInt8]) throws -> TransferCredited {
         var reader = PayloadReader(payload)
         let event = TransferCredited(
-            transferID: try reader.readString(), from: try reader.readString(), amount: try reader.readInt64())
+            transferID: try reader.readString(), from: try reader.readString(), amount: try reader.readAmount())
         try reader.finish()
-        guard event.amount > 0 else { throw PayloadError("amount not positive") }
         return event
     }
 }
@@ -151,9 +147,8 @@ public struct TransferRefunded: DomainEvent, Equatable {
 
     public static func decodePayload(_ payload: [UInt8]) throws -> TransferRefunded {
         var reader = PayloadReader(payload)
-        let event = TransferRefunded(transferID: try reader.readString(), amount: try reader.readInt64())
+        let event = TransferRefunded(transferID: try reader.readString(), amount: try reader.readAmount())
         try reader.finish()
-        guard event.amount > 0 else { throw PayloadError("amount not positive") }
         return event
     }
 }

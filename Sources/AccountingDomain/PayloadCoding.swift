@@ -62,6 +62,14 @@ public struct PayloadReader {
         return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
     }
 
+    /// Reads an amount of money: an Int64 in 1…Int64.max.
+    /// - Throws: ``PayloadError`` when it is not there or not positive.
+    public mutating func readAmount() throws(PayloadError) -> Int64 {
+        let amount = try readInt64()
+        guard amount > 0 else { throw PayloadError("amount not positive") }
+        return amount
+    }
+
     /// Reads a length-prefixed UTF-8 string.
     /// - Throws: ``PayloadError`` when the length passes the end or the bytes are not valid UTF-8.
     public mutating func readString() throws(PayloadError) -> String {

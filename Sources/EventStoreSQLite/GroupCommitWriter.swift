@@ -209,10 +209,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                             // A SQLite error on this request: undo the transaction, fail it alone, run the others
                             // again.
                             try? db.rollback()
-                            nextPosition = startPosition
-                            indexedThrough = startIndexed
-                            undoTailVersions()
-                            versionCache.removeAll()
+                            rewind(to: startPosition, indexed: startIndexed)
                             outcomes[index] = .failed(Self.backendError(error, "write failed"))
                             pending.remove(at: offset)
                             for other in pending { outcomes[other] = nil }
@@ -232,10 +229,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                         try db.commit()
                     } catch {
                         try? db.rollback()
-                        nextPosition = startPosition
-                        indexedThrough = startIndexed
-                        undoTailVersions()
-                        versionCache.removeAll()
+                        rewind(to: startPosition, indexed: startIndexed)
                         let failure = EventStoreError(
                             .outcomeUnknown, "commit failed: \(error)", underlying: SendableErrorDescription(error))
                         for index in pending { outcomes[index] = .failed(failure) }
@@ -262,10 +256,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 // BEGIN or the statements' preparation failed, or a stream index fill error ended the transaction
                 // (or the pool is closed): nothing was written. Leave no transaction open for the next batch.
                 try? pool.writeWithoutTransaction { db in if db.isInsideTransaction { try db.rollback() } }
-                nextPosition = startPosition
-                indexedThrough = startIndexed
-                undoTailVersions()
-                versionCache.removeAll()
+                rewind(to: startPosition, indexed: startIndexed)
                 let failure =
                     error is StreamIndexFillError
                     ? Self.backendError(error, "the stream index fill ended the transaction")
@@ -346,6 +337,15 @@ final class GroupCommitWriter: @unchecked Sendable {
         guard let row = both else { return nil }
         let version: Int64 = row[2]
         return (StreamName(aggregateType: row[0], aggregateID: row[1]), UInt64(bitPattern: version), row[3])
+    }
+
+    /// Forgets what a rolled-back transaction changed in memory: the next position, the index's fill mark, the tail
+    /// versions, and the version cache (it may hold versions the rollback took back).
+    private func rewind(to position: UInt64, indexed: UInt64) {
+        nextPosition = position
+        indexedThrough = indexed
+        undoTailVersions()
+        versionCache.removeAll()
     }
 
     /// Undoes the rolled-back transaction's changes to ``tailVersions``.
