@@ -336,7 +336,12 @@ final class AccountEntity: Sendable {
         }
         return issue { done in
             self.node.store.append(to: self.stream, expected: .exact(version), events: data) { result in
-                self.appended(result, version: version, events: events, batch: batch, plans: plans)
+                // One turn for the batch's answers: on a thread without a loop of its own (a store's acknowledgement
+                // or writer thread) the NATS transport then sends them as one reply message per requesting loop,
+                // not one each (over JetStream: 1.1 NATS messages per deposit before, ~0.05 after).
+                TurnBoundary.run {
+                    self.appended(result, version: version, events: events, batch: batch, plans: plans)
+                }
                 done()
             }
         }
