@@ -213,20 +213,19 @@ extension JetStreamEventStore {
         }
     }
 
+    /// Direct gets a log read makes before it asks for the stream's last sequence and reads the rest through an
+    /// ordered consumer. A follower polling the log (a projection) usually finds a few commits: it then reads them
+    /// and the end (a direct get that finds nothing) in as many round trips, with no `STREAM.INFO` and no
+    /// consumer made and deleted per poll (which had cost nats-server more than the commits themselves).
+    static var logDirectGetSteps: Int { 32 }
+
     /// Worker: the body of ``readAll(from:maxCount:completion:)``.
     private func readLog(from position: UInt64, maxCount: Int) throws(EventStoreError) -> [RecordedEvent] {
         let startSequence = max(1, position >> 16)
         let startIndex = position >> 16 == 0 ? 0 : position & 0xFFFF
-        let last: UInt64
-        do throws(NATSError) {
-            last = try context.lastSequence(stream: configuration.streamName)
-        } catch {
-            throw Self.readError(error)
-        }
-        guard startSequence <= last else { return [] }
         var result: [RecordedEvent] = []
-        try walk(subject: subjectPrefix + ">", from: startSequence, through: last) {
-            (message) throws(EventStoreError) -> Bool in
+        let subject = subjectPrefix + ">"
+        func take(_ message: JetStreamContext.StoredMessage) throws(EventStoreError) -> Bool {
             let stream = streamName(ofSubject: message.subject)
             let commit = try decode(message, stream: stream)
             // Not an event subject: cannot happen, the stream captures only them.
@@ -243,6 +242,28 @@ extension JetStreamEventStore {
             }
             return result.count < maxCount
         }
+        // The first commits one by one, up to the end of the log (a direct get finding nothing).
+        var next = startSequence
+        for _ in 0..<Self.logDirectGetSteps {
+            let found: JetStreamContext.StoredMessage?
+            do throws(NATSError) {
+                found = try context.directGet(stream: configuration.streamName, sequence: next, nextBySubject: subject)
+            } catch {
+                throw Self.readError(error)
+            }
+            guard let message = found else { return result }
+            next = message.sequence + 1
+            guard try take(message) else { return result }
+        }
+        // A long backlog: the rest, up to the last sequence now, through an ordered consumer.
+        let last: UInt64
+        do throws(NATSError) {
+            last = try context.lastSequence(stream: configuration.streamName)
+        } catch {
+            throw Self.readError(error)
+        }
+        guard next <= last else { return result }
+        try walk(subject: subject, from: next, through: last, take)
         return result
     }
 }

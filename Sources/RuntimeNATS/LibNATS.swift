@@ -5,6 +5,22 @@ import CNATS
 /// Nothing here owns memory or throws; ``NATSConnection`` and ``NATSSubscription`` (layer 3) own the C objects and
 /// turn statuses into errors with ``NATSStatus/check(_:)`` (layer 2).
 enum LibNATS {
+    /// Opens the library once, before anything else of it runs: with its mutexes' spinning off.
+    ///
+    /// libnats otherwise spins up to 2,000 `pause` instructions on a held mutex (`nats_Open`'s default) before it
+    /// sleeps. Its connection and subscription mutexes are held by one thread while another wants them all the time
+    /// here (the reader, the delivery threads and the loops that publish), and on a machine with fewer cores than
+    /// busy threads the spinning thread only delays the holder: perf showed `natsMutex_Lock` and its
+    /// `pthread_mutex_trylock` at ~5 % of a JetStream-backed service's CPU. glibc's mutex then sleeps on a futex
+    /// at once.
+    static func open() { _ = opened }
+
+    private static let opened: Void = {
+        // Fails only when out of memory (or after nats_Close, which this target never calls); a later call into
+        // the library then opens it with the default spinning.
+        _ = nats_Open(0)
+    }()
+
     static func publish(
         _ connection: OpaquePointer, subject: UnsafePointer<CChar>, bytes: UnsafeRawBufferPointer
     ) -> NATSStatus {
@@ -47,6 +63,7 @@ enum LibNATS {
     }
 
     static func createInbox() -> String {
+        open()
         var inbox: UnsafeMutablePointer<natsInbox>?
         guard natsInbox_Create(&inbox) == NATS_OK, let inbox else {
             // natsInbox_Create only fails when out of memory.

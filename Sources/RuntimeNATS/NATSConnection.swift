@@ -28,6 +28,7 @@ public final class NATSConnection: @unchecked Sendable {
     /// - Throws: ``NATSError`` when the options are invalid or no server can be reached.
     public init(options configuration: Options) throws(NATSError) {
         var rawOptions: OpaquePointer?
+        LibNATS.open()
         try NATSStatus(natsOptions_Create(&rawOptions)).check("natsOptions_Create")
         guard let rawOptions else { throw NATSError(status: .noMemory, operation: "natsOptions_Create") }
         do throws(NATSError) {
