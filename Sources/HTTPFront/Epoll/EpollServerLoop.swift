@@ -61,6 +61,9 @@
         static let listenerKind: UInt64 = 1 << 62
         static let connectionKind: UInt64 = 2 << 62
         static let kindMask: UInt64 = 3 << 62
+        /// The most turns, and the longest time, coalesced work is held over while more work is ready.
+        static let maxHeldTurns = 8
+        static let maxHoldNanoseconds: UInt64 = 200_000
         static let readBufferSize = 64 * 1_024
 
         init(index: Int, name: String) {
@@ -129,10 +132,21 @@
             var nextSweep = MonotonicClock.now() &+ sweepPeriod
             // Transports coalesce what a turn sends to one destination and flush it when the turn ends.
             let turns = TurnBoundary.beginLoop()
+            // Turns whose coalesced work was held over, and when the first of them ended.
+            var heldTurns = 0
+            var heldSince: UInt64 = 0
             while !stopping.load(ordering: .relaxed) {
-                let timeout: Int32 = pendingReads.isEmpty ? Int32(max(1, sweepPeriod / 1_000_000)) : 0
+                let holding = turns.hasDeferredWork
+                let timeout: Int32 =
+                    pendingReads.isEmpty && !holding ? Int32(max(1, sweepPeriod / 1_000_000)) : 0
                 let count = epoll_wait(epfd, events, Int32(capacity), timeout)
                 if count < 0 && errno != EINTR { break }
+                if holding && count <= 0 && pendingReads.isEmpty {
+                    // Nothing else is ready: send what the held turns coalesced, then sleep.
+                    heldTurns = 0
+                    turns.endTurn()
+                    continue
+                }
                 for i in 0..<max(0, Int(count)) {
                     let tag = events[i].data.u64
                     switch tag & Self.kindMask {
@@ -161,7 +175,18 @@
                     sweepIdle(now: now)
                     resumePausedListeners(now: now)
                 }
-                // Last before epoll_wait: nothing this iteration queued (requests, replies) waits for the next wake-up.
+                // Coalesced work (a transport's batched requests) is held over while more is ready, as a loop
+                // flushes before it sleeps (Redis' beforeSleep, Netty's flush consolidation): under load a turn
+                // sees only the connections that became readable since the last one, and the next turns add to the
+                // same batches. Held for at most 8 turns and 200 µs: with an idle loop (the next epoll_wait finds
+                // nothing) it leaves at once, and nothing waits for a later wake-up.
+                if turns.hasDeferredWork {
+                    let now = MonotonicClock.now()
+                    if heldTurns == 0 { heldSince = now }
+                    heldTurns += 1
+                    if heldTurns < Self.maxHeldTurns && now &- heldSince < Self.maxHoldNanoseconds { continue }
+                }
+                heldTurns = 0
                 turns.endTurn()
             }
             drainInbox()

@@ -100,6 +100,11 @@ public final class TurnBoundary {
         return try body()
     }
 
+    /// Whether flushers wait for the end of the turn (a loop may then hold them over while more work is ready, see
+    /// ``EpollServerLoop``).
+    @inlinable
+    public var hasDeferredWork: Bool { !pending.isEmpty }
+
     /// Schedules `flusher` for the end of the current turn (the caller remembers that it did, to defer once).
     public func `defer`(_ flusher: any TurnEndFlusher) {
         pending.append(flusher)
