@@ -534,3 +534,35 @@ struct HTTPServerTests {
         }
     }
 }
+
+@Suite("epoll engine: new connections go to the loop with the fewest")
+struct EpollConnectionBalanceTests {
+    @Test("a burst of connections splits evenly over the loops (not 39/1), and closed ones leave the count")
+    func burstSplitsEvenly() async throws {
+        try await withBlockingAllowed {
+            let loops = EpollLoopGroup(threads: 2, name: "balance")
+            let server = EpollHTTPServer(
+                configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), service: TestService(),
+                loops: loops, logger: Logger(label: "test"))
+            let port = try await server.start()
+            // Opened back to back: without balancing, the loop that wins the first wake-up accepts most of them.
+            var connections: [RawHTTPConnection] = []
+            for _ in 0..<40 { connections.append(try RawHTTPConnection(port: port)) }
+            for connection in connections { #expect(try connection.request("GET", "/now").body == "now") }
+            let counts = loops.loops.map { $0.connectionCount.load(ordering: .relaxed) }
+            #expect(counts.reduce(0, +) == 40)
+            #expect(counts.allSatisfy { abs($0 - 20) <= 2 }, "connections per loop: \(counts)")
+            // Closed connections leave their loop's count.
+            for connection in connections.prefix(10) {
+                _ = try connection.request("GET", "/now", close: true)
+                #expect(connection.readsEndOfStream())
+            }
+            #expect(
+                ChildProcess.waitUntil(timeout: 5) {
+                    loops.loops.map { $0.connectionCount.load(ordering: .relaxed) }.reduce(0, +) == 30
+                })
+            await server.shutdown()
+            loops.shutdown()
+        }
+    }
+}

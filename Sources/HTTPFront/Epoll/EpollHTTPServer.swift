@@ -119,6 +119,22 @@
         // MARK: Loop callbacks
 
         /// A connection is served (the loop counted it in `openConnections` when it accepted it, under the cap).
+        /// The loop a connection accepted on `loop` goes to: the one with the fewest connections, `loop` itself on
+        /// a tie.
+        func loopForNewConnection(acceptedOn loop: EpollServerLoop) -> EpollServerLoop {
+            // Relaxed: a hint; a race between two accepting loops costs at most one connection of imbalance.
+            var best = loop
+            var fewest = loop.connectionCount.load(ordering: .relaxed)
+            for candidate in group.loops where candidate !== loop {
+                let count = candidate.connectionCount.load(ordering: .relaxed)
+                if count < fewest {
+                    best = candidate
+                    fewest = count
+                }
+            }
+            return best
+        }
+
         func connectionOpened() {
             // Relaxed: a counter for scrapes.
             metrics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)

@@ -35,6 +35,8 @@
         // heap per loop.
         let inbox = WakeInbox<Task>(capacity: 4_096)
         private let stopping = Atomic<Bool>(false)
+        /// Connections this loop serves or was handed and is about to serve (read by other loops to balance).
+        let connectionCount = Atomic<Int>(0)
         private let threadID = Atomic<UInt>(0)
         private var thread = pthread_t()
 
@@ -269,7 +271,17 @@
                 }
                 var one: Int32 = 1
                 _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                register(fd: fd, server: server)
+                // The loop with the fewest connections serves it: the loop that wins the wake-up accepts a whole
+                // burst (200 clients connecting at once split 132/68 between two loops), and every client of the
+                // busier loop then waits longer.
+                let target = server.loopForNewConnection(acceptedOn: self)
+                // Relaxed: a balancing hint; each loop's count is only ever changed by read-modify-writes.
+                target.connectionCount.wrappingAdd(1, ordering: .relaxed)
+                if target === self {
+                    register(fd: fd, server: server)
+                } else {
+                    target.post(.call { target.register(fd: fd, server: server) })
+                }
             }
         }
 
@@ -279,8 +291,9 @@
             close(fd)
         }
 
-        /// Serves a new connection (its place under the cap is already counted in `openConnections`).
-        private func register(fd: Int32, server: EpollHTTPServer) {
+        /// Serves a new connection (its place under the cap is already counted in `openConnections`, and in this
+        /// loop's ``connectionCount``); on the loop.
+        fileprivate func register(fd: Int32, server: EpollHTTPServer) {
             let (connection, slot, tag) = connections.insert(kind: Self.connectionKind) { slot in
                 EpollConnection(fd: fd, slot: slot, loop: self, server: server)
             }
@@ -290,6 +303,8 @@
             guard epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) == 0 else {
                 connections.remove(connection, slot: slot)
                 close(fd)
+                // Relaxed: see accept.
+                connectionCount.wrappingSubtract(1, ordering: .relaxed)
                 // Relaxed: see accept.
                 server.metrics.openConnections.wrappingSubtract(1, ordering: .relaxed)
                 return
@@ -301,6 +316,8 @@
         func unregister(_ connection: EpollConnection) {
             _ = epoll_ctl(epfd, EPOLL_CTL_DEL, connection.transport.fd, nil)
             connections.remove(connection, slot: connection.transport.slot)
+            // Relaxed: see accept.
+            connectionCount.wrappingSubtract(1, ordering: .relaxed)
             connection.transport.server.connectionClosed()
         }
 
