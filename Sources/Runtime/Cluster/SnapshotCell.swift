@@ -8,6 +8,7 @@ import Synchronization
 /// the cell is deinitialized. That is only suitable for values that change rarely (membership: a node starts or
 /// stops, a message type is registered), which is what it is used for: the memory kept is one small value per
 /// change.
+@usableFromInline
 final class SnapshotCell<Value: Sendable>: Sendable {
     private final class Box: Sendable {
         let value: Value
@@ -25,6 +26,7 @@ final class SnapshotCell<Value: Sendable>: Sendable {
     }
 
     /// The current value.
+    @usableFromInline
     func load() -> Value {
         // Acquiring: pairs with the releasing store in `update`, so the box's contents are visible.
         current.load(ordering: .acquiring).takeUnretainedValue().value
