@@ -11,6 +11,9 @@
 #   counter    counter-service embedded (`--threads 1`), POST /counter/bench/increment
 #   nats-node  the node side of the counter over NATS: `counter-service node` owning every shard, under valgrind;
 #              a gateway outside valgrind, nats-server started here
+#   nats-gateway
+#              the requesting side of the same: `counter-service gateway` (HTTP front, request and reply
+#              batches) under valgrind, a `node` serving it normally
 #   nginx      nginx with a fixed answer (master_process off, one process): the machine-independent anchor
 #   acct-deposit-memory
 #              accounting on the memory store (`serve --store memory --threads 1`), POST /accounts/bench/deposit
@@ -34,7 +37,7 @@ SWIFT=${SWIFT:-swift}
 N=${N:-20000}
 WARMUP=${WARMUP:-2000}
 CONNECTIONS=${CONNECTIONS:-8}
-TARGETS=${TARGETS:-counter nats-node acct-deposit-memory nginx}
+TARGETS=${TARGETS:-counter nats-node nats-gateway acct-deposit-memory nginx}
 # Extra options for the nats-node target's node and gateway (e.g. NATS_ARGS="--nats-batching off").
 read -r -a NATS_ARGS_LIST <<<"${NATS_ARGS-}"
 RESULTS=${RESULTS:-results/instructions.csv}
@@ -134,6 +137,27 @@ for target in $TARGETS; do
         TOTALS[$target]=$(measure nats-node "http://127.0.0.1:$http/counter/bench/increment" POST) || exit 1
         stop_pid "$gateway_pid"; stop_pid "$VG_PID"; stop_pid "$nats_pid"
         ;;
+    nats-gateway)
+        # The requesting side over NATS: the gateway (HTTP front, request batches, reply batches) under callgrind,
+        # the node that serves it running normally.
+        free_port nats; free_port http; free_port metrics; free_port node_metrics
+        nats-server -a 127.0.0.1 -p "$nats" >"$WORK/nats.log" 2>&1 &
+        nats_pid=$!
+        PIDS+=("$nats_pid")
+        for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$nats") 2>/dev/null && break; sleep 0.1; done
+        "$BIN/counter-service" node --node-id node-0 --node-ids node-0 --nats-url "nats://127.0.0.1:$nats" \
+            --metrics-port "$node_metrics" --threads 1 "${NATS_ARGS_LIST[@]}" >"$WORK/node.log" 2>&1 &
+        node_pid=$!
+        PIDS+=("$node_pid")
+        for _ in $(seq 1 600); do grep -q 'node ready' "$WORK/node.log" && break; sleep 0.1; done
+        start_under_callgrind nats-gateway "$WORK/counter-service" gateway --node-ids node-0 \
+            --nats-url "nats://127.0.0.1:$nats" --threads 1 --http-port "$http" --metrics-port "$metrics" \
+            "${NATS_ARGS_LIST[@]}"
+        wait_http "http://127.0.0.1:$http/" "$VG_PID" 120 \
+            || { log "nats-gateway: did not start"; cat "$WORK/nats-gateway.log" >&2; exit 1; }
+        TOTALS[$target]=$(measure nats-gateway "http://127.0.0.1:$http/counter/bench/increment" POST) || exit 1
+        stop_pid "$VG_PID"; stop_pid "$node_pid"; stop_pid "$nats_pid"
+        ;;
     nginx)
         free_port http
         dir=$(BODY='{"counter_id":"bench","value":1}' CONTENT_TYPE=application/json scripts/nginx-fixed.sh config "$http")
@@ -185,7 +209,8 @@ read -r FILE_HEADER <"$RESULTS"
 IFS=, read -r -a FILE_COLUMNS <<<"$FILE_HEADER"
 CORES=$(nproc 2>/dev/null || echo 0)
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
-declare -A URL_PATH=([counter]=/counter/bench/increment [nats-node]=/counter/bench/increment [nginx]=/counter/bench/increment
+declare -A URL_PATH=([counter]=/counter/bench/increment [nats-node]=/counter/bench/increment
+    [nats-gateway]=/counter/bench/increment [nginx]=/counter/bench/increment
     [acct-deposit-memory]=/accounts/bench/deposit)
 nginx_per=""
 [ -n "${TOTALS[nginx]:-}" ] && nginx_per=$(awk -v t="${TOTALS[nginx]}" -v n="$N" 'BEGIN { printf "%.1f", t / n }')

@@ -145,17 +145,20 @@ final class NATSBatcher: TurnEndFlusher, TurnBoundaryLocal {
     /// the type's discussion): never used otherwise.
     unowned(unsafe) let batching: NATSBatching
     let serial: UInt64
+    // Thread-confined (one batcher per thread's boundary, touched only by that thread), and no access to these
+    // overlaps another: the runtime's dynamic exclusivity checks are off for them (they were ~1,000 instructions
+    // per request on a NATS requester in callgrind, with the boundary's own).
     /// The batching while a flush is scheduled.
-    private var retained: NATSBatching?
+    @exclusivity(unchecked) private var retained: NATSBatching?
     /// For ``isRetired`` only (a weak load, at the rare drop check).
     private weak var owner: NATSBatching?
-    private var scheduled = false
-    private var requestBatches: [RequestBatch] = []
-    private var openRequestBatches = 0
+    @exclusivity(unchecked) private var scheduled = false
+    @exclusivity(unchecked) private var requestBatches: [RequestBatch] = []
+    @exclusivity(unchecked) private var openRequestBatches = 0
     /// Per destination: the index of its open batch in `requestBatches`, or -1.
-    private var batchOfDestination: [Int32] = []
-    private var replyBatches: [ReplyBatch] = []
-    private var openReplyBatches = 0
+    @exclusivity(unchecked) private var batchOfDestination: [Int32] = []
+    @exclusivity(unchecked) private var replyBatches: [ReplyBatch] = []
+    @exclusivity(unchecked) private var openReplyBatches = 0
 
     init(batching: NATSBatching) {
         self.batching = batching

@@ -33,13 +33,14 @@ public protocol TurnBoundaryLocal: AnyObject {
 /// }
 /// ```
 public final class TurnBoundary {
-    @usableFromInline var pending: [any TurnEndFlusher] = []
-    private var draining: [any TurnEndFlusher] = []
-    private var locals: [(key: ObjectIdentifier, value: AnyObject)] = []
+    // Thread-confined (see the type's discussion) and never accessed overlapping: no dynamic exclusivity checks.
+    @exclusivity(unchecked) @usableFromInline var pending: [any TurnEndFlusher] = []
+    @exclusivity(unchecked) private var draining: [any TurnEndFlusher] = []
+    @exclusivity(unchecked) private var locals: [(key: ObjectIdentifier, value: AnyObject)] = []
     /// The value of ``retirements`` when this thread last dropped its retired locals.
-    @usableFromInline var retirementsSeen = 0
+    @exclusivity(unchecked) @usableFromInline var retirementsSeen = 0
     /// Open turns on this thread: a loop, or nested ``run(_:)`` calls. 0: no boundary.
-    private var depth = 0
+    @exclusivity(unchecked) private var depth = 0
 
     private init() {}
 

@@ -187,14 +187,16 @@ extension Outcome {
         switch self {
         case .success(let value):
             if let typed = exactCast(value, to: Reply.self) { return .success(typed) }
-            if let typed = value as? Reply { return .success(typed) }
-            if let wire = value as? WireBytes {
+            // The bytes of a reply from another process, checked by type identity before the dynamic casts
+            // (each a runtime search: two per reply over NATS cost ~650 instructions in callgrind).
+            if let wire = exactCast(value, to: WireBytes.self) ?? value as? WireBytes {
                 do throws(RequestError) {
                     return .success(try wire.decode(as: Reply.self))
                 } catch {
                     return .failure(error)
                 }
             }
+            if let typed = value as? Reply { return .success(typed) }
             return .failure(RequestError(.replyTypeMismatch, "expected \(Reply.self), got \(Swift.type(of: value))"))
         case .failure(let error):
             return .failure(error)
