@@ -125,7 +125,8 @@
             // Relaxed: a hint; a race between two accepting loops costs at most one connection of imbalance.
             var best = loop
             var fewest = loop.connectionCount.load(ordering: .relaxed)
-            for candidate in group.loops where candidate !== loop {
+            // A stopping loop takes none: what is posted to it after its last drain would never be served.
+            for candidate in group.loops where candidate !== loop && !candidate.isStopping {
                 let count = candidate.connectionCount.load(ordering: .relaxed)
                 if count < fewest {
                     best = candidate

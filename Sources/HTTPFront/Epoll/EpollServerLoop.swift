@@ -35,6 +35,13 @@
         // heap per loop.
         let inbox = WakeInbox<Task>(capacity: 4_096)
         private let stopping = Atomic<Bool>(false)
+        /// Whether ``stop()`` was called.
+        var isStopping: Bool {
+            // Relaxed: a hint for the balancing; a hand-over racing the stop lands before the loop's last drain of
+            // its inbox in all but a window of a few instructions, during shutdown only.
+            stopping.load(ordering: .relaxed)
+        }
+
         /// Connections this loop serves or was handed and is about to serve (read by other loops to balance).
         let connectionCount = Atomic<Int>(0)
         private let threadID = Atomic<UInt>(0)
