@@ -44,6 +44,12 @@ public final class NATSServer: @unchecked Sendable {
     /// Stops the server: `signal` (SIGTERM: a clean shutdown; SIGKILL: a crash), then SIGKILL after 5 s.
     public func stop(signal: Int32 = SIGTERM) { child.stop(signal: signal) }
 
+    /// Deletes the JetStream store directory (after ``stop()``): the next ``start()`` begins empty, as a server
+    /// that lost its disk.
+    public func removeStore() {
+        try? FileManager.default.removeItem(atPath: storeDirectory)
+    }
+
     /// Starts the server again on the same port (after ``stop()``).
     public func start() throws {
         child = try Self.launch(port: port, jetStream: jetStream, storeDirectory: storeDirectory)

@@ -67,12 +67,22 @@ extension JetStreamEventStore {
             return reserveThenPublish(append) { [self, reserved] in publish(reserved, tip: tip) }
         }
         let record = CommitRecord.encode(firstVersion: tip.version + 1, events: append.events)
+        // Relaxed: set once, before the observer that reads the log exists; a commit missed here is read from the
+        // server.
+        let epoch = keepsRecentCommits.load(ordering: .relaxed) ? context.connection.reconnects : nil
         send(
             append, record: record,
             expectation: tip.sequence == 0 ? .noMessage : .lastSequence(tip.sequence)
         ) { [self] outcome in
             switch outcome {
             case .stored(let sequence, duplicate: false):
+                // Acknowledged over the connection it was published on (no reconnect between): exactly what the
+                // server stored at `sequence`.
+                if let epoch, context.connection.reconnects == epoch {
+                    recentCommits.insert(
+                        JetStreamContext.StoredMessage(subject: append.subject, sequence: sequence, payload: record),
+                        epoch: epoch)
+                }
                 let count = append.events.count
                 let result = AppendResult(
                     firstVersion: tip.version + 1, lastVersion: tip.version + UInt64(count),

@@ -242,14 +242,23 @@ extension JetStreamEventStore {
             }
             return result.count < maxCount
         }
-        // The first commits one by one, up to the end of the log (a direct get finding nothing).
+        // The first commits one by one, up to the end of the log (a direct get finding nothing); this process's
+        // recent commits from memory.
         var next = startSequence
-        for _ in 0..<Self.logDirectGetSteps {
+        let epoch = keepsRecentCommits.load(ordering: .relaxed) ? context.connection.reconnects : nil
+        var directGets = 0
+        while directGets < Self.logDirectGetSteps {
             let found: JetStreamContext.StoredMessage?
-            do throws(NATSError) {
-                found = try context.directGet(stream: configuration.streamName, sequence: next, nextBySubject: subject)
-            } catch {
-                throw Self.readError(error)
+            if let epoch, let cached = recentCommits.message(at: next, epoch: epoch) {
+                found = cached
+            } else {
+                directGets += 1
+                do throws(NATSError) {
+                    found = try context.directGet(
+                        stream: configuration.streamName, sequence: next, nextBySubject: subject)
+                } catch {
+                    throw Self.readError(error)
+                }
             }
             guard let message = found else { return result }
             next = message.sequence + 1

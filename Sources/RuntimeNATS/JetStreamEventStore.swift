@@ -113,6 +113,9 @@ public final class JetStreamEventStore: EventStore {
     let tips = Mutex<[StreamName: Tip]>([:])
     let tipCapacity = 100_000
     private let observers = Mutex<Observers>(Observers())
+    /// This process's last commits, for log reads (kept once something observes the appends: a follower).
+    let recentCommits = JetStreamRecentCommits()
+    let keepsRecentCommits = Atomic<Bool>(false)
 
     private struct Observers {
         var next = 0
@@ -203,6 +206,8 @@ public final class JetStreamEventStore: EventStore {
     // MARK: Observation
 
     public func observeAppends(_ observer: @escaping @Sendable (UInt64) -> Void) -> AppendObservation {
+        // Relaxed: a flag the append path polls; a commit appended before it is seen is read from the server.
+        keepsRecentCommits.store(true, ordering: .relaxed)
         let (id, startWatcher) = observers.withLock { state -> (Int, Bool) in
             let id = state.next
             state.next += 1

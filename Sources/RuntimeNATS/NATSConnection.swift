@@ -114,6 +114,19 @@ public final class NATSConnection: @unchecked Sendable {
         return access(path, R_OK) == 0 ? path : nil
     }
 
+    /// How many times libnats has reconnected this connection (its statistics; 0 until the first reconnect).
+    /// What was learnt from the server before a reconnect may not hold after it (a restarted server may have lost
+    /// its data): compare this count to tell.
+    public var reconnects: UInt64 {
+        var statistics: OpaquePointer?
+        guard natsStatistics_Create(&statistics) == NATS_OK, let statistics else { return UInt64.max }
+        defer { natsStatistics_Destroy(statistics) }
+        guard natsConnection_GetStats(handle, statistics) == NATS_OK else { return UInt64.max }
+        var count: UInt64 = 0
+        natsStatistics_GetCounts(statistics, nil, nil, nil, nil, &count)
+        return count
+    }
+
     /// Whether the connection is currently connected (not reconnecting, not closed).
     public var isConnected: Bool { natsConnection_Status(handle) == NATS_CONN_STATUS_CONNECTED }
 
