@@ -38,7 +38,7 @@ N=${N:-20000}
 WARMUP=${WARMUP:-2000}
 CONNECTIONS=${CONNECTIONS:-8}
 TARGETS=${TARGETS:-counter nats-node nats-gateway acct-deposit-memory nginx}
-# Extra options for the nats-node target's node and gateway (e.g. NATS_ARGS="--nats-batching off").
+# Extra options for the nats-node and nats-gateway targets' node and gateway (e.g. NATS_ARGS="--nats-batching off").
 read -r -a NATS_ARGS_LIST <<<"${NATS_ARGS-}"
 RESULTS=${RESULTS:-results/instructions.csv}
 TOP=${TOP:-results/instructions-top.txt}
@@ -150,6 +150,7 @@ for target in $TARGETS; do
         node_pid=$!
         PIDS+=("$node_pid")
         for _ in $(seq 1 600); do grep -q 'node ready' "$WORK/node.log" && break; sleep 0.1; done
+        grep -q 'node ready' "$WORK/node.log" || { log "nats-gateway: its node did not start"; cat "$WORK/node.log" >&2; exit 1; }
         start_under_callgrind nats-gateway "$WORK/counter-service" gateway --node-ids node-0 \
             --nats-url "nats://127.0.0.1:$nats" --threads 1 --http-port "$http" --metrics-port "$metrics" \
             "${NATS_ARGS_LIST[@]}"

@@ -213,8 +213,8 @@ extension JetStreamEventStore {
         }
     }
 
-    /// Direct gets a log read makes before it asks for the stream's last sequence and reads the rest through an
-    /// ordered consumer. A follower polling the log (a projection) usually finds a few commits: it then reads them
+    /// Direct gets a log read makes before it asks for the stream's last sequence and reads the rest with
+    /// ``walk(subject:from:through:_:)`` (a few more direct gets, then an ordered consumer). A follower polling the log (a projection) usually finds a few commits: it then reads them
     /// and the end (a direct get that finds nothing) in as many round trips, with no `STREAM.INFO` and no
     /// consumer made and deleted per poll (which had cost nats-server more than the commits themselves).
     static var logDirectGetSteps: Int { 32 }

@@ -72,12 +72,20 @@ enum NATSEnvelope {
     /// - Throws: ``RequestError`` `codec` when the value has no wire encoding.
     static func encodeValue(_ value: any Sendable, into writer: inout WireWriter) throws(RequestError) {
         let key = ObjectIdentifier(type(of: value))
-        if let codableType = codableTypes.withLock({ $0[key] }) {
+        if let codableType = codableTypes.load()[key] {
             return encode(value, as: codableType, into: &writer)
         }
         if let codable = value as? any WireCodable {
-            codableTypes.withLock { types in
-                if types.count < 4_096 { types[key] = type(of: codable) }
+            // Only a value that is its conforming type as it is (not one the cast unwrapped: an Optional, an
+            // AnyHashable), so that the cast to the type found cannot fail.
+            let found = type(of: codable)
+            if ObjectIdentifier(found) == key {
+                codableTypes.update { types -> ([ObjectIdentifier: any WireCodable.Type], Void) in
+                    guard types.count < 4_096, types[key] == nil else { return (types, ()) }
+                    var next = types
+                    next[key] = found
+                    return (next, ())
+                }
             }
             codable.encode(to: &writer)
         } else if let wire = value as? WireBytes {
@@ -90,13 +98,14 @@ enum NATSEnvelope {
     /// The ``WireCodable`` types met so far, by type. A cast of an `any Sendable` to `any WireCodable` looks the
     /// conformance up in the runtime's tables every time (~1,200 instructions per reply in callgrind: a third of
     /// what the node spent on the reply); the cast to the concrete type found once is a metadata comparison.
-    /// Bounded (types beyond 4,096 take the slow path).
-    private static let codableTypes = Mutex<[ObjectIdentifier: any WireCodable.Type]>([:])
+    /// Read without a lock by every loop (a snapshot replaced when a new type shows up); bounded (types beyond
+    /// 4,096 take the slow path).
+    private static let codableTypes = SnapshotCell([ObjectIdentifier: any WireCodable.Type]())
 
     private static func encode<Value: WireCodable>(
         _ value: any Sendable, as _: Value.Type, into writer: inout WireWriter
     ) {
-        // The key is the value's own type: the cast cannot fail.
+        // Cached only for values whose own type is `Value` (see `encodeValue`): the cast cannot fail.
         (value as! Value).encode(to: &writer)
     }
 

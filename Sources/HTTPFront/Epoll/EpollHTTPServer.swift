@@ -118,10 +118,10 @@
 
         // MARK: Loop callbacks
 
-        /// A connection is served (the loop counted it in `openConnections` when it accepted it, under the cap).
         /// The loop a connection accepted on `loop` goes to: the one with the fewest connections, `loop` itself on
-        /// a tie.
+        /// a tie, and `loop` itself once the server shuts down (its drain reaches what the loop serves).
         func loopForNewConnection(acceptedOn loop: EpollServerLoop) -> EpollServerLoop {
+            if isShuttingDown { return loop }
             // Relaxed: a hint; a race between two accepting loops costs at most one connection of imbalance.
             var best = loop
             var fewest = loop.connectionCount.load(ordering: .relaxed)
@@ -136,6 +136,10 @@
             return best
         }
 
+        /// Whether ``shutdown()`` began.
+        var isShuttingDown: Bool { state.withLock { $0.stopping } }
+
+        /// A connection is served (the loop counted it in `openConnections` when it accepted it, under the cap).
         func connectionOpened() {
             // Relaxed: a counter for scrapes.
             metrics.acceptedConnections.wrappingAdd(1, ordering: .relaxed)

@@ -12,8 +12,9 @@
     /// batch in the usual case) and answered with one `write` per batch. Everything but ``post(_:)``, ``inLoop``
     /// and ``stop()`` runs on the loop's thread.
     public final class EpollServerLoop: @unchecked Sendable {
-        // @unchecked Sendable: the inbox, the wake flag and the thread identity are atomic or lock-free; every
-        // other member is confined to the loop's thread (see the class comment).
+        // @unchecked Sendable: the inbox, the wake flag, the thread identity, the stop flag and the connection count
+        // (read by other loops to balance) are atomic or lock-free; every other member is confined to the loop's
+        // thread (see the class comment).
 
         /// What other threads hand to a loop.
         enum Task: Sendable {
@@ -37,8 +38,9 @@
         private let stopping = Atomic<Bool>(false)
         /// Whether ``stop()`` was called.
         var isStopping: Bool {
-            // Relaxed: a hint for the balancing; a hand-over racing the stop lands before the loop's last drain of
-            // its inbox in all but a window of a few instructions, during shutdown only.
+            // Relaxed: a hint for the balancing. A hand-over that races the stop and lands after the loop's last
+            // drain of its inbox is never served: its descriptor stays open until the process exits (the group
+            // stops only at exit).
             stopping.load(ordering: .relaxed)
         }
 
@@ -287,7 +289,14 @@
                 if target === self {
                     register(fd: fd, server: server)
                 } else {
-                    target.post(.call { target.register(fd: fd, server: server) })
+                    target.post(
+                        .call {
+                            // Handed over while the server began to shut down: its drain of this loop may have run
+                            // already, so this connection is drained here.
+                            if let connection = target.register(fd: fd, server: server), server.isShuttingDown {
+                                connection.drainAndClose()
+                            }
+                        })
                 }
             }
         }
@@ -300,7 +309,8 @@
 
         /// Serves a new connection (its place under the cap is already counted in `openConnections`, and in this
         /// loop's ``connectionCount``); on the loop.
-        fileprivate func register(fd: Int32, server: EpollHTTPServer) {
+        @discardableResult
+        fileprivate func register(fd: Int32, server: EpollHTTPServer) -> EpollConnection? {
             let (connection, slot, tag) = connections.insert(kind: Self.connectionKind) { slot in
                 EpollConnection(fd: fd, slot: slot, loop: self, server: server)
             }
@@ -314,9 +324,10 @@
                 connectionCount.wrappingSubtract(1, ordering: .relaxed)
                 // Relaxed: see accept.
                 server.metrics.openConnections.wrappingSubtract(1, ordering: .relaxed)
-                return
+                return nil
             }
             server.connectionOpened()
+            return connection
         }
 
         /// Forgets a connection the loop closed.

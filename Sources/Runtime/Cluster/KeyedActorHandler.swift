@@ -11,7 +11,8 @@ public final class KeyedActorHandler<State>: ShardRequestHandler {
     /// The actors, one per key.
     public let registry: ActorRegistry<String, State>
     /// The registered message types and their decoders, looked up by a scan: a service registers a handful, and
-    /// comparing a few short names costs less than hashing one (SipHash over the name, then a compare).
+    /// comparing a few short names costs less than hashing one (SipHash over the name, then a compare). Names
+    /// compare by their UTF-8 bytes (wire names are ASCII identifiers; no Unicode equivalence).
     @usableFromInline
     let decoders = SnapshotCell([(messageType: String, decoder: any MessageDecoding)]())
 
@@ -61,7 +62,7 @@ public final class KeyedActorHandler<State>: ShardRequestHandler {
         let count = request.messageType.utf8.count
         var found: (any MessageDecoding)?
         for entry in decoders.load()
-        where entry.messageType.utf8.count == count && entry.messageType == request.messageType {
+        where entry.messageType.utf8.count == count && entry.messageType.utf8.elementsEqual(request.messageType.utf8) {
             found = entry.decoder
             break
         }

@@ -9,7 +9,7 @@ import Synchronization
 /// stops, a message type is registered), which is what it is used for: the memory kept is one small value per
 /// change.
 @usableFromInline
-final class SnapshotCell<Value: Sendable>: Sendable {
+package final class SnapshotCell<Value: Sendable>: Sendable {
     private final class Box: Sendable {
         let value: Value
         init(_ value: Value) { self.value = value }
@@ -19,7 +19,7 @@ final class SnapshotCell<Value: Sendable>: Sendable {
     /// Every box published so far (the last one is current); holds the references that keep them alive.
     private let published: Locked<[Box]>
 
-    init(_ initial: Value) {
+    package init(_ initial: Value) {
         let box = Box(initial)
         current = Atomic(Unmanaged.passUnretained(box))
         published = Locked([box])
@@ -27,7 +27,7 @@ final class SnapshotCell<Value: Sendable>: Sendable {
 
     /// The current value.
     @usableFromInline
-    func load() -> Value {
+    package func load() -> Value {
         // Acquiring: pairs with the releasing store in `update`, so the box's contents are visible.
         current.load(ordering: .acquiring).takeUnretainedValue().value
     }
@@ -35,7 +35,7 @@ final class SnapshotCell<Value: Sendable>: Sendable {
     /// Replaces the value with `body`'s result (writers are serialized).
     /// - Parameter body: computes the next value from the current one; may throw to leave it unchanged.
     /// - Returns: what `body` returns besides the value.
-    func update<Result, Failure: Error>(
+    package func update<Result, Failure: Error>(
         _ body: (Value) throws(Failure) -> (Value, Result)
     ) throws(Failure) -> Result {
         try published.withLock { boxes throws(Failure) -> Result in
