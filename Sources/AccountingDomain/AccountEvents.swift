@@ -174,6 +174,35 @@ public enum AccountEvent: Sendable, Equatable {
         }
     }
 
+    /// Decodes a stored account event: the codec's answer, without its type-name dictionary, boxed decoder closure
+    /// and generic `Result` for the current schema versions of the account's own types (the log follower and the
+    /// entity's replay decode every event; `codec.decode` cost ~2,000 instructions per deposit under callgrind).
+    /// Anything else (an older schema version, an unknown type, an undecodable payload) goes through ``codec``,
+    /// which upcasts or names the error exactly as before.
+    /// - Throws: ``EventStoreError/Code/codec`` as ``EventCodec/decode(_:)`` does.
+    public static func decode(_ record: RecordedEvent) throws(EventStoreError) -> AccountEvent {
+        if let event = try? fastDecode(record) { return event }
+        return try codec.decode(record)
+    }
+
+    /// The event of a record of an account event type at its current schema version, or nil for any other
+    /// record. Deposits first: a type name equal to the stored literal is recognised by its raw bits, the other
+    /// comparisons cost more.
+    private static func fastDecode(_ record: RecordedEvent) throws -> AccountEvent? {
+        func current<E: DomainEvent>(_ type: E.Type, _ wrap: (E) -> AccountEvent) throws -> AccountEvent? {
+            record.schemaVersion == E.schemaVersion ? wrap(try E.decodePayload(record.payload)) : nil
+        }
+        switch record.type {
+        case MoneyDeposited.eventType: return try current(MoneyDeposited.self) { .deposited($0) }
+        case MoneyWithdrawn.eventType: return try current(MoneyWithdrawn.self) { .withdrawn($0) }
+        case AccountOpened.eventType: return try current(AccountOpened.self) { .opened($0) }
+        case TransferDebited.eventType: return try current(TransferDebited.self) { .transferDebited($0) }
+        case TransferCredited.eventType: return try current(TransferCredited.self) { .transferCredited($0) }
+        case TransferRefunded.eventType: return try current(TransferRefunded.self) { .transferRefunded($0) }
+        default: return nil
+        }
+    }
+
     /// The codec of account events, by their stable type names.
     public static let codec: EventCodec<AccountEvent> = {
         var codec = EventCodec<AccountEvent> { $0.domainEvent }

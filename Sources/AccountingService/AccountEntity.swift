@@ -167,7 +167,7 @@ final class AccountEntity: Sendable {
                 var found: [(String, AccountReply)] = []
                 do {
                     for record in records {
-                        account.evolve(try AccountEvent.codec.decode(record))
+                        account.evolve(try AccountEvent.decode(record))
                         version = record.version
                         if let key = record.metadata.idempotencyKey {
                             let answer = AccountReply(

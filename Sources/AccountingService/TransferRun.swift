@@ -162,14 +162,17 @@ final class PendingTransfers: Sendable {
     func apply(_ records: [RecordedEvent]) {
         var debits: [(String, TransferProcessManager.Pending)] = []
         var closed: [String] = []
-        for record in records {
-            // Only the transfer legs matter here: the type name is compared before anything is decoded (most of
-            // the log is deposits).
-            switch record.type {
+        // By index: `for record in records` copied every record (its nine fields) before looking at it.
+        for index in records.indices {
+            // Only the transfer legs matter here: the type name is compared before anything is decoded. Most of
+            // the log is deposits: their name, equal to the stored literal, is recognised first by its raw bits.
+            switch records[index].type {
+            case MoneyDeposited.eventType, MoneyWithdrawn.eventType, AccountOpened.eventType: continue
             case TransferDebited.eventType, TransferCredited.eventType, TransferRefunded.eventType: break
             default: continue
             }
-            switch try? AccountEvent.codec.decode(record) {
+            let record = records[index]
+            switch try? AccountEvent.decode(record) {
             case .transferDebited(let event)?:
                 debits.append(
                     (
