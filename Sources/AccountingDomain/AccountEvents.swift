@@ -174,6 +174,51 @@ public enum AccountEvent: Sendable, Equatable {
         }
     }
 
+    /// The event ready to append: ``EventCodec/encode(_:id:occurredAt:metadata:)`` without the existential, its
+    /// dynamic type lookups and the metadata's copies through `Optional` witnesses (~800 instructions per deposit
+    /// under callgrind). Same type names, schema versions and payloads as the codec (a test compares them).
+    /// - Parameters:
+    ///   - id: the event's ID.
+    ///   - occurredAt: when it happened.
+    ///   - metadata: correlation, causation, idempotency key.
+    /// - Returns: the event data.
+    public func eventData(
+        id: EventID, occurredAt: EventTimestamp = .now(), metadata: EventMetadata = .none
+    ) -> EventData {
+        let type: String
+        let schemaVersion: UInt32
+        let payload: [UInt8]
+        switch self {
+        case .deposited(let event):
+            (type, schemaVersion, payload) = (
+                MoneyDeposited.eventType, MoneyDeposited.schemaVersion, event.encodePayload()
+            )
+        case .withdrawn(let event):
+            (type, schemaVersion, payload) = (
+                MoneyWithdrawn.eventType, MoneyWithdrawn.schemaVersion, event.encodePayload()
+            )
+        case .opened(let event):
+            (type, schemaVersion, payload) = (
+                AccountOpened.eventType, AccountOpened.schemaVersion, event.encodePayload()
+            )
+        case .transferDebited(let event):
+            (type, schemaVersion, payload) = (
+                TransferDebited.eventType, TransferDebited.schemaVersion, event.encodePayload()
+            )
+        case .transferCredited(let event):
+            (type, schemaVersion, payload) = (
+                TransferCredited.eventType, TransferCredited.schemaVersion, event.encodePayload()
+            )
+        case .transferRefunded(let event):
+            (type, schemaVersion, payload) = (
+                TransferRefunded.eventType, TransferRefunded.schemaVersion, event.encodePayload()
+            )
+        }
+        return EventData(
+            id: id, type: type, schemaVersion: schemaVersion, occurredAt: occurredAt, metadata: metadata,
+            payload: payload)
+    }
+
     /// Decodes a stored account event: the codec's answer, without its type-name dictionary, boxed decoder closure
     /// and generic `Result` for the current schema versions of the account's own types (the log follower and the
     /// entity's replay decode every event; `codec.decode` cost ~2,000 instructions per deposit under callgrind).

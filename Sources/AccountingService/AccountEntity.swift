@@ -88,7 +88,7 @@ final class AccountEntity: Sendable {
             // Where the store recognises a retried event ID only as an append's first (JetStream without
             // markers), a keyed command starts an append of its own, so that its retry after the idempotency
             // window is recognised (see `AccountNode.keyedCommandsShareAppends`).
-            var batch: [AccountWork] = []
+            var batch = [AccountWork]()
             while state.head < state.queue.count && batch.count < Self.maxBatch,
                 let request = state.queue[state.head].command
             {
@@ -264,12 +264,11 @@ final class AccountEntity: Sendable {
     /// one at a time), their events go into one append (atomic: all or none), and every answer goes out after the
     /// append is durable. A hot account then costs one fsync per batch, not per command.
     private func execute(_ batch: [AccountWork]) -> Bool {
-        let (plans, events, data, version) = state.withLock {
-            state -> ([Planned], [AccountEvent], [EventData], UInt64) in
+        let (plans, data, account, version) = state.withLock {
+            state -> ([Planned], [EventData], Account, UInt64) in
             var scratch = state.account
             var version = state.version
-            var plans: [Planned] = []
-            var events: [AccountEvent] = []
+            var plans = [Planned]()
             var data: [EventData] = []
             var keys: [String: AccountReply] = [:]
             for work in batch {
@@ -285,9 +284,9 @@ final class AccountEntity: Sendable {
                     plans.append(.appended(first, key: ""))
                     continue
                 }
-                let decided: [AccountEvent]
+                let decided: AccountEvent?
                 do throws(AccountError) {
-                    decided = try scratch.decide(request.command)
+                    decided = try scratch.decideEvent(request.command)
                 } catch {
                     plans.append(
                         .answer(
@@ -296,29 +295,24 @@ final class AccountEntity: Sendable {
                                 replayed: state.replayed, snapshotVersion: state.snapshotVersion)))
                     continue
                 }
-                if decided.isEmpty {
+                guard let event = decided else {
                     plans.append(.answer(AccountReply(node: node.nodeID, balance: scratch.balance, version: version)))
                     continue
                 }
-                let metadata = EventMetadata(idempotencyKey: key.isEmpty ? nil : key)
-                for (index, event) in decided.enumerated() {
-                    scratch.evolve(event)
-                    events.append(event)
-                    // An unkeyed event's ID only has to be unique: the process counter mixed with random seeds
-                    // (EventID.next(), an atomic add) instead of two getrandom calls per event (random(): 4.7 % of
-                    // the memory store's deposit CPU in perf).
-                    let id = key.isEmpty ? EventID.next() : Self.eventID(stream: stream, key: key, index: index)
-                    // Account events always encode (binary payloads of plain fields).
-                    if let encoded = try? AccountEvent.codec.encode(event, id: id, metadata: metadata) {
-                        data.append(encoded)
-                    }
-                }
-                version += UInt64(decided.count)
+                scratch.evolve(event)
+                // An unkeyed event's ID only has to be unique: the process counter mixed with random seeds
+                // (EventID.next(), an atomic add) instead of two getrandom calls per event (random(): 4.7 % of
+                // the memory store's deposit CPU in perf).
+                let id = key.isEmpty ? EventID.next() : Self.eventID(stream: stream, key: key, index: 0)
+                data.append(event.eventData(id: id, metadata: EventMetadata(idempotencyKey: key.isEmpty ? nil : key)))
+                version += 1
                 let answer = AccountReply(node: node.nodeID, balance: scratch.balance, version: version)
                 if !key.isEmpty { keys[key] = answer }
                 plans.append(.appended(answer, key: key))
             }
-            return (plans, events, data, state.version)
+            // `scratch` is the state after every event of the append: the entity's state once it succeeds (the
+            // entity runs nothing else until then).
+            return (plans, data, scratch, state.version)
         }
         guard !data.isEmpty else {
             for (work, plan) in zip(batch, plans) {
@@ -326,25 +320,19 @@ final class AccountEntity: Sendable {
             }
             return true
         }
-        guard data.count == events.count else {
-            for work in batch {
-                work.replyTo.deliver(
-                    .failure(RequestError(AccountingErrorCode.storeCorrupt, "cannot encode an event")),
-                    context: work.context)
-            }
-            return true
+        let flight = AppendInFlight(
+            entity: self, batch: batch, plans: plans, account: account, version: version, events: data.count)
+        // The completion captures one object (the append in flight, which is also the step's latch, as in
+        // `issue`): its context is that object, one allocation per append instead of a latch, the latch's closure
+        // and the completion's context.
+        node.store.append(to: stream, expected: .exact(version), events: data) { result in
+            // One turn for the batch's answers: on a thread without a loop of its own (a store's acknowledgement
+            // or writer thread) the NATS transport then sends them as one reply message per requesting loop,
+            // not one each (over JetStream: 1.1 NATS messages per deposit before, ~0.05 after).
+            TurnBoundary.run { flight.entity.appended(result, flight) }
+            if flight.arrive() { flight.entity.drain() }
         }
-        return issue { done in
-            self.node.store.append(to: self.stream, expected: .exact(version), events: data) { result in
-                // One turn for the batch's answers: on a thread without a loop of its own (a store's acknowledgement
-                // or writer thread) the NATS transport then sends them as one reply message per requesting loop,
-                // not one each (over JetStream: 1.1 NATS messages per deposit before, ~0.05 after).
-                TurnBoundary.run {
-                    self.appended(result, version: version, events: events, batch: batch, plans: plans)
-                }
-                done()
-            }
-        }
+        return flight.arrive()
     }
 
     /// Puts `batch` back at the head of the queue for another decision after a reload.
@@ -361,20 +349,19 @@ final class AccountEntity: Sendable {
         }
     }
 
-    private func appended(
-        _ result: Result<AppendResult, EventStoreError>, version: UInt64, events: [AccountEvent],
-        batch: [AccountWork], plans: [Planned]
-    ) {
+    private func appended(_ result: Result<AppendResult, EventStoreError>, _ flight: AppendInFlight) {
+        let batch = flight.batch
+        let plans = flight.plans
         switch result {
         case .success(let appended)
-        where appended.lastVersion != version + UInt64(events.count) && batch.allSatisfy({ $0.attempt < 3 }):
+        where appended.lastVersion != flight.version + UInt64(flight.events) && batch.allSatisfy({ $0.attempt < 3 }):
             // The store answered an idempotent replay: these events were stored by an earlier append (a retry
             // whose key left the window, see RecentAnswers). Nothing was stored now; look the keys up in the
             // stream and decide the batch again.
             retry(batch, findKeys: true)
         case .success(let appended):
             let snapshot = state.withLock { state -> Snapshot? in
-                for event in events { state.account.evolve(event) }
+                state.account = flight.account
                 state.version = appended.lastVersion
                 for plan in plans {
                     if case .appended(let answer, let key) = plan, !key.isEmpty { state.answers.insert(key, answer) }
@@ -415,6 +402,39 @@ final class AccountEntity: Sendable {
                 case .appended: work.replyTo.deliver(.failure(failure), context: work.context)
                 }
             }
+        }
+    }
+
+    /// An append in flight: what its completion needs to answer the batch, and the latch that elects who
+    /// continues the drain (see ``issue(_:)``).
+    private final class AppendInFlight: Sendable {
+        let entity: AccountEntity
+        let batch: [AccountWork]
+        let plans: [Planned]
+        /// The account after the append's events.
+        let account: Account
+        /// The stream's version the append expects.
+        let version: UInt64
+        /// The number of events appended.
+        let events: Int
+        private let arrived = Atomic<Bool>(false)
+
+        init(
+            entity: AccountEntity, batch: [AccountWork], plans: [Planned], account: Account,
+            version: UInt64, events: Int
+        ) {
+            self.entity = entity
+            self.batch = batch
+            self.plans = plans
+            self.account = account
+            self.version = version
+            self.events = events
+        }
+
+        /// Marks one side done (the issuer or the completion); true when the other side was already done.
+        func arrive() -> Bool {
+            // Acquiring-and-releasing, as StepLatch: the side that continues must see what the other side wrote.
+            arrived.exchange(true, ordering: .acquiringAndReleasing)
         }
     }
 
