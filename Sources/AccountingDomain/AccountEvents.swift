@@ -183,7 +183,7 @@ public enum AccountEvent: Sendable, Equatable {
     ///   - metadata: correlation, causation, idempotency key.
     /// - Returns: the event data.
     public func eventData(
-        id: EventID, occurredAt: EventTimestamp = .now(), metadata: EventMetadata = .none
+        id: EventID, occurredAt: EventTimestamp = .now(), metadata: consuming EventMetadata = .none
     ) -> EventData {
         let type: String
         let schemaVersion: UInt32

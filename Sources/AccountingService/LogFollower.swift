@@ -171,19 +171,22 @@ final class TotalsCell: Sendable {
 
     func apply(_ records: [RecordedEvent]) {
         var delta = StatsProjection.Totals()
-        // By index: `for record in records` copied every record (its nine fields) before looking at it.
-        for index in records.indices {
-            guard let event = try? AccountEvent.decode(records[index]) else { continue }
-            delta.events += 1
-            switch event {
-            case .opened(let event):
-                delta.accounts += 1
-                delta.totalBalance &+= event.initial
-            case .deposited(let event): delta.totalBalance &+= event.amount
-            case .withdrawn(let event): delta.totalBalance &-= event.amount
-            case .transferDebited(let event): delta.totalBalance &-= event.amount
-            case .transferCredited(let event): delta.totalBalance &+= event.amount
-            case .transferRefunded(let event): delta.totalBalance &+= event.amount
+        // Through the buffer: `for record in records` and `records[index]` copied every record (its nine fields)
+        // before looking at it; the buffer's subscript lends it in place.
+        records.withUnsafeBufferPointer { records in
+            for index in records.indices {
+                guard let event = try? AccountEvent.decode(records[index]) else { continue }
+                delta.events += 1
+                switch event {
+                case .opened(let event):
+                    delta.accounts += 1
+                    delta.totalBalance &+= event.initial
+                case .deposited(let event): delta.totalBalance &+= event.amount
+                case .withdrawn(let event): delta.totalBalance &-= event.amount
+                case .transferDebited(let event): delta.totalBalance &-= event.amount
+                case .transferCredited(let event): delta.totalBalance &+= event.amount
+                case .transferRefunded(let event): delta.totalBalance &+= event.amount
+                }
             }
         }
         totals.withLock { totals in
