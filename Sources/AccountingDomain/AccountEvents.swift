@@ -226,24 +226,34 @@ public enum AccountEvent: Sendable, Equatable {
     /// which upcasts or names the error exactly as before.
     /// - Throws: ``EventStoreError/Code/codec`` as ``EventCodec/decode(_:)`` does.
     public static func decode(_ record: RecordedEvent) throws(EventStoreError) -> AccountEvent {
-        if let event = try? fastDecode(record) { return event }
+        if let event = decodeCurrent(type: record.type, schemaVersion: record.schemaVersion, payload: record.payload) {
+            return event
+        }
         return try codec.decode(record)
     }
 
-    /// The event of a record of an account event type at its current schema version, or nil for any other
-    /// record. Deposits first: a type name equal to the stored literal is recognised by its raw bits, the other
-    /// comparisons cost more.
-    private static func fastDecode(_ record: RecordedEvent) throws -> AccountEvent? {
-        func current<E: DomainEvent>(_ type: E.Type, _ wrap: (E) -> AccountEvent) throws -> AccountEvent? {
-            record.schemaVersion == E.schemaVersion ? wrap(try E.decodePayload(record.payload)) : nil
+    /// The event of an account event type at its current schema version from its stored fields, or nil for
+    /// anything else (another type or schema version, or a payload that does not decode: ``decode(_:)`` then
+    /// names the error). Takes the fields rather than the record so that a reader can lend them from its buffer
+    /// without copying the whole record. Deposits first: a type name equal to the stored literal is recognised
+    /// by its raw bits, the other comparisons cost more.
+    /// - Parameters:
+    ///   - type: the stored type name.
+    ///   - schemaVersion: the stored schema version.
+    ///   - payload: the stored payload.
+    /// - Returns: the event, or nil.
+    public static func decodeCurrent(type: String, schemaVersion: UInt32, payload: [UInt8]) -> AccountEvent? {
+        func current<E: DomainEvent>(_ type: E.Type, _ wrap: (E) -> AccountEvent) -> AccountEvent? {
+            guard schemaVersion == E.schemaVersion, let event = try? E.decodePayload(payload) else { return nil }
+            return wrap(event)
         }
-        switch record.type {
-        case MoneyDeposited.eventType: return try current(MoneyDeposited.self) { .deposited($0) }
-        case MoneyWithdrawn.eventType: return try current(MoneyWithdrawn.self) { .withdrawn($0) }
-        case AccountOpened.eventType: return try current(AccountOpened.self) { .opened($0) }
-        case TransferDebited.eventType: return try current(TransferDebited.self) { .transferDebited($0) }
-        case TransferCredited.eventType: return try current(TransferCredited.self) { .transferCredited($0) }
-        case TransferRefunded.eventType: return try current(TransferRefunded.self) { .transferRefunded($0) }
+        switch type {
+        case MoneyDeposited.eventType: return current(MoneyDeposited.self) { .deposited($0) }
+        case MoneyWithdrawn.eventType: return current(MoneyWithdrawn.self) { .withdrawn($0) }
+        case AccountOpened.eventType: return current(AccountOpened.self) { .opened($0) }
+        case TransferDebited.eventType: return current(TransferDebited.self) { .transferDebited($0) }
+        case TransferCredited.eventType: return current(TransferCredited.self) { .transferCredited($0) }
+        case TransferRefunded.eventType: return current(TransferRefunded.self) { .transferRefunded($0) }
         default: return nil
         }
     }

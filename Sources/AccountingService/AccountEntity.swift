@@ -337,11 +337,7 @@ final class AccountEntity: Sendable {
 
     /// Puts `batch` back at the head of the queue for another decision after a reload.
     private func retry(_ batch: [AccountWork], findKeys: Bool) {
-        let retries = batch.map { work -> AccountWork in
-            var retry = work
-            retry.attempt += 1
-            return retry
-        }
+        let retries = batch.map { AccountWork(retrying: $0) }
         state.withLock { state in
             state.loaded = false
             if findKeys { state.findKeys = true }

@@ -175,7 +175,11 @@ final class TotalsCell: Sendable {
         // before looking at it; the buffer's subscript lends it in place.
         records.withUnsafeBufferPointer { records in
             for index in records.indices {
-                guard let event = try? AccountEvent.decode(records[index]) else { continue }
+                guard
+                    let event = AccountEvent.decodeCurrent(
+                        type: records[index].type, schemaVersion: records[index].schemaVersion,
+                        payload: records[index].payload) ?? (try? AccountEvent.decode(records[index]))
+                else { continue }
                 delta.events += 1
                 switch event {
                 case .opened(let event):

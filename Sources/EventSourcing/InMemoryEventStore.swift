@@ -61,13 +61,22 @@ public final class InMemoryEventStore: EventStore {
         }
         let step = state.withLock { state -> AppendStep in
             if state.closed { return .failed(EventStoreError(.closed, "store closed", stream: stream)) }
-            if let entry = state.ids[events[0].id] {
+            let firstIndex = state.log.count
+            // A one-event append (the usual one) claims its ID's entry at once, one hash of the ID instead of a
+            // lookup here and an insertion below; a refused append gives the entry back.
+            let single = events.count == 1
+            let earlier =
+                single
+                ? state.ids.updateValue(IDEntry(index: firstIndex, appendLength: 1), forKey: events[0].id)
+                : state.ids[events[0].id]
+            if let entry = earlier {
+                if single { state.ids[events[0].id] = entry }
                 switch Self.retryResult(state: state, entry: entry, stream: stream, events: events) {
                 case .success(let original): return .replay(original)
                 case .failure(let error): return .failed(error)
                 }
             }
-            if events.count > 1 {
+            if !single {
                 var seen = Set<EventID>()
                 for event in events {
                     if state.ids[event.id] != nil || !seen.insert(event.id).inserted {
@@ -82,15 +91,15 @@ public final class InMemoryEventStore: EventStore {
             let slot = state.streams.index(forKey: stream)
             let current = UInt64(slot.map { state.streams.values[$0].count } ?? 0)
             guard expected.isSatisfied(by: current) else {
+                if single { state.ids[events[0].id] = nil }
                 return .failed(.conflict(stream: stream, expected: expected, actual: current))
             }
-            let firstIndex = state.log.count
             var version = current
             for (offset, event) in events.enumerated() {
                 version += 1
                 let index = state.log.count
                 state.log.append(RecordedEvent(event, stream: stream, version: version, position: UInt64(index + 1)))
-                state.ids[event.id] = IDEntry(index: index, appendLength: offset == 0 ? events.count : 0)
+                if !single { state.ids[event.id] = IDEntry(index: index, appendLength: offset == 0 ? events.count : 0) }
             }
             if let slot {
                 state.streams.values[slot].append(contentsOf: firstIndex..<state.log.count)
