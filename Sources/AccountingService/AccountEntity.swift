@@ -171,7 +171,7 @@ final class AccountEntity: Sendable {
                         version = record.version
                         if let key = record.metadata.idempotencyKey {
                             let answer = AccountReply(
-                                node: self.node.nodeID, balance: account.balance, version: version)
+                                balance: account.balance, version: version, details: self.node.replyDetails)
                             answers.insert(key, answer)
                             if let wanted, wanted.contains(key) { found.append((key, answer)) }
                         }
@@ -276,7 +276,8 @@ final class AccountEntity: Sendable {
                 let key = request.idempotencyKey
                 if !key.isEmpty, let first = state.answers[key] {
                     plans.append(
-                        .answer(AccountReply(node: node.nodeID, balance: first.balance, version: first.version)))
+                        .answer(
+                            AccountReply(balance: first.balance, version: first.version, details: node.replyDetails)))
                     continue
                 }
                 if !key.isEmpty, let first = keys[key] {
@@ -296,7 +297,8 @@ final class AccountEntity: Sendable {
                     continue
                 }
                 guard let event = decided else {
-                    plans.append(.answer(AccountReply(node: node.nodeID, balance: scratch.balance, version: version)))
+                    plans.append(
+                        .answer(AccountReply(balance: scratch.balance, version: version, details: node.replyDetails)))
                     continue
                 }
                 scratch.evolve(event)
@@ -306,7 +308,7 @@ final class AccountEntity: Sendable {
                 let id = key.isEmpty ? EventID.next() : Self.eventID(stream: stream, key: key, index: 0)
                 data.append(event.eventData(id: id, metadata: EventMetadata(idempotencyKey: key.isEmpty ? nil : key)))
                 version += 1
-                let answer = AccountReply(node: node.nodeID, balance: scratch.balance, version: version)
+                let answer = AccountReply(balance: scratch.balance, version: version, details: node.replyDetails)
                 if !key.isEmpty { keys[key] = answer }
                 plans.append(.appended(answer, key: key))
             }

@@ -26,6 +26,8 @@ final class AccountNode: ShardRequestHandler {
     /// `[a, k]`, then retried alone as `[k]` after the window, `k` would be appended a second time.
     let keyedCommandsShareAppends: Bool
     let logger: Logger
+    /// What this node's successful replies say beyond balance and version (shared by all of them).
+    let replyDetails: AccountReply.Details
     private let stripes: [EntityStripe]
 
     init(
@@ -34,6 +36,7 @@ final class AccountNode: ShardRequestHandler {
     ) {
         self.idempotencyWindow = max(1, idempotencyWindow)
         self.nodeID = nodeID
+        self.replyDetails = AccountReply.Details(node: nodeID)
         self.store = store
         self.snapshots = snapshots
         self.snapshotEvery = snapshotEvery
