@@ -72,7 +72,7 @@ final class AccountEntity: Sendable {
         enum Next {
             case load
             case run(AccountWork)
-            case commands([AccountWork])
+            case commands(SmallList<AccountWork>)
             case idle
         }
         let next = state.withLock { state -> Next in
@@ -88,7 +88,7 @@ final class AccountEntity: Sendable {
             // Where the store recognises a retried event ID only as an append's first (JetStream without
             // markers), a keyed command starts an append of its own, so that its retry after the idempotency
             // window is recognised (see `AccountNode.keyedCommandsShareAppends`).
-            var batch = [AccountWork]()
+            var batch = SmallList<AccountWork>()
             while state.head < state.queue.count && batch.count < Self.maxBatch,
                 let request = state.queue[state.head].command
             {
@@ -221,7 +221,7 @@ final class AccountEntity: Sendable {
     private func run(_ work: AccountWork) -> Bool {
         switch work.message {
         case is AccountCommandRequest:
-            return execute([work])
+            return execute(SmallList(work))
         case is GetAccount:
             let answer = state.withLock { state in
                 reply(state, error: state.account.isOpen ? "" : AccountError.accountNotFound.code)
@@ -263,16 +263,16 @@ final class AccountEntity: Sendable {
     /// Runs consecutive commands as one step: each is decided against the state its predecessors left (as if run
     /// one at a time), their events go into one append (atomic: all or none), and every answer goes out after the
     /// append is durable. A hot account then costs one fsync per batch, not per command.
-    private func execute(_ batch: [AccountWork]) -> Bool {
+    private func execute(_ batch: SmallList<AccountWork>) -> Bool {
         let (plans, data, account, version) = state.withLock {
-            state -> ([Planned], [EventData], Account, UInt64) in
+            state -> (SmallList<Planned>, [EventData], Account, UInt64) in
             var scratch = state.account
             var version = state.version
-            var plans = [Planned]()
+            var plans = SmallList<Planned>()
             var data: [EventData] = []
             var keys: [String: AccountReply] = [:]
-            for work in batch {
-                let request = work.command!
+            for index in 0..<batch.count {
+                let request = batch[index].command!
                 let key = request.idempotencyKey
                 if !key.isEmpty, let first = state.answers[key] {
                     plans.append(
@@ -317,8 +317,11 @@ final class AccountEntity: Sendable {
             return (plans, data, scratch, state.version)
         }
         guard !data.isEmpty else {
-            for (work, plan) in zip(batch, plans) {
-                if case .answer(let answer) = plan { work.replyTo.deliver(.success(answer), context: work.context) }
+            for index in 0..<batch.count {
+                let work = batch[index]
+                if case .answer(let answer) = plans[index] {
+                    work.replyTo.deliver(.success(answer), context: work.context)
+                }
             }
             return true
         }
@@ -338,8 +341,8 @@ final class AccountEntity: Sendable {
     }
 
     /// Puts `batch` back at the head of the queue for another decision after a reload.
-    private func retry(_ batch: [AccountWork], findKeys: Bool) {
-        let retries = batch.map { AccountWork(retrying: $0) }
+    private func retry(_ batch: SmallList<AccountWork>, findKeys: Bool) {
+        let retries = (0..<batch.count).map { AccountWork(retrying: batch[$0]) }
         state.withLock { state in
             state.loaded = false
             if findKeys { state.findKeys = true }
@@ -352,7 +355,7 @@ final class AccountEntity: Sendable {
         let plans = flight.plans
         switch result {
         case .success(let appended)
-        where appended.lastVersion != flight.version + UInt64(flight.events) && batch.allSatisfy({ $0.attempt < 3 }):
+        where appended.lastVersion != flight.version + UInt64(flight.events) && batch.allSatisfy { $0.attempt < 3 }:
             // The store answered an idempotent replay: these events were stored by an earlier append (a retry
             // whose key left the window, see RecentAnswers). Nothing was stored now; look the keys up in the
             // stream and decide the batch again.
@@ -361,8 +364,10 @@ final class AccountEntity: Sendable {
             let snapshot = state.withLock { state -> Snapshot? in
                 state.account = flight.account
                 state.version = appended.lastVersion
-                for plan in plans {
-                    if case .appended(let answer, let key) = plan, !key.isEmpty { state.answers.insert(key, answer) }
+                for index in 0..<plans.count {
+                    if case .appended(let answer, let key) = plans[index], !key.isEmpty {
+                        state.answers.insert(key, answer)
+                    }
                 }
                 let every = node.snapshotEvery
                 guard every > 0, node.snapshots != nil, state.version / every > state.lastSnapshot / every else {
@@ -374,8 +379,9 @@ final class AccountEntity: Sendable {
                     schemaVersion: SnapshotEnvelope.schemaVersion,
                     payload: SnapshotEnvelope(account: state.account, answers: state.answers).payload)
             }
-            for (work, plan) in zip(batch, plans) {
-                switch plan {
+            for index in 0..<batch.count {
+                let work = batch[index]
+                switch plans[index] {
                 case .answer(let answer), .appended(let answer, _):
                     work.replyTo.deliver(.success(answer), context: work.context)
                 }
@@ -385,7 +391,7 @@ final class AccountEntity: Sendable {
                 snapshots.saveSnapshot(snapshot) { _ in }
             }
         case .failure(let error)
-        where (error.code == .conflict || error.code == .duplicateEventID) && batch.allSatisfy({ $0.attempt < 3 }):
+        where (error.code == .conflict || error.code == .duplicateEventID) && batch.allSatisfy { $0.attempt < 3 }:
             // Another writer appended (a second process on the stream), or a command of the batch was stored by
             // an append whose outcome was unknown, or by a command whose key left the window: reload (looking the
             // batch's keys up in the whole stream) and decide the whole batch again.
@@ -394,8 +400,9 @@ final class AccountEntity: Sendable {
             // Whether an append with an unknown outcome was stored is learnt by reloading before the next command.
             state.withLock { $0.loaded = false }
             let failure = Self.requestError(error, reading: false)
-            for (work, plan) in zip(batch, plans) {
-                switch plan {
+            for index in 0..<batch.count {
+                let work = batch[index]
+                switch plans[index] {
                 case .answer(let answer): work.replyTo.deliver(.success(answer), context: work.context)
                 case .appended: work.replyTo.deliver(.failure(failure), context: work.context)
                 }
@@ -407,8 +414,8 @@ final class AccountEntity: Sendable {
     /// continues the drain (see ``issue(_:)``).
     private final class AppendInFlight: Sendable {
         let entity: AccountEntity
-        let batch: [AccountWork]
-        let plans: [Planned]
+        let batch: SmallList<AccountWork>
+        let plans: SmallList<Planned>
         /// The account after the append's events.
         let account: Account
         /// The stream's version the append expects.
@@ -418,7 +425,7 @@ final class AccountEntity: Sendable {
         private let arrived = Atomic<Bool>(false)
 
         init(
-            entity: AccountEntity, batch: [AccountWork], plans: [Planned], account: Account,
+            entity: AccountEntity, batch: SmallList<AccountWork>, plans: SmallList<Planned>, account: Account,
             version: UInt64, events: Int
         ) {
             self.entity = entity
@@ -518,3 +525,35 @@ struct SnapshotEnvelope {
         }
     }
 }
+
+/// Elements in order, the first one inline: a batch of one command (every batch when the store completes inside the
+/// call, as the memory store does) allocates no array for its commands or their plans.
+struct SmallList<Element> {
+    private var first: Element?
+    private var rest: [Element] = []
+
+    init() {}
+
+    init(_ element: Element) { first = element }
+
+    var count: Int { first == nil ? 0 : 1 + rest.count }
+    var isEmpty: Bool { first == nil }
+
+    subscript(index: Int) -> Element { index == 0 ? first! : rest[index - 1] }
+
+    mutating func append(_ element: Element) {
+        if first == nil {
+            first = element
+        } else {
+            rest.append(element)
+        }
+    }
+
+    /// Whether every element satisfies `predicate`.
+    func allSatisfy(_ predicate: (Element) -> Bool) -> Bool {
+        guard let first else { return true }
+        return predicate(first) && rest.allSatisfy(predicate)
+    }
+}
+
+extension SmallList: Sendable where Element: Sendable {}
