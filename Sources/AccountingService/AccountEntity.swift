@@ -31,7 +31,7 @@ final class AccountEntity: Sendable {
 
         mutating func next() -> AccountWork? {
             guard head < queue.count else {
-                queue.removeAll(keepingCapacity: true)
+                queue.clear()
                 head = 0
                 return nil
             }
@@ -77,7 +77,7 @@ final class AccountEntity: Sendable {
         }
         let next = state.withLock { state -> Next in
             if state.head >= state.queue.count {
-                state.queue.removeAll(keepingCapacity: true)
+                state.queue.clear()
                 state.head = 0
                 state.running = false
                 return .idle
@@ -557,3 +557,12 @@ struct SmallList<Element> {
 }
 
 extension SmallList: Sendable where Element: Sendable {}
+
+extension Array {
+    /// Removes every element, keeping the capacity: one `removeLast` each (the queue of an entity usually holds
+    /// one message), where `removeAll(keepingCapacity:)` went through the generic `replaceSubrange` (~160
+    /// instructions per deposit under callgrind).
+    mutating func clear() {
+        while !isEmpty { removeLast() }
+    }
+}

@@ -99,7 +99,16 @@ final class AccountNode: ShardRequestHandler {
     /// The number of live entities.
     var count: Int { stripes.reduce(0) { $0 + $1.table.withLock { $0.count } } }
 
-    private func stripe(_ id: String) -> Int { id.hashValue & 63 }
+    /// The stripe of `id`: FNV-1a over its bytes, not `hashValue` (a second SipHash of the ID per message beside
+    /// the stripe dictionary's own, ~225 instructions under callgrind). The stripe only spreads lock contention.
+    private func stripe(_ id: String) -> Int {
+        var id = id
+        return id.withUTF8 { bytes in
+            var hash: UInt32 = 0x811C_9DC5
+            for byte in bytes { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+            return Int((hash ^ (hash >> 16)) & 63)
+        }
+    }
 }
 
 /// One lock stripe of a node's entity table.
