@@ -154,9 +154,20 @@ final class StatsProjection: Sendable {
 
     let follower: LogFollower
 
-    init(store: any EventStore) {
+    /// - Parameters:
+    ///   - store: the store whose log it follows.
+    ///   - alsoApply: another consumer of the same batches, after the totals (the transfer process manager of a
+    ///     process that holds both: one follower instead of two).
+    init(store: any EventStore, alsoApply: (@Sendable ([RecordedEvent]) -> Void)? = nil) {
         let totals = TotalsCell()
-        follower = LogFollower(store: store) { events in totals.apply(events) }
+        if let alsoApply {
+            follower = LogFollower(store: store) { events in
+                totals.apply(events)
+                alsoApply(events)
+            }
+        } else {
+            follower = LogFollower(store: store) { events in totals.apply(events) }
+        }
         cell = totals
     }
 
