@@ -314,7 +314,7 @@ final class AccountEntity: Sendable {
             }
             // `scratch` is the state after every event of the append: the entity's state once it succeeds (the
             // entity runs nothing else until then).
-            return (plans, data, scratch, state.version)
+            return (plans, data, consume scratch, state.version)
         }
         guard !data.isEmpty else {
             for index in 0..<batch.count {

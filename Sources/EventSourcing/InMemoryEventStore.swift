@@ -103,7 +103,11 @@ public final class InMemoryEventStore: EventStore {
                 if !single { state.ids[event.id] = IDEntry(index: index, appendLength: offset == 0 ? events.count : 0) }
             }
             if let slot {
-                state.streams.values[slot].append(contentsOf: firstIndex..<state.log.count)
+                if single {
+                    state.streams.values[slot].append(firstIndex)
+                } else {
+                    state.streams.values[slot].append(contentsOf: firstIndex..<state.log.count)
+                }
             } else {
                 state.streams[stream] = Array(firstIndex..<state.log.count)
             }
