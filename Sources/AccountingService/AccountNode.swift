@@ -80,9 +80,16 @@ final class AccountNode: ShardRequestHandler {
     func submit(_ work: AccountWork, to id: String) {
         while true {
             let entity = stripes[stripe(id)].table.withLock { table in
-                if let entity = table[id] { return entity }
-                let entity = AccountEntity(id: id, node: self)
-                table[id] = entity
+                // The stripe's last entity first: a hot account skips the dictionary's hash of its ID.
+                if let last = table.last, last.id == id { return last }
+                let entity: AccountEntity
+                if let known = table.entities[id] {
+                    entity = known
+                } else {
+                    entity = AccountEntity(id: id, node: self)
+                    table.entities[id] = entity
+                }
+                table.last = entity
                 return entity
             }
             if entity.submit(work) { return }
@@ -92,12 +99,13 @@ final class AccountNode: ShardRequestHandler {
     /// Removes a passivated entity (only if it is still the one in the table).
     func remove(_ entity: AccountEntity) {
         stripes[stripe(entity.id)].table.withLock { table in
-            if table[entity.id] === entity { table[entity.id] = nil }
+            if table.entities[entity.id] === entity { table.entities[entity.id] = nil }
+            if table.last === entity { table.last = nil }
         }
     }
 
     /// The number of live entities.
-    var count: Int { stripes.reduce(0) { $0 + $1.table.withLock { $0.count } } }
+    var count: Int { stripes.reduce(0) { $0 + $1.table.withLock { $0.entities.count } } }
 
     /// The stripe of `id`: FNV-1a over its bytes, not `hashValue` (a second SipHash of the ID per message beside
     /// the stripe dictionary's own, ~225 instructions under callgrind). The stripe only spreads lock contention.
@@ -113,7 +121,14 @@ final class AccountNode: ShardRequestHandler {
 
 /// One lock stripe of a node's entity table.
 final class EntityStripe: Sendable {
-    let table = Mutex<[String: AccountEntity]>([:])
+    struct Table {
+        var entities: [String: AccountEntity] = [:]
+        /// The entity last looked up (a hot account's, usually): compared by ID before the dictionary is hashed
+        /// (~300 instructions per message under callgrind).
+        var last: AccountEntity?
+    }
+
+    let table = Mutex(Table())
 }
 
 /// One message for an account, with where its answer goes.
