@@ -3,16 +3,32 @@ import ClstrRuntime
 
 /// A command for one account (the cluster key is the account ID), with the caller's idempotency key ("" for
 /// none). Replies with the account's state after it, or the domain error that refused it.
+///
+/// Three words at most (the command, whose transfer cases are indirect, and the key in a box only when there is
+/// one), so that a request fits an existential's inline buffer: the cluster client carries a deposit without a
+/// box allocation, and a copy retains nothing (~300 instructions per deposit under callgrind with the key inline).
 struct AccountCommandRequest: ClusterMessage {
     typealias Reply = AccountReply
     static var messageType: String { "accounting.Command" }
 
+    /// An idempotency key (never empty).
+    final class Key: Sendable {
+        let value: String
+        init(_ value: String) { self.value = value }
+    }
+
     var command: AccountCommand
-    var idempotencyKey: String
+    private var key: Key?
+
+    /// The caller's idempotency key, "" for none.
+    var idempotencyKey: String {
+        get { key?.value ?? "" }
+        set { key = newValue.isEmpty ? nil : Key(newValue) }
+    }
 
     init(_ command: AccountCommand, idempotencyKey: String = "") {
         self.command = command
-        self.idempotencyKey = idempotencyKey
+        self.key = idempotencyKey.isEmpty ? nil : Key(idempotencyKey)
     }
 
     func encode(to writer: inout WireWriter) {
@@ -57,7 +73,8 @@ struct AccountCommandRequest: ClusterMessage {
         case 5: command = .refund(transferID: try reader.readString())
         case let tag: throw RequestError(.codec, "unknown account command tag \(tag)")
         }
-        idempotencyKey = try reader.readString()
+        let key = try reader.readString()
+        self.key = key.isEmpty ? nil : Key(key)
     }
 }
 
@@ -109,17 +126,42 @@ struct ReadAccountEvents: ClusterMessage {
 
 /// An account's answer: its state after the command (or now), or the domain error that refused the command (then
 /// nothing was appended and `balance`/`version` are the current ones).
+///
+/// Three words: the balance, the version and a shared ``Details`` object for the rest (the node's name and, rarely,
+/// an error or how the entity was rebuilt), so that a reply fits an existential's inline buffer: `Outcome` carries
+/// it without a box allocation, and a copy is one retain instead of two strings' (~400 instructions per deposit
+/// under callgrind with the six fields inline).
 struct AccountReply: WireCodable, Equatable {
-    /// The node that holds the account.
-    var node: String
+    /// What a reply says beyond balance and version; an entity's successful replies share its node's one.
+    final class Details: Sendable {
+        /// The node that holds the account.
+        let node: String
+        /// The domain error's code (``AccountError/code``), "" on success.
+        let error: String
+        /// How the entity was last rebuilt: events replayed and the snapshot version it started from (0: none).
+        let replayed: Int
+        let snapshotVersion: UInt64
+
+        init(node: String, error: String = "", replayed: Int = 0, snapshotVersion: UInt64 = 0) {
+            self.node = node
+            self.error = error
+            self.replayed = replayed
+            self.snapshotVersion = snapshotVersion
+        }
+    }
+
     var balance: Int64
     /// The stream version (0 for an account never opened).
     var version: UInt64
+    let details: Details
+
+    /// The node that holds the account.
+    var node: String { details.node }
     /// The domain error's code (``AccountError/code``), "" on success.
-    var error: String
+    var error: String { details.error }
     /// How the entity was last rebuilt: events replayed and the snapshot version it started from (0: none).
-    var replayed: Int
-    var snapshotVersion: UInt64
+    var replayed: Int { details.replayed }
+    var snapshotVersion: UInt64 { details.snapshotVersion }
 
     func encode(to writer: inout WireWriter) {
         writer.write(node)
@@ -134,21 +176,35 @@ struct AccountReply: WireCodable, Equatable {
         node: String, balance: Int64, version: UInt64, error: String = "", replayed: Int = 0,
         snapshotVersion: UInt64 = 0
     ) {
-        self.node = node
+        self.init(
+            balance: balance, version: version,
+            details: Details(node: node, error: error, replayed: replayed, snapshotVersion: snapshotVersion))
+    }
+
+    /// A reply sharing `details` (an entity's successful replies share their node's).
+    init(balance: Int64, version: UInt64, details: Details) {
         self.balance = balance
         self.version = version
-        self.error = error
-        self.replayed = replayed
-        self.snapshotVersion = snapshotVersion
+        self.details = details
     }
 
     init(from reader: inout WireReader) throws(RequestError) {
-        node = try reader.readString()
-        balance = try reader.readInt64()
-        version = try reader.readVarint()
-        error = try reader.readString()
-        replayed = try reader.readInt()
-        snapshotVersion = try reader.readVarint()
+        let node = try reader.readString()
+        let balance = try reader.readInt64()
+        let version = try reader.readVarint()
+        let error = try reader.readString()
+        let replayed = try reader.readInt()
+        let snapshotVersion = try reader.readVarint()
+        self.init(
+            node: node, balance: balance, version: version, error: error, replayed: replayed,
+            snapshotVersion: snapshotVersion)
+    }
+
+    static func == (lhs: AccountReply, rhs: AccountReply) -> Bool {
+        lhs.balance == rhs.balance && lhs.version == rhs.version
+            && (lhs.details === rhs.details
+                || (lhs.node == rhs.node && lhs.error == rhs.error && lhs.replayed == rhs.replayed
+                    && lhs.snapshotVersion == rhs.snapshotVersion))
     }
 
     /// The domain error, if the command was refused.

@@ -237,10 +237,8 @@ final class AccountingHTTPService: HTTPService {
             }
             if deferred.route == routes.open.index { response.status = HTTPStatus(code: 201) }
             response.body.writeJSON(
-                #"{"account_id":"#, string: deferred.key, #","balance":"#, int: Int(reply.balance), "")
-            response.body.writeStaticString(#","version":"#)
-            response.body.writeDecimal(Int(reply.version))
-            response.body.writeStaticString("}")
+                #"{"account_id":"#, string: deferred.key, #","balance":"#, int: Int(reply.balance), #","version":"#,
+                int: Int(reply.version), "}")
         case .failure(let error):
             Self.fail(error, &response)
         }
@@ -351,7 +349,7 @@ final class AccountingHTTPService: HTTPService {
     }
 
     /// The amount (or initial balance) of a body: `{"<field>": N}`.
-    static func amount(_ request: HTTPRequest, field: String, optional: Bool) -> Result<Int64, Refusal> {
+    static func amount(_ request: HTTPRequest, field: StaticString, optional: Bool) -> Result<Int64, Refusal> {
         if request.body.readableBytes == 0 {
             if optional { return .success(0) }
             return .failure(
@@ -372,7 +370,7 @@ final class AccountingHTTPService: HTTPService {
             return .failure(
                 Refusal(response: error(.unprocessableContent, "body must be a JSON object", code: "invalid_body")))
         case .object(let members):
-            switch members[field] {
+            switch members[field.description] {
             case .integer(let value)? where value >= lowest:
                 return .success(value)
             case nil where optional:

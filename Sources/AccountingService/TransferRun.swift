@@ -126,30 +126,41 @@ final class TransferProcessManager: Sendable {
         var attempts = 0
     }
 
-    let follower: LogFollower
+    /// Its own log follower, or nil when another one feeds ``apply(_:)`` (see `StatsProjection`).
+    let follower: LogFollower?
     private let pending: PendingTransfers
     private let client: ClusterClient
     private let logger: Logger
     private let ticker: BackgroundTicker
     let grace: Duration
 
-    init(store: any EventStore, client: ClusterClient, logger: Logger, grace: Duration = .seconds(2)) {
+    /// - Parameters:
+    ///   - ownFollower: false when the caller feeds the log's batches to ``apply(_:)`` from a follower it shares.
+    init(
+        store: any EventStore, client: ClusterClient, logger: Logger, grace: Duration = .seconds(2),
+        ownFollower: Bool = true
+    ) {
         let pending = PendingTransfers()
         self.pending = pending
         self.client = client
         self.logger = logger
         self.grace = grace
-        follower = LogFollower(store: store, interval: .milliseconds(50)) { events in pending.apply(events) }
+        follower =
+            ownFollower
+            ? LogFollower(store: store, interval: .milliseconds(50)) { events in pending.apply(events) } : nil
         let sweep = PendingSweep(pending: pending, client: client, logger: logger, grace: grace)
         ticker = BackgroundTicker(interval: .milliseconds(500)) { sweep.run() }
     }
 
-    func start() { follower.start() }
+    func start() { follower?.start() }
 
     func stop() {
         ticker.stop()
-        follower.stop()
+        follower?.stop()
     }
+
+    /// Takes a batch of the global log, in order (from a shared follower).
+    func apply(_ events: [RecordedEvent]) { pending.apply(events) }
 
     /// Transfers debited and not yet credited or refunded.
     var pendingCount: Int { pending.state.withLock { $0.count } }
@@ -162,14 +173,17 @@ final class PendingTransfers: Sendable {
     func apply(_ records: [RecordedEvent]) {
         var debits: [(String, TransferProcessManager.Pending)] = []
         var closed: [String] = []
-        for record in records {
-            // Only the transfer legs matter here: the type name is compared before anything is decoded (most of
-            // the log is deposits).
-            switch record.type {
+        // By index: `for record in records` copied every record (its nine fields) before looking at it.
+        for index in records.indices {
+            // Only the transfer legs matter here: the type name is compared before anything is decoded. Most of
+            // the log is deposits: their name, equal to the stored literal, is recognised first by its raw bits.
+            switch records[index].type {
+            case MoneyDeposited.eventType, MoneyWithdrawn.eventType, AccountOpened.eventType: continue
             case TransferDebited.eventType, TransferCredited.eventType, TransferRefunded.eventType: break
             default: continue
             }
-            switch try? AccountEvent.codec.decode(record) {
+            let record = records[index]
+            switch try? AccountEvent.decode(record) {
             case .transferDebited(let event)?:
                 debits.append(
                     (

@@ -18,6 +18,10 @@ public final class InMemoryEventStore: EventStore {
         var log: [RecordedEvent] = []
         /// Per stream, the log indices of its events (version v at `[v - 1]`).
         var streams: [StreamName: [Int]] = [:]
+        /// The stream of the last append and its slot in `streams`: a stream appended to again (a hot account)
+        /// is recognised by comparing names, without hashing both parts of its name (~450 instructions per
+        /// append under callgrind). Forgotten when a new stream is inserted (slots may move then).
+        var lastStream: (name: StreamName, slot: Dictionary<StreamName, [Int]>.Index)?
         var ids: [EventID: IDEntry] = [:]
         var observers: [(id: Int, callback: @Sendable (UInt64) -> Void)] = []
         var nextObserverID = 0
@@ -55,19 +59,38 @@ public final class InMemoryEventStore: EventStore {
             metrics?.appendFailed()
             return completion(.failure(EventStoreError(.invalidArgument, "empty append", stream: stream)))
         }
-        if !stream.isValid {
-            metrics?.appendFailed()
-            return completion(.failure(EventStoreError(.invalidArgument, "invalid stream name", stream: stream)))
-        }
         let step = state.withLock { state -> AppendStep in
+            // At most one hash of the stream name per append (none when the last append was to the same
+            // stream): the slot found here is reused for the appends below (two lookups per event were 2.7 % of
+            // the memory store's deposit CPU in perf). A stream that has events was valid when it got its first:
+            // only a new one is checked (both parts' bytes on every append were ~300 instructions per deposit
+            // under callgrind).
+            let slot: Dictionary<StreamName, [Int]>.Index?
+            if let last = state.lastStream, last.name == stream {
+                slot = last.slot
+            } else {
+                slot = state.streams.index(forKey: stream)
+            }
+            if slot == nil, !stream.isValid {
+                return .failed(EventStoreError(.invalidArgument, "invalid stream name", stream: stream))
+            }
             if state.closed { return .failed(EventStoreError(.closed, "store closed", stream: stream)) }
-            if let entry = state.ids[events[0].id] {
+            let firstIndex = state.log.count
+            // A one-event append (the usual one) claims its ID's entry at once, one hash of the ID instead of a
+            // lookup here and an insertion below; a refused append gives the entry back.
+            let single = events.count == 1
+            let earlier =
+                single
+                ? state.ids.updateValue(IDEntry(index: firstIndex, appendLength: 1), forKey: events[0].id)
+                : state.ids[events[0].id]
+            if let entry = earlier {
+                if single { state.ids[events[0].id] = entry }
                 switch Self.retryResult(state: state, entry: entry, stream: stream, events: events) {
                 case .success(let original): return .replay(original)
                 case .failure(let error): return .failed(error)
                 }
             }
-            if events.count > 1 {
+            if !single {
                 var seen = Set<EventID>()
                 for event in events {
                     if state.ids[event.id] != nil || !seen.insert(event.id).inserted {
@@ -77,25 +100,28 @@ public final class InMemoryEventStore: EventStore {
                     }
                 }
             }
-            // One hash of the stream name per append: the slot found here is reused for the appends below
-            // (two lookups per event were 2.7 % of the memory store's deposit CPU in perf).
-            let slot = state.streams.index(forKey: stream)
             let current = UInt64(slot.map { state.streams.values[$0].count } ?? 0)
             guard expected.isSatisfied(by: current) else {
+                if single { state.ids[events[0].id] = nil }
                 return .failed(.conflict(stream: stream, expected: expected, actual: current))
             }
-            let firstIndex = state.log.count
             var version = current
             for (offset, event) in events.enumerated() {
                 version += 1
                 let index = state.log.count
                 state.log.append(RecordedEvent(event, stream: stream, version: version, position: UInt64(index + 1)))
-                state.ids[event.id] = IDEntry(index: index, appendLength: offset == 0 ? events.count : 0)
+                if !single { state.ids[event.id] = IDEntry(index: index, appendLength: offset == 0 ? events.count : 0) }
             }
             if let slot {
-                state.streams.values[slot].append(contentsOf: firstIndex..<state.log.count)
+                if single {
+                    state.streams.values[slot].append(firstIndex)
+                } else {
+                    state.streams.values[slot].append(contentsOf: firstIndex..<state.log.count)
+                }
+                state.lastStream = (stream, slot)
             } else {
                 state.streams[stream] = Array(firstIndex..<state.log.count)
+                state.lastStream = nil
             }
             let result = AppendResult(
                 firstVersion: current + 1, lastVersion: version, firstPosition: UInt64(firstIndex + 1),

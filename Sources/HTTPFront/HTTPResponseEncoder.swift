@@ -118,6 +118,52 @@ extension ByteBuffer {
         }
     }
 
+    /// ``writeJSON(_:string:_:int:_:)`` with a second number: the shape of `{"account_id":"…","balance":B,"version":V}`
+    /// (one buffer call instead of three: the two static strings and the decimal written after it cost ~600
+    /// instructions per answer under callgrind).
+    /// - Parameters:
+    ///   - prefix: raw JSON before the string (written as is).
+    ///   - string: escaped and quoted.
+    ///   - infix: raw JSON between the string and the first number.
+    ///   - value: written in decimal.
+    ///   - infix2: raw JSON between the two numbers.
+    ///   - value2: written in decimal.
+    ///   - suffix: raw JSON after the second number.
+    public mutating func writeJSON(
+        _ prefix: StaticString, string: String, _ infix: StaticString, int value: Int, _ infix2: StaticString,
+        int value2: Int, _ suffix: StaticString
+    ) {
+        var text = string
+        text.withUTF8 { utf8 in
+            // Worst case: every byte escaped as \u00XX (6 bytes), 20 digits and a sign per number.
+            let bound =
+                prefix.utf8CodeUnitCount + 2 + utf8.count * 6 + infix.utf8CodeUnitCount + 21
+                + infix2.utf8CodeUnitCount + 21 + suffix.utf8CodeUnitCount
+            writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { raw in
+                var position = 0
+                func copy(_ piece: StaticString) {
+                    (raw.baseAddress! + position).copyMemory(from: piece.utf8Start, byteCount: piece.utf8CodeUnitCount)
+                    position += piece.utf8CodeUnitCount
+                }
+                copy(prefix)
+                raw[position] = UInt8(ascii: "\"")
+                position += 1
+                JSONWriter.escape(utf8) { chunk in
+                    (raw.baseAddress! + position).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
+                    position += chunk.count
+                }
+                raw[position] = UInt8(ascii: "\"")
+                position += 1
+                copy(infix)
+                position += writeDecimalDigits(value, to: raw.baseAddress! + position)
+                copy(infix2)
+                position += writeDecimalDigits(value2, to: raw.baseAddress! + position)
+                copy(suffix)
+                return position
+            }
+        }
+    }
+
     /// Appends `string` as a JSON string: quoted, with `"`, `\` and control characters escaped.
     /// - Parameter string: the text.
     @inlinable

@@ -130,6 +130,33 @@ import Testing
         }
     }
 
+    @Test func directEncodingAndDecodingAgreeWithTheCodec() throws {
+        let stream = StreamName(aggregateType: "account", aggregateID: "alice")
+        let metadata = EventMetadata(idempotencyKey: "k-1")
+        for (index, event) in events.enumerated() {
+            let id = EventID.next()
+            let at = EventTimestamp.now()
+            let direct = event.eventData(id: id, occurredAt: at, metadata: metadata)
+            #expect(direct == (try AccountEvent.codec.encode(event, id: id, occurredAt: at, metadata: metadata)))
+            let record = RecordedEvent(direct, stream: stream, version: UInt64(index + 1), position: UInt64(index + 1))
+            #expect(try AccountEvent.decode(record) == event)
+            #expect(AccountEvent.decodeCurrent(type: record.type, schemaVersion: 1, payload: record.payload) == event)
+            // Another schema version than the code's goes through the codec, which refuses a newer one.
+            var newer = record
+            newer.schemaVersion = 2
+            #expect(AccountEvent.decodeCurrent(type: newer.type, schemaVersion: 2, payload: newer.payload) == nil)
+            #expect(throws: EventStoreError.self) { try AccountEvent.decode(newer) }
+            // Malformed payloads are codec errors on the direct path too.
+            var broken = record
+            broken.payload += [0]
+            #expect(AccountEvent.decodeCurrent(type: broken.type, schemaVersion: 1, payload: broken.payload) == nil)
+            #expect(throws: EventStoreError.self) { try AccountEvent.decode(broken) }
+        }
+        var unknown = RecordedEvent(events[0].eventData(id: .next()), stream: stream, version: 1, position: 1)
+        unknown.type = "SomethingElse"
+        #expect(throws: EventStoreError.self) { try AccountEvent.decode(unknown) }
+    }
+
     @Test func malformedPayloadsAreCodecErrors() throws {
         let stream = StreamName(aggregateType: "account", aggregateID: "alice")
         for event in events {

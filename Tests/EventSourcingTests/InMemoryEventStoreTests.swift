@@ -24,6 +24,40 @@ import Testing
         #expect(metrics.appendLatency.snapshot().count == 1)
     }
 
+    /// The store remembers the last stream's slot; streams inserted between appends (which may move slots), one-
+    /// and many-event appends, conflicts and retries in any order keep every stream's versions and positions.
+    @Test func interleavedStreamsKeepTheirVersions() async throws {
+        let store = InMemoryEventStore()
+        let names = (0..<40).map { StreamName(aggregateType: "T", aggregateID: "s\($0)") }
+        var versions = [UInt64](repeating: 0, count: names.count)
+        var positions: [StreamName: [UInt64]] = [:]
+        var generator = SystemRandomNumberGenerator()
+        for step in 0..<600 {
+            // Mostly the same stream again, sometimes another one (new streams keep appearing early on).
+            let index = step % 7 == 0 ? Int.random(in: 0..<min(names.count, 1 + step / 10), using: &generator) : 0
+            let count = step % 5 == 0 ? 3 : 1
+            let events = (0..<count).map { _ in EventData(type: "E", payload: [UInt8(truncatingIfNeeded: step)]) }
+            let result = try await store.append(to: names[index], expected: .exact(versions[index]), events: events)
+            #expect(result.firstVersion == versions[index] + 1)
+            versions[index] += UInt64(count)
+            #expect(result.lastVersion == versions[index])
+            positions[names[index], default: []] += Array(result.firstPosition...result.lastPosition)
+            // A retry of the same append stores nothing; a stale expected version conflicts.
+            #expect(try await store.append(to: names[index], expected: .any, events: events) == result)
+            await #expect(throws: EventStoreError.self) {
+                try await store.append(
+                    to: names[index], expected: .exact(versions[index] - 1), events: [EventData(type: "E", payload: [])]
+                )
+            }
+        }
+        for (index, name) in names.enumerated() {
+            let read = try await store.read(stream: name, from: 1, maxCount: .max)
+            #expect(read.count == Int(versions[index]))
+            #expect(read.map(\.version) == Array(stride(from: 1, through: versions[index], by: 1)))
+            #expect(read.map(\.position) == (positions[name] ?? []))
+        }
+    }
+
     @Test func aClosedStoreRefuses() async throws {
         let store = InMemoryEventStore()
         store.close()
