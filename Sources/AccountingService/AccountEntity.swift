@@ -55,15 +55,17 @@ final class AccountEntity: Sendable {
 
     /// Queues `work`; false when the entity was passivated (the caller looks it up again).
     func submit(_ work: AccountWork) -> Bool {
-        let start = state.withLock { state -> Bool? in
+        // An idle entity takes its first step under the same lock that queued the work (one lock less per
+        // message when the account is not busy).
+        let next = state.withLock { state -> Next? in
             if state.passivated { return nil }
             state.queue.append(work)
-            if state.running { return false }
+            if state.running { return .idle }
             state.running = true
-            return true
+            return takeNext(&state)
         }
-        guard let start else { return false }
-        if start { drain() }
+        guard let next else { return false }
+        if perform(next) { drain() }
         return true
     }
 
@@ -72,38 +74,47 @@ final class AccountEntity: Sendable {
         while step() {}
     }
 
+    /// What a step does.
+    private enum Next {
+        case load
+        case run(AccountWork)
+        case commands(SmallList<AccountWork>)
+        case idle
+    }
+
     /// One step: load, or run one message. True to continue at once; false when the queue is empty (the entity
     /// is idle) or a completion will continue.
     private func step() -> Bool {
-        enum Next {
-            case load
-            case run(AccountWork)
-            case commands(SmallList<AccountWork>)
-            case idle
+        perform(state.withLock { takeNext(&$0) })
+    }
+
+    /// The next step of a running entity, taken from its queue (under the state's lock); `.idle` stops it.
+    private func takeNext(_ state: inout State) -> Next {
+        if state.head >= state.queue.count {
+            state.queue.clear()
+            state.head = 0
+            state.running = false
+            return .idle
         }
-        let next = state.withLock { state -> Next in
-            if state.head >= state.queue.count {
-                state.queue.clear()
-                state.head = 0
-                state.running = false
-                return .idle
-            }
-            if !state.loaded { return .load }
-            guard state.queue[state.head].command != nil else { return .run(state.next()!) }
-            // Consecutive commands go together: decided one after the other, appended at once, answered after.
-            // Where the store recognises a retried event ID only as an append's first (JetStream without
-            // markers), a keyed command starts an append of its own, so that its retry after the idempotency
-            // window is recognised (see `AccountNode.keyedCommandsShareAppends`).
-            var batch = SmallList<AccountWork>()
-            while state.head < state.queue.count && batch.count < Self.maxBatch,
-                let request = state.queue[state.head].command
-            {
-                if !batch.isEmpty, !node.keyedCommandsShareAppends, !request.idempotencyKey.isEmpty { break }
-                batch.append(state.queue[state.head])
-                state.head += 1
-            }
-            return .commands(batch)
+        if !state.loaded { return .load }
+        guard state.queue[state.head].command != nil else { return .run(state.next()!) }
+        // Consecutive commands go together: decided one after the other, appended at once, answered after.
+        // Where the store recognises a retried event ID only as an append's first (JetStream without
+        // markers), a keyed command starts an append of its own, so that its retry after the idempotency
+        // window is recognised (see `AccountNode.keyedCommandsShareAppends`).
+        var batch = SmallList<AccountWork>()
+        while state.head < state.queue.count && batch.count < Self.maxBatch,
+            let request = state.queue[state.head].command
+        {
+            if !batch.isEmpty, !node.keyedCommandsShareAppends, !request.idempotencyKey.isEmpty { break }
+            batch.append(state.queue[state.head])
+            state.head += 1
         }
+        return .commands(batch)
+    }
+
+    /// Runs a step outside the lock; true to continue at once.
+    private func perform(_ next: Next) -> Bool {
         switch next {
         case .idle: return false
         case .load: return issue { done in self.load(done) }

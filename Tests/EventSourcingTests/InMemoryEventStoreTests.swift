@@ -58,6 +58,32 @@ import Testing
         }
     }
 
+    /// The log is kept in chunks of 4,096 events: reads across chunk boundaries return every event once, in
+    /// order, with its own position, version and payload.
+    @Test func readsAcrossLogChunks() async throws {
+        let store = InMemoryEventStore()
+        let names = (0..<3).map { StreamName(aggregateType: "T", aggregateID: "c\($0)") }
+        let total = 9_000
+        for position in 1...total {
+            let payload = withUnsafeBytes(of: UInt32(position).littleEndian) { Array($0) }
+            _ = try await store.append(
+                to: names[position % 3], expected: .any, events: [EventData(type: "E", payload: payload)])
+        }
+        for (from, count) in [(1, 9_000), (4_090, 20), (4_096, 4_097), (8_100, 2_000), (9_000, 5)] {
+            let read = try await store.readAll(from: UInt64(from), maxCount: count)
+            let expected = Array(from..<min(total + 1, from + count))
+            #expect(read.map { Int($0.position) } == expected)
+            #expect(
+                read.map { $0.payload.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) } }
+                    == expected)
+        }
+        for (index, name) in names.enumerated() {
+            let read = try await store.read(stream: name, from: 1_360, maxCount: 1_400)
+            #expect(read.map(\.version) == Array(1_360...2_759).map(UInt64.init))
+            #expect(read.allSatisfy { Int($0.position) % 3 == index })
+        }
+    }
+
     @Test func aClosedStoreRefuses() async throws {
         let store = InMemoryEventStore()
         store.close()
