@@ -36,6 +36,13 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Where the SQLite files live (created when missing).")
     var dataDir: String = "./data"
 
+    @Option(
+        name: .customLong("memory-capacity"),
+        help:
+            "With --store memory: events to size the event-ID index for up front (past that it reallocates, a stall of milliseconds once large)."
+    )
+    var memoryCapacity: Int = 1 << 20
+
     @Option(name: .customLong("snapshot-every"), help: "Save an account's snapshot every N events (0: never).")
     var snapshotEvery: Int = 100
 
@@ -70,7 +77,9 @@ extension StoreOptions {
     func open(directory: String, natsURLs: [String], logger: Logger) throws -> OpenedStore {
         switch store {
         case .memory:
-            return OpenedStore(events: InMemoryEventStore(), snapshots: InMemorySnapshotStore(), description: "memory")
+            return OpenedStore(
+                events: InMemoryEventStore(capacity: memoryCapacity), snapshots: InMemorySnapshotStore(),
+                description: "memory")
         case .sqlite:
             let store: SQLiteEventStore
             do {
