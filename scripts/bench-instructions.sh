@@ -124,7 +124,7 @@ for target in $TARGETS; do
         nats-server -a 127.0.0.1 -p "$nats" >"$WORK/nats.log" 2>&1 &
         nats_pid=$!
         PIDS+=("$nats_pid")
-        for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$nats") 2>/dev/null && break; sleep 0.1; done
+        wait_tcp "$nats" "$nats_pid" 10 || { log "$target: nats-server did not start"; exit 1; }
         start_under_callgrind nats-node "$WORK/counter-service" node --node-id node-0 --node-ids node-0 \
             --nats-url "nats://127.0.0.1:$nats" --metrics-port "$node_metrics" --threads 1 "${NATS_ARGS_LIST[@]}"
         for _ in $(seq 1 1200); do grep -q 'node ready' "$WORK/nats-node.log" && break; sleep 0.1; done
@@ -144,7 +144,7 @@ for target in $TARGETS; do
         nats-server -a 127.0.0.1 -p "$nats" >"$WORK/nats.log" 2>&1 &
         nats_pid=$!
         PIDS+=("$nats_pid")
-        for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$nats") 2>/dev/null && break; sleep 0.1; done
+        wait_tcp "$nats" "$nats_pid" 10 || { log "$target: nats-server did not start"; exit 1; }
         "$BIN/counter-service" node --node-id node-0 --node-ids node-0 --nats-url "nats://127.0.0.1:$nats" \
             --metrics-port "$node_metrics" --threads 1 "${NATS_ARGS_LIST[@]}" >"$WORK/node.log" 2>&1 &
         node_pid=$!

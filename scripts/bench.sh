@@ -565,8 +565,7 @@ start_multi() {
     nats-server -a 127.0.0.1 -p "$nats_port" >>"$RUN/nats-multi.log" 2>&1 &
     MULTI_NATS_PID=$!
     STARTED+=("$MULTI_NATS_PID")
-    timeout 10 bash -c "until echo >/dev/tcp/127.0.0.1/$nats_port; do sleep 0.1; done" 2>/dev/null \
-        || { log "nats-server (multi) did not come up"; return 1; }
+    wait_tcp "$nats_port" "$MULTI_NATS_PID" 10 || { log "nats-server (multi) did not come up"; return 1; }
     for i in 0 1 2; do
         free_port metrics || return 1
         "$SERVICE" node --node-id "node-$i" --node-ids node-0,node-1,node-2 --nats-url "nats://127.0.0.1:$nats_port" \

@@ -116,15 +116,6 @@ spawn() { # log-name command…: starts it in the background, records its PID in
     STARTED+=("$SPAWNED")
 }
 
-wait_tcp() { # port pid seconds: until something accepts on 127.0.0.1:port
-    local deadline=$((SECONDS + $3))
-    while [ $SECONDS -lt $deadline ]; do
-        kill -0 "$2" 2>/dev/null || return 1
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

@@ -48,3 +48,14 @@ tree_ticks() { # root-pid
             print total
         }'
 }
+
+# Until something accepts on 127.0.0.1:port; fails early when process `pid` is gone, or after `seconds`.
+wait_tcp() { # port pid seconds: until something accepts on 127.0.0.1:port
+    local deadline=$((SECONDS + $3))
+    while [ $SECONDS -lt $deadline ]; do
+        kill -0 "$2" 2>/dev/null || return 1
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}

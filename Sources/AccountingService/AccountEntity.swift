@@ -13,6 +13,8 @@ final class AccountEntity: Sendable {
     /// `unowned` access to the node checks and retains it (~40 instructions each, four per command).
     private let replyDetails: AccountReply.Details
     private let snapshotEvery: UInt64
+    /// The node's ``AccountNode/keyedCommandsShareAppends`` (read per batched command, under the lock).
+    private let keyedCommandsShareAppends: Bool
     private let state: Mutex<State>
 
     struct State: Sendable {
@@ -50,6 +52,7 @@ final class AccountEntity: Sendable {
         self.node = node
         self.replyDetails = node.replyDetails
         self.snapshotEvery = node.snapshots == nil ? 0 : node.snapshotEvery
+        self.keyedCommandsShareAppends = node.keyedCommandsShareAppends
         self.state = Mutex(State(answers: RecentAnswers(capacity: node.idempotencyWindow)))
     }
 
@@ -106,7 +109,7 @@ final class AccountEntity: Sendable {
         while state.head < state.queue.count && batch.count < Self.maxBatch,
             let request = state.queue[state.head].command
         {
-            if !batch.isEmpty, !node.keyedCommandsShareAppends, !request.idempotencyKey.isEmpty { break }
+            if !batch.isEmpty, !keyedCommandsShareAppends, !request.idempotencyKey.isEmpty { break }
             batch.append(state.queue[state.head])
             state.head += 1
         }

@@ -160,13 +160,9 @@ final class StatsProjection: Sendable {
     ///     process that holds both: one follower instead of two).
     init(store: any EventStore, alsoApply: (@Sendable ([RecordedEvent]) -> Void)? = nil) {
         let totals = TotalsCell()
-        if let alsoApply {
-            follower = LogFollower(store: store) { events in
-                totals.apply(events)
-                alsoApply(events)
-            }
-        } else {
-            follower = LogFollower(store: store) { events in totals.apply(events) }
+        follower = LogFollower(store: store) { events in
+            totals.apply(events)
+            alsoApply?(events)
         }
         cell = totals
     }
@@ -189,7 +185,7 @@ final class TotalsCell: Sendable {
                 guard
                     let event = AccountEvent.decodeCurrent(
                         type: records[index].type, schemaVersion: records[index].schemaVersion,
-                        payload: records[index].payload) ?? (try? AccountEvent.decode(records[index]))
+                        payload: records[index].payload) ?? (try? AccountEvent.codec.decode(records[index]))
                 else { continue }
                 delta.events += 1
                 switch event {

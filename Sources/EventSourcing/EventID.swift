@@ -127,15 +127,6 @@ public struct EventID: Hashable, Sendable, Comparable, CustomStringConvertible {
     return (generator.next(), generator.next())
 }()
 
-/// SplitMix64's finalizer: a bijection on 64-bit values that spreads consecutive inputs.
-@inlinable
-func splitMix64(_ value: UInt64) -> UInt64 {
-    var z = value &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
-
 /// The wall clock (`CLOCK_REALTIME`) in milliseconds since the Unix epoch.
 @usableFromInline func unixMilliseconds() -> Int64 {
     var spec = timespec()

@@ -1,3 +1,5 @@
+import ClstrRuntime
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -30,9 +32,7 @@ final class BlockingQueue<Element>: @unchecked Sendable {
     /// - Parameter holdLimit: the longest a ``hold()`` keeps queued elements waiting (a slow holder delays the
     ///   consumer by at most this).
     init(holdLimit: Duration = .milliseconds(1)) {
-        holdLimitNanoseconds =
-            Int(holdLimit.components.seconds) * 1_000_000_000
-            + Int(holdLimit.components.attoseconds / 1_000_000_000)
+        holdLimitNanoseconds = Int(MonotonicClock.nanoseconds(holdLimit))
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -121,6 +121,14 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         held = true
         pthread_mutex_unlock(mutex)
+    }
+
+    /// Whether the consumer is asleep in ``take(into:limit:)`` waiting for a signal (for tests that must reach
+    /// the wake-ups: a signal is sent only to a waiting consumer).
+    var isConsumerWaiting: Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return consumerWaiting
     }
 
     /// Ends a ``hold()`` and wakes the consumer if elements wait.

@@ -89,33 +89,7 @@ extension ByteBuffer {
     public mutating func writeJSON(
         _ prefix: StaticString, string: String, _ infix: StaticString, int value: Int, _ suffix: StaticString
     ) {
-        var text = string
-        text.withUTF8 { utf8 in
-            // Worst case: every byte escaped as \u00XX (6 bytes), 20 digits and a sign.
-            let bound =
-                prefix.utf8CodeUnitCount + 2 + utf8.count * 6 + infix.utf8CodeUnitCount + 21
-                + suffix.utf8CodeUnitCount
-            writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { raw in
-                var position = 0
-                func copy(_ piece: StaticString) {
-                    (raw.baseAddress! + position).copyMemory(from: piece.utf8Start, byteCount: piece.utf8CodeUnitCount)
-                    position += piece.utf8CodeUnitCount
-                }
-                copy(prefix)
-                raw[position] = UInt8(ascii: "\"")
-                position += 1
-                JSONWriter.escape(utf8) { chunk in
-                    (raw.baseAddress! + position).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
-                    position += chunk.count
-                }
-                raw[position] = UInt8(ascii: "\"")
-                position += 1
-                copy(infix)
-                position += writeDecimalDigits(value, to: raw.baseAddress! + position)
-                copy(suffix)
-                return position
-            }
-        }
+        writeJSON(prefix, string: string, infix, int: value, then: nil, suffix)
     }
 
     /// ``writeJSON(_:string:_:int:_:)`` with a second number: the shape of `{"account_id":"…","balance":B,"version":V}`
@@ -133,12 +107,20 @@ extension ByteBuffer {
         _ prefix: StaticString, string: String, _ infix: StaticString, int value: Int, _ infix2: StaticString,
         int value2: Int, _ suffix: StaticString
     ) {
+        writeJSON(prefix, string: string, infix, int: value, then: (infix2, value2), suffix)
+    }
+
+    /// The body of both: `prefix "string" infix value [infix2 value2] suffix` in one buffer call.
+    private mutating func writeJSON(
+        _ prefix: StaticString, string: String, _ infix: StaticString, int value: Int,
+        then second: (infix: StaticString, value: Int)?, _ suffix: StaticString
+    ) {
         var text = string
         text.withUTF8 { utf8 in
             // Worst case: every byte escaped as \u00XX (6 bytes), 20 digits and a sign per number.
             let bound =
                 prefix.utf8CodeUnitCount + 2 + utf8.count * 6 + infix.utf8CodeUnitCount + 21
-                + infix2.utf8CodeUnitCount + 21 + suffix.utf8CodeUnitCount
+                + (second.map { $0.infix.utf8CodeUnitCount + 21 } ?? 0) + suffix.utf8CodeUnitCount
             writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { raw in
                 var position = 0
                 func copy(_ piece: StaticString) {
@@ -156,8 +138,10 @@ extension ByteBuffer {
                 position += 1
                 copy(infix)
                 position += writeDecimalDigits(value, to: raw.baseAddress! + position)
-                copy(infix2)
-                position += writeDecimalDigits(value2, to: raw.baseAddress! + position)
+                if let second {
+                    copy(second.infix)
+                    position += writeDecimalDigits(second.value, to: raw.baseAddress! + position)
+                }
                 copy(suffix)
                 return position
             }

@@ -52,7 +52,7 @@ public struct RequestTemplate: Sendable {
             // The head with a marker where the Content-Length value goes; the marker becomes `.contentLength`.
             let head = Array(RequestTemplate.head(options: options, contentLength: Self.lengthMarker).utf8)
             let marker = Array(Self.lengthMarker.utf8)
-            let at = RequestTemplate.firstRange(of: marker, in: head)!
+            let at = head.firstRange(of: marker)!.lowerBound
             segments = RequestTemplate.split(Array(head[..<at]), requestLineOnly: true)
             segments.append(.contentLength)
             segments.append(.literal(Array(head[(at + marker.count)...])))
@@ -261,15 +261,5 @@ public struct RequestTemplate: Sendable {
             out.append(segment)
         }
         return out.isEmpty ? [.literal([])] : out
-    }
-
-    /// The index where `needle` first starts in `haystack`.
-    static func firstRange(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard needle.count <= haystack.count else { return nil }
-        for start in 0...(haystack.count - needle.count)
-        where haystack[start..<(start + needle.count)].elementsEqual(needle) {
-            return start
-        }
-        return nil
     }
 }

@@ -15,6 +15,8 @@ final class JetStreamRecentCommits: Sendable {
         var order: [UInt64] = []
         var next = 0
         var epoch: UInt64 = 0
+        /// Lookups answered from the cache (for tests: that a read did not go to the server).
+        var hits = 0
     }
 
     private let state = Mutex(State())
@@ -47,9 +49,14 @@ final class JetStreamRecentCommits: Sendable {
                 Self.reset(&state, epoch: epoch)
                 return nil
             }
-            return state.entries[sequence]
+            let found = state.entries[sequence]
+            if found != nil { state.hits += 1 }
+            return found
         }
     }
+
+    /// Lookups answered from the cache so far.
+    var hits: Int { state.withLock { $0.hits } }
 
     private static func reset(_ state: inout State, epoch: UInt64) {
         state.entries.removeAll()

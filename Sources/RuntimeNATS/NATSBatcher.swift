@@ -89,6 +89,23 @@ final class NATSBatching: Sendable {
     /// Whether batches go to the owner nodes' subjects (else to the shard subjects).
     var usesNodeSubjects: Bool { !nodeSubjects.isEmpty }
 
+    /// Counts a reply larger than the server's max_payload (on `batching`, when there is one) and hands `publish`
+    /// the error frame that replaces it: the request was handled, so the requester must not take it for not
+    /// applied (`outcomeUnknown`, saying why).
+    static func replaceOversizedReply(
+        of bytes: Int, counting batching: NATSBatching?, _ publish: (UnsafeRawBufferPointer) -> Void
+    ) {
+        // Relaxed: statistics (see the declarations).
+        batching?.oversizedReplies.wrappingAdd(1, ordering: .relaxed)
+        let error = RequestError(
+            .outcomeUnknown,
+            "the request was handled, but its reply (\(bytes) bytes) is larger than the NATS server's max_payload")
+        var writer = ScratchWriter.take()
+        defer { ScratchWriter.give(writer) }
+        NATSEnvelope.encodeError(error, into: &writer)
+        writer.bytes.withUnsafeBytes(publish)
+    }
+
     /// Where a request for `shard` is batched: its owner node's index, or (no owner known) the node count plus the
     /// shard.
     func destination(ofShard shard: Int) -> Int {
@@ -380,16 +397,10 @@ final class NATSBatcher: TurnEndFlusher, TurnBoundaryLocal {
 
     /// Tells the requester of `token` that its reply (`bytes` long) did not fit the server's max_payload.
     private func sendOversized(token: UInt64, bytes: Int, inbox: ContiguousArray<CChar>) {
-        // Relaxed: statistics (see the declarations).
-        batching.oversizedReplies.wrappingAdd(1, ordering: .relaxed)
         batching.logger.info("a reply is larger than the NATS server's max_payload", metadata: ["bytes": "\(bytes)"])
-        let error = RequestError(
-            .outcomeUnknown,
-            "the request was handled, but its reply (\(bytes) bytes) is larger than the NATS server's max_payload")
-        var writer = ScratchWriter.take()
-        defer { ScratchWriter.give(writer) }
-        NATSEnvelope.encodeError(error, into: &writer)
-        _ = writer.bytes.withUnsafeBytes { publishReply($0, inbox: inbox, suffix: token) }
+        NATSBatching.replaceOversizedReply(of: bytes, counting: batching) {
+            _ = publishReply($0, inbox: inbox, suffix: token)
+        }
     }
 
     /// Publishes `bytes` to `<inbox><suffix hex>` on the serving connection.

@@ -19,6 +19,8 @@ public final class NATSConnection: @unchecked Sendable {
     let handle: OpaquePointer
     private let options: OpaquePointer
     private let isClosed = Atomic<Bool>(false)
+    /// The `natsStatistics*` that ``reconnects`` reads into (nil if libnats could not make one).
+    private let statistics: Mutex<OpaquePointer?>
 
     /// The options the connection was made with.
     public let configuration: Options
@@ -57,6 +59,9 @@ public final class NATSConnection: @unchecked Sendable {
         self.handle = connection
         self.options = rawOptions
         self.configuration = configuration
+        var statistics: OpaquePointer?
+        if natsStatistics_Create(&statistics) != NATS_OK { statistics = nil }
+        self.statistics = Mutex(statistics)
     }
 
     private static func apply(_ configuration: Options, to options: OpaquePointer) throws(NATSError) {
@@ -118,13 +123,14 @@ public final class NATSConnection: @unchecked Sendable {
     /// What was learnt from the server before a reconnect may not hold after it (a restarted server may have lost
     /// its data): compare this count to tell.
     public var reconnects: UInt64 {
-        var statistics: OpaquePointer?
-        guard natsStatistics_Create(&statistics) == NATS_OK, let statistics else { return UInt64.max }
-        defer { natsStatistics_Destroy(statistics) }
-        guard natsConnection_GetStats(handle, statistics) == NATS_OK else { return UInt64.max }
-        var count: UInt64 = 0
-        natsStatistics_GetCounts(statistics, nil, nil, nil, nil, &count)
-        return count
+        // One statistics object per connection, reused under a lock (read twice per JetStream append that keeps
+        // recent commits: no allocation each time).
+        statistics.withLock { statistics in
+            guard let statistics, natsConnection_GetStats(handle, statistics) == NATS_OK else { return UInt64.max }
+            var count: UInt64 = 0
+            natsStatistics_GetCounts(statistics, nil, nil, nil, nil, &count)
+            return count
+        }
     }
 
     /// Whether the connection is currently connected (not reconnecting, not closed).
@@ -160,5 +166,6 @@ public final class NATSConnection: @unchecked Sendable {
         close()
         natsConnection_Destroy(handle)
         natsOptions_Destroy(options)
+        statistics.withLock { natsStatistics_Destroy($0) }
     }
 }

@@ -105,8 +105,9 @@ enum NATSEnvelope {
     private static func encode<Value: WireCodable>(
         _ value: any Sendable, as _: Value.Type, into writer: inout WireWriter
     ) {
-        // Cached only for values whose own type is `Value` (see `encodeValue`): the cast cannot fail.
-        (value as! Value).encode(to: &writer)
+        // Cached only for values whose own type is `Value` (see `encodeValue`): the exact cast (a metatype
+        // comparison, not the runtime's general cast) finds it.
+        (exactCast(value, to: Value.self) ?? value as! Value).encode(to: &writer)
     }
 
     /// Decodes a request envelope.

@@ -144,16 +144,9 @@ final class ServeReplier: ReplyHandler, @unchecked Sendable {
         // says so: the request was handled, so the requester must not take it for not applied.
         let status = bytes.withUnsafeBytes { LibNATS.publish(connection.handle, subject: subject, bytes: $0) }
         guard status == .maxPayload else { return }
-        // Relaxed: statistics (see the declarations in `NATSBatching`).
-        batching?.oversizedReplies.wrappingAdd(1, ordering: .relaxed)
-        let error = RequestError(
-            .outcomeUnknown,
-            "the request was handled, but its reply (\(bytes.count) bytes) is larger than the NATS server's max_payload"
-        )
-        var writer = ScratchWriter.take()
-        defer { ScratchWriter.give(writer) }
-        NATSEnvelope.encodeError(error, into: &writer)
-        _ = writer.bytes.withUnsafeBytes { LibNATS.publish(connection.handle, subject: subject, bytes: $0) }
+        NATSBatching.replaceOversizedReply(of: bytes.count, counting: batching) {
+            _ = LibNATS.publish(connection.handle, subject: subject, bytes: $0)
+        }
     }
 
     /// Frees the addresses of requests whose deadline has passed.

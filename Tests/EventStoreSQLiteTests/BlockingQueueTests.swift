@@ -18,16 +18,28 @@ struct BlockingQueueTests {
         }
     }
 
+    /// Returns once the consumer sleeps in `take`, so that what follows goes through a wake-up (10 s at most).
+    private static func untilConsumerWaits(_ queue: BlockingQueue<Int>) async {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !queue.isConsumerWaiting && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
     @Test("elements posted during a hold go out together at the release")
     func releaseHandsOutEverything() async {
         let queue = BlockingQueue<Int>(holdLimit: .seconds(60))
         queue.hold()
         _ = queue.post(1)
         async let taken = Self.take(queue)
+        // The consumer sleeps in its hold: only the release can hand it 1, 2, 3 before the 60 s limit.
+        await Self.untilConsumerWaits(queue)
         _ = queue.post(2)
         _ = queue.post(3)
+        let released = ContinuousClock.now
         queue.release()
         #expect(await taken == [1, 2, 3])
+        #expect(ContinuousClock.now - released < .seconds(30), "woken by the release, not by the 60 s limit")
     }
 
     @Test("a hold that is never released delays the consumer by its limit only")
@@ -45,8 +57,14 @@ struct BlockingQueueTests {
         let queue = BlockingQueue<Int>(holdLimit: .seconds(60))
         queue.hold()
         async let taken = Self.take(queue, limit: 3)
-        for element in 1...3 { _ = queue.post(element) }
+        // Posted to a sleeping consumer: the first starts its hold timer, the third fills the batch and wakes it.
+        await Self.untilConsumerWaits(queue)
+        _ = queue.post(1)
+        await Self.untilConsumerWaits(queue)
+        let filled = ContinuousClock.now
+        for element in 2...3 { _ = queue.post(element) }
         #expect(await taken == [1, 2, 3])
+        #expect(ContinuousClock.now - filled < .seconds(30), "woken by the full batch, not by the 60 s limit")
     }
 
     @Test("closing ends a hold")

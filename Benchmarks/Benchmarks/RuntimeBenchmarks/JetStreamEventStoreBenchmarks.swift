@@ -82,12 +82,6 @@ final class JetStreamStoreFixture: Sendable {
     let clientCPUNanoseconds = Atomic<UInt64>(0)
     let serverCPUNanoseconds = Atomic<UInt64>(0)
 
-    static func processCPUTime() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
-        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
-    }
-
     /// nats-server's user + system CPU time from `/proc/<pid>/stat` (clock ticks of 10 ms).
     func serverCPUTime() -> UInt64 {
         guard let stat = try? String(contentsOfFile: "/proc/\(server.pid)/stat", encoding: .utf8),
@@ -145,11 +139,11 @@ final class JetStreamStoreFixture: Sendable {
         let appendsPerLane = max(1, (events + count * perAppend - 1) / (count * perAppend))
         let pipeline = JetStreamAppendPipeline(
             store: store, versions: lanes, lanes: count, appendsPerLane: appendsPerLane, perAppend: perAppend)
-        let clientStart = Self.processCPUTime()
+        let clientStart = processCPUTime()
         let serverStart = serverCPUTime()
         let failures = pipeline.run()
         // Relaxed: statistics read after the runs.
-        clientCPUNanoseconds.wrappingAdd(Self.processCPUTime() &- clientStart, ordering: .relaxed)
+        clientCPUNanoseconds.wrappingAdd(processCPUTime() &- clientStart, ordering: .relaxed)
         serverCPUNanoseconds.wrappingAdd(serverCPUTime() &- serverStart, ordering: .relaxed)
         pipelinedEvents.wrappingAdd(appendsPerLane * count * perAppend, ordering: .relaxed)
         return failures

@@ -87,18 +87,12 @@ final class AppendPipeline: @unchecked Sendable {
     private let runCPUNanoseconds = Atomic<UInt64>(0)
     private let runAppends = Atomic<Int>(0)
 
-    static func processCPUTime() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
-        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
-    }
-
     /// Runs `total` appends and returns when all completed.
     func run(total: Int) {
-        let cpuStart = Self.processCPUTime()
+        let cpuStart = processCPUTime()
         defer {
             // Relaxed: statistics read after the runs.
-            runCPUNanoseconds.wrappingAdd(Self.processCPUTime() &- cpuStart, ordering: .relaxed)
+            runCPUNanoseconds.wrappingAdd(processCPUTime() &- cpuStart, ordering: .relaxed)
             runAppends.wrappingAdd(total, ordering: .relaxed)
         }
         // Relaxed: the store's queue orders these stores before the completions that read them.
@@ -226,4 +220,11 @@ final class SQLiteLoadFixture: Sendable {
             try? FileManager.default.removeItem(atPath: fixture.directory)
         }
     }
+}
+
+/// This process's CPU time (user + system, every thread) in nanoseconds.
+func processCPUTime() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+    return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
 }

@@ -58,7 +58,7 @@ public enum OverflowPolicy: Sendable {
 /// case (a subclass, a protocol or optional `T`, wire bytes) returns nil: the caller falls back to the general
 /// cast.
 @inlinable
-func exactCast<T>(_ value: any Sendable, to type: T.Type) -> T? {
+package func exactCast<T>(_ value: any Sendable, to type: T.Type) -> T? {
     func open<Value>(_ value: Value) -> T? {
         Value.self == T.self ? _identityCast(value, to: T.self) : nil
     }
